@@ -1,0 +1,48 @@
+#pragma once
+// A command is a small unit: options bound in configure(), a thin run() that loads inputs, calls one
+// library function and prints. Each commands/*.cpp registers itself with MQTTPKI_REGISTER_COMMAND.
+// Errors are thrown as mqttpki::Error; main.cpp turns them into one line on stderr and an exit code.
+
+#include <CLI/CLI.hpp>
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mqttpki::cli {
+
+struct Context {
+  std::ostream& out;  // results: stable, scriptable
+  std::ostream& err;  // diagnostics, warnings, progress
+};
+
+class Command {
+ public:
+  virtual ~Command() = default;
+  virtual void configure(CLI::App& app) = 0;
+  virtual int run(Context& ctx) = 0;  // return value is the exit code
+};
+
+struct CommandSpec {
+  std::string name;
+  std::string description;
+  int order;  // position in --help
+  std::unique_ptr<Command> (*make)();
+};
+
+bool register_command(CommandSpec spec);
+const std::vector<CommandSpec>& registered_commands();
+
+// --dir DIR with the default $MQTTPKI_DIR, else ./pki.
+void add_dir_option(CLI::App& app, std::string& dir);
+
+}  // namespace mqttpki::cli
+
+#define MQTTPKI_REGISTER_COMMAND(Type, name, order, description)                                  \
+  namespace {                                                                                     \
+  [[maybe_unused]] const bool registered_##Type = ::mqttpki::cli::register_command(               \
+      {name, description, order, []() -> std::unique_ptr<::mqttpki::cli::Command> {               \
+         return std::make_unique<Type>();                                                         \
+       }});                                                                                       \
+  }

@@ -1,0 +1,29 @@
+# Warnings as an INTERFACE target every project target links to.
+add_library(mqttpki_warnings INTERFACE)
+add_library(mqttpki::warnings ALIAS mqttpki_warnings)
+target_compile_options(mqttpki_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
+  -Wno-sign-conversion -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual
+  -Wimplicit-fallthrough)
+if(MQTTPKI_WERROR)
+  target_compile_options(mqttpki_warnings INTERFACE -Werror)
+endif()
+
+# mqttpki_module(NAME DEPS...): lib/NAME/src/*.cpp as target mqttpki_NAME (alias mqttpki::NAME),
+# public headers in lib/NAME/include/mqttpki/NAME/.
+function(mqttpki_module name)
+  file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/*.cpp)
+  if(NOT srcs)  # a module still being written: headers only
+    add_library(mqttpki_${name} INTERFACE)
+    add_library(mqttpki::${name} ALIAS mqttpki_${name})
+    target_include_directories(mqttpki_${name} INTERFACE ${CMAKE_CURRENT_SOURCE_DIR}/include)
+    target_link_libraries(mqttpki_${name} INTERFACE ${ARGN})
+    return()
+  endif()
+  add_library(mqttpki_${name} STATIC ${srcs})
+  add_library(mqttpki::${name} ALIAS mqttpki_${name})
+  target_include_directories(mqttpki_${name}
+    PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
+    PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+  target_link_libraries(mqttpki_${name} PUBLIC ${ARGN} PRIVATE mqttpki::warnings)
+  target_compile_features(mqttpki_${name} PUBLIC cxx_std_20)
+endfunction()

@@ -1,0 +1,94 @@
+#pragma once
+// The broker's protocol logic without I/O (sans-IO): the network layer (lib/net) feeds it connection
+// events and raw bytes; it answers through BrokerOutput with bytes to send and connections to close.
+// Everything MQTT 3.1.1 a broker must do lives here and is unit-tested without sockets: framing and
+// validation, CONNECT/CONNACK, sessions (clean and persistent, takeover), QoS 0/1/2 flows and resend,
+// subscriptions with wildcards, retained messages, wills, keep-alive and per-client limits.
+// Single-threaded by design: the net layer calls it from one io_context thread.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mqttpki::mqtt {
+
+using ConnectionId = std::uint64_t;
+using Clock = std::chrono::steady_clock;
+
+struct BrokerLimits {
+  std::size_t max_packet_size = 256 * 1024;           // bytes, whole packet; larger closes the connection
+  std::size_t max_connections = 10000;                // further CONNECTs get CONNACK 3 (server unavailable)
+  std::size_t max_queued_messages = 1000;             // per session: QoS 1/2 messages waiting or in flight
+  std::size_t max_subscriptions_per_client = 1000;
+  std::chrono::seconds connect_timeout{10};           // a connection must send CONNECT within this
+  std::uint16_t max_inflight = 20;                    // unacknowledged outgoing QoS 1/2 per session
+};
+
+// What the network layer knows about a connection before MQTT starts; it decides authentication
+// from its listener configuration (see lib/net) and tells the core the outcome.
+struct ConnectionInfo {
+  std::string peer;                            // "127.0.0.1:53211", for logs
+  std::string listener;                        // "tls:8883" or "plain:1883", for logs
+  std::optional<std::string> certificate_cn;   // verified client certificate's CN, if any
+  // When set, this becomes the MQTT username (use_identity_as_username) and any username in
+  // CONNECT is ignored.
+  std::optional<std::string> identity_username;
+  // The client presented a certificate that was verified (require_certificate listeners).
+  bool certificate_authenticated = false;
+  // The listener accepts clients without a verified certificate (allow_anonymous in effect).
+  bool anonymous_allowed = false;
+};
+
+class BrokerOutput {
+ public:
+  virtual ~BrokerOutput() = default;
+  // Queue bytes for the connection, in order.
+  virtual void send(ConnectionId id, std::vector<std::uint8_t> bytes) = 0;
+  // Close the connection after what was queued has been flushed. The core has already
+  // forgotten the connection (published its will if due); the net layer must not call
+  // on_close for it afterwards (doing so is harmless).
+  virtual void close(ConnectionId id, std::string_view reason) = 0;
+  // One log line (no secrets: never a password or payload).
+  virtual void log(std::string_view line) = 0;
+};
+
+struct BrokerStats {
+  std::size_t connections = 0;      // open network connections known to the core
+  std::size_t sessions = 0;         // including persistent sessions of disconnected clients
+  std::size_t retained = 0;
+  std::size_t subscriptions = 0;
+  std::uint64_t messages_in = 0;    // PUBLISH received
+  std::uint64_t messages_out = 0;   // PUBLISH sent
+};
+
+class BrokerCore {
+ public:
+  BrokerCore(BrokerLimits limits, BrokerOutput& out);
+  ~BrokerCore();
+  BrokerCore(const BrokerCore&) = delete;
+  BrokerCore& operator=(const BrokerCore&) = delete;
+
+  // A network connection was accepted (and its TLS handshake, if any, completed).
+  void on_open(ConnectionId id, ConnectionInfo info, Clock::time_point now);
+  // Bytes arrived; any framing may split or join packets. Malformed input closes that connection only.
+  void on_bytes(ConnectionId id, std::span<const std::uint8_t> bytes, Clock::time_point now);
+  // The network connection ended without the core asking (peer closed, I/O error): publishes the
+  // will unless a DISCONNECT was received.
+  void on_close(ConnectionId id, Clock::time_point now);
+  // Periodic tick (e.g. every second): enforces keep-alive (1.5x) and the CONNECT timeout.
+  void on_tick(Clock::time_point now);
+
+  [[nodiscard]] BrokerStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mqttpki::mqtt
