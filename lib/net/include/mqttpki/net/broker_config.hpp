@@ -1,0 +1,76 @@
+#pragma once
+// Broker configuration: plain structs, and a pure parser for the subset of Mosquitto's configuration
+// syntax that a TLS broker needs, so an existing mosquitto.conf (e.g. the classic TLSconfig.conf with
+// `listener 8883`, cafile/certfile/keyfile, `tls_version tlsv1.2`, `require_certificate true`) loads as is.
+//
+// Authentication (decided per connection in lib/net, applied by mqtt::BrokerCore):
+//  - A client whose certificate was verified on a `require_certificate true` listener is authenticated.
+//    Deliberate difference from Mosquitto 2.0, which still demands a username or `allow_anonymous true`
+//    there: a verified certificate is a stronger identity than a username.
+//  - Any other client is anonymous. Anonymous clients are allowed when `allow_anonymous true` is set;
+//    when allow_anonymous is not set at all they are allowed ONLY on a listener bound to a loopback
+//    address (127.0.0.0/8, ::1), never on one reachable from the network.
+//  - `listener PORT` without an address binds all IPv4 interfaces (0.0.0.0), as Mosquitto does, so a
+//    config copied from Mosquitto behaves as written; by the rule above such a listener refuses anonymous
+//    clients unless `allow_anonymous true` says otherwise.
+//  - `per_listener_settings true` makes allow_anonymous apply to the listener it follows; otherwise (the
+//    default, as in Mosquitto) allow_anonymous is global. TLS settings always belong to the listener
+//    they follow.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mqttpki::net {
+
+enum class TlsVersion { tls1_2, tls1_3 };  // the minimum version a listener accepts
+
+struct ListenerConfig {
+  std::uint16_t port = 8883;  // 0 picks an ephemeral port
+  std::string address;        // empty: all IPv4 interfaces (0.0.0.0), as Mosquitto does
+  // TLS: a listener is TLS when certfile/keyfile are set.
+  std::string cafile;
+  std::string certfile;
+  std::string keyfile;
+  std::string crlfile;
+  TlsVersion tls_version = TlsVersion::tls1_2;
+  bool require_certificate = false;
+  bool use_identity_as_username = false;
+  std::optional<bool> allow_anonymous;  // per_listener_settings true only
+  int line = 0;                         // where it was declared (0: command line), for messages
+
+  [[nodiscard]] bool tls() const { return !certfile.empty() || !keyfile.empty(); }
+  [[nodiscard]] std::string bind_address() const { return address.empty() ? "0.0.0.0" : address; }
+  [[nodiscard]] std::string name() const;  // "tls:8883" / "plain:1883", for logs
+};
+
+struct BrokerConfig {
+  std::vector<ListenerConfig> listeners;
+  std::optional<bool> allow_anonymous;  // global (per_listener_settings false)
+  bool per_listener_settings = false;
+  std::size_t max_connections = 1000;
+  std::string source = "command line";  // the config file name, for messages
+
+  // The effective allow_anonymous of a listener, after the loopback default described above.
+  [[nodiscard]] bool anonymous_allowed(const ListenerConfig& l) const;
+};
+
+// Parses Mosquitto configuration text. `filename` is used in messages only. Throws mqttpki::Error
+// (invalid_argument) with one line "FILE:LINE: ..." on an unsupported directive or a bad value.
+BrokerConfig parse_mosquitto_config(std::string_view text, std::string_view filename);
+
+// Reads FILE and parses it; relative certificate paths are kept as written (relative to the cwd, as
+// Mosquitto does). Throws mqttpki::Error (not_found) when the file cannot be read.
+BrokerConfig load_mosquitto_config(const std::string& path);
+
+// Checks a configuration before starting: at least one listener, TLS listeners have cafile when they
+// require certificates, files named exist. Throws mqttpki::Error naming the listener and the fix.
+void validate(const BrokerConfig& config);
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool is_loopback_address(std::string_view address);
+
+}  // namespace mqttpki::net

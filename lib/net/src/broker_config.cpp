@@ -1,0 +1,232 @@
+#include <mqttpki/net/broker_config.hpp>
+
+#include <mqttpki/pki/error.hpp>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace mqttpki::net {
+
+std::string ListenerConfig::name() const { return fmt::format("{}:{}", tls() ? "tls" : "plain", port); }
+
+bool is_loopback_address(std::string_view address) {
+  return address == "localhost" || address == "::1" || address.starts_with("127.");
+}
+
+bool BrokerConfig::anonymous_allowed(const ListenerConfig& l) const {
+  std::optional<bool> setting = per_listener_settings ? l.allow_anonymous : allow_anonymous;
+  if (setting) return *setting;
+  return !l.address.empty() && is_loopback_address(l.address);
+}
+
+namespace {
+
+std::vector<std::string_view> split_words(std::string_view line) {
+  std::vector<std::string_view> words;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    std::size_t start = i;
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    if (i > start) words.push_back(line.substr(start, i - start));
+  }
+  return words;
+}
+
+struct Parser {
+  std::string_view file;
+  int line = 0;
+  BrokerConfig config;
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw Error(Errc::invalid_argument, fmt::format("{}:{}: {}", file, line, what));
+  }
+
+  // Mosquitto takes the rest of the line as a path, so paths with spaces work.
+  static std::string_view rest_after(std::string_view text, std::string_view directive) {
+    auto pos = text.find(directive) + directive.size();
+    auto rest = text.substr(pos);
+    auto b = rest.find_first_not_of(" \t");
+    if (b == std::string_view::npos) return {};
+    rest = rest.substr(b);
+    auto e = rest.find_last_not_of(" \t");
+    return rest.substr(0, e + 1);
+  }
+
+  bool parse_bool(std::string_view directive, std::string_view v) const {
+    if (v == "true") return true;
+    if (v == "false") return false;
+    fail(fmt::format("'{}' takes true or false, not '{}'", directive, v));
+  }
+
+  std::uint16_t parse_port(std::string_view v) const {
+    unsigned value = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
+    if (ec != std::errc{} || p != v.data() + v.size() || value > 65535)
+      fail(fmt::format("listener port '{}' is not a number from 0 to 65535", v));
+    return static_cast<std::uint16_t>(value);
+  }
+
+  ListenerConfig& current(std::string_view directive) {
+    if (config.listeners.empty())
+      fail(fmt::format("'{}' must follow a 'listener PORT' line; add one above it", directive));
+    return config.listeners.back();
+  }
+
+  void directive(std::string_view text) {
+    auto words = split_words(text);
+    auto d = words[0];
+    auto need_value = [&](std::size_t n) {
+      if (words.size() < n + 1) fail(fmt::format("'{}' needs a value", d));
+    };
+    if (d == "listener") {
+      need_value(1);
+      if (words.size() > 3) fail("'listener' takes PORT [ADDRESS]");
+      ListenerConfig l;
+      l.port = parse_port(words[1]);
+      if (words.size() == 3) l.address = std::string(words[2]);
+      l.line = line;
+      config.listeners.push_back(std::move(l));
+    } else if (d == "cafile" || d == "certfile" || d == "keyfile" || d == "crlfile") {
+      need_value(1);
+      auto& l = current(d);
+      std::string value(rest_after(text, d));
+      if (d == "cafile") l.cafile = value;
+      if (d == "certfile") l.certfile = value;
+      if (d == "keyfile") l.keyfile = value;
+      if (d == "crlfile") l.crlfile = value;
+    } else if (d == "tls_version") {
+      need_value(1);
+      auto& l = current(d);
+      if (words[1] == "tlsv1.2") {
+        l.tls_version = TlsVersion::tls1_2;
+      } else if (words[1] == "tlsv1.3") {
+        l.tls_version = TlsVersion::tls1_3;
+      } else if (words[1] == "tlsv1.1" || words[1] == "tlsv1") {
+        fail(fmt::format("tls_version {} is below the TLS 1.2 minimum; use tlsv1.2 or tlsv1.3", words[1]));
+      } else {
+        fail(fmt::format("unknown tls_version '{}'; use tlsv1.2 or tlsv1.3", words[1]));
+      }
+    } else if (d == "require_certificate") {
+      need_value(1);
+      current(d).require_certificate = parse_bool(d, words[1]);
+    } else if (d == "use_identity_as_username") {
+      need_value(1);
+      current(d).use_identity_as_username = parse_bool(d, words[1]);
+    } else if (d == "allow_anonymous") {
+      need_value(1);
+      bool v = parse_bool(d, words[1]);
+      if (config.per_listener_settings) {
+        current(d).allow_anonymous = v;
+      } else {
+        config.allow_anonymous = v;
+      }
+    } else if (d == "per_listener_settings") {
+      need_value(1);
+      if (!config.listeners.empty())
+        fail("'per_listener_settings' must come before the first 'listener' line");
+      config.per_listener_settings = parse_bool(d, words[1]);
+    } else if (d == "max_connections") {
+      need_value(1);
+      long long v = 0;
+      auto [p, ec] = std::from_chars(words[1].data(), words[1].data() + words[1].size(), v);
+      if (ec != std::errc{} || p != words[1].data() + words[1].size())
+        fail(fmt::format("max_connections '{}' is not a number", words[1]));
+      // Mosquitto: -1 means unlimited.
+      config.max_connections = v < 0 ? std::size_t{1000000} : static_cast<std::size_t>(v);
+    } else {
+      fail(fmt::format("unsupported directive '{}'; remove it or see 'mqttpki broker --help' for the "
+                       "supported ones",
+                       d));
+    }
+  }
+};
+
+}  // namespace
+
+BrokerConfig parse_mosquitto_config(std::string_view text, std::string_view filename) {
+  Parser p{filename, 0, {}};
+  p.config.source = std::string(filename);
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    auto end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    auto raw = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++p.line;
+    if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+    auto b = raw.find_first_not_of(" \t");
+    if (b == std::string_view::npos || raw[b] == '#') {
+      if (end == text.size()) break;
+      continue;
+    }
+    p.directive(raw.substr(b));
+    if (end == text.size()) break;
+  }
+  return std::move(p.config);
+}
+
+BrokerConfig load_mosquitto_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw Error(Errc::not_found,
+                fmt::format("cannot read config file {}: {}; check the path", path, std::strerror(errno)));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_mosquitto_config(ss.str(), path);
+}
+
+namespace {
+void require_readable(const std::string& file, std::string_view directive, const ListenerConfig& l,
+                      const BrokerConfig& c) {
+  std::ifstream in(file);
+  if (!in)
+    throw Error(Errc::not_found, fmt::format("{}: listener {} ({}): cannot read {} {}: {}; fix the path",
+                                             c.source, l.port, l.line > 0 ? fmt::format("line {}", l.line)
+                                                                          : std::string("flags"),
+                                             directive, file, std::strerror(errno)));
+}
+}  // namespace
+
+void validate(const BrokerConfig& c) {
+  if (c.listeners.empty())
+    throw Error(Errc::invalid_argument,
+                fmt::format("{}: no listener configured; add 'listener 8883' (or --port)", c.source));
+  for (const auto& l : c.listeners) {
+    auto where = l.line > 0 ? fmt::format("{}:{}", c.source, l.line) : c.source;
+    if (l.tls()) {
+      if (l.certfile.empty() || l.keyfile.empty())
+        throw Error(Errc::invalid_argument,
+                    fmt::format("{}: listener {} has {} but no {}; a TLS listener needs both", where, l.port,
+                                l.certfile.empty() ? "keyfile" : "certfile",
+                                l.certfile.empty() ? "certfile" : "keyfile"));
+      require_readable(l.certfile, "certfile", l, c);
+      require_readable(l.keyfile, "keyfile", l, c);
+      if (l.require_certificate && l.cafile.empty())
+        throw Error(Errc::invalid_argument,
+                    fmt::format("{}: listener {} has require_certificate true but no cafile; add 'cafile "
+                                "ca.crt' to say which CA signs client certificates",
+                                where, l.port));
+      if (!l.cafile.empty()) require_readable(l.cafile, "cafile", l, c);
+      if (!l.crlfile.empty()) require_readable(l.crlfile, "crlfile", l, c);
+    } else {
+      if (l.require_certificate || !l.cafile.empty() || !l.crlfile.empty())
+        throw Error(Errc::invalid_argument,
+                    fmt::format("{}: listener {} has TLS settings but no certfile/keyfile; add them or "
+                                "remove cafile/crlfile/require_certificate",
+                                where, l.port));
+    }
+    if (l.use_identity_as_username && !l.require_certificate)
+      throw Error(Errc::invalid_argument,
+                  fmt::format("{}: listener {} has use_identity_as_username true without "
+                              "require_certificate true; add 'require_certificate true'",
+                              where, l.port));
+  }
+}
+
+}  // namespace mqttpki::net
