@@ -1,0 +1,41 @@
+#pragma once
+// File helpers: the only place mqttpki reads and writes files. Every write is atomic (temp file in the same
+// folder, fsync, rename, fsync the folder), so a crash leaves either the old file or the new one, never half.
+// Errors are mqttpki::Error with one line naming the file and the fix.
+
+#include <mqttpki/pki/error.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace mqttpki::store {
+
+// Whole file as bytes. Errc::not_found "FILE: no such file", Errc::io "FILE: permission denied; ...".
+[[nodiscard]] std::string read_file(const std::filesystem::path& path);
+
+inline constexpr unsigned mode_secret = 0600;   // private keys
+inline constexpr unsigned mode_public = 0644;   // certificates, CSRs, the index
+inline constexpr unsigned mode_private_dir = 0700;
+inline constexpr unsigned mode_public_dir = 0755;
+
+// Writes bytes to path atomically with exactly `mode` (set when the temp file is created, then fixed against
+// the umask). Refuses an existing target with Errc::already_exists ("FILE exists; use --force to overwrite")
+// unless overwrite. Never leaves a partial target; the temp file is removed on every error path.
+void write_file_atomic(const std::filesystem::path& path, std::string_view bytes, unsigned mode,
+                       bool overwrite);
+
+// Creates the folder (and its parents) if missing; a folder this call creates gets exactly `mode`.
+// An existing non-folder is Errc::io.
+void ensure_dir(const std::filesystem::path& path, unsigned mode);
+
+// Sets the mode of an existing file or folder (e.g. to tighten DIR/private to 0700).
+void set_mode(const std::filesystem::path& path, unsigned mode);
+
+// fsync a folder so a rename or a new entry in it survives a crash.
+void sync_dir(const std::filesystem::path& dir);
+
+[[nodiscard]] bool path_exists(const std::filesystem::path& path);
+
+}  // namespace mqttpki::store

@@ -1,0 +1,160 @@
+#include <mqttpki/pki/error.hpp>
+#include <mqttpki/store/ca_folder.hpp>
+#include <mqttpki/store/files.hpp>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include <cstdio>
+
+namespace mqttpki::store {
+
+namespace fs = std::filesystem;
+
+CaLayout::CaLayout(fs::path root)
+    : dir(std::move(root)),
+      ca_cert(dir / "ca.crt"),
+      private_dir(dir / "private"),
+      ca_key(dir / "private" / "ca.key"),
+      issued_dir(dir / "issued"),
+      index(dir / "index.json"),
+      backup_dir(dir / "backup"),
+      lock(dir / ".lock") {}
+
+fs::path CaLayout::issued_cert(std::string_view name) const { return issued_dir / (std::string(name) + ".crt"); }
+
+std::string CaLayout::issued_relative(std::string_view name) { return fmt::format("issued/{}.crt", name); }
+
+bool is_valid_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 64 || name.front() == '.' || name.front() == '-') return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-' || c == '@';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void validate_name(std::string_view name) {
+  if (!is_valid_name(name))
+    throw Error(Errc::invalid_argument,
+                fmt::format("'{}' cannot be a certificate name (it becomes issued/NAME.crt); pass --name with "
+                            "letters, digits, '.', '_', '-' or '@' (1-64 characters), e.g. --name sensor-1",
+                            name));
+}
+
+bool CaFolder::has_ca(const fs::path& dir) {
+  const CaLayout l(dir);
+  return path_exists(l.ca_cert) || path_exists(l.ca_key);
+}
+
+CaFolder CaFolder::open(const fs::path& dir) {
+  CaLayout l(dir);
+  if (!path_exists(l.ca_cert) || !path_exists(l.ca_key)) {
+    if (!has_ca(dir))
+      throw Error(Errc::not_found, fmt::format("no CA in {}; create one with `mqttpki init-ca --cn NAME --dir {}`",
+                                               dir.string(), dir.string()));
+    const fs::path& missing = path_exists(l.ca_cert) ? l.ca_key : l.ca_cert;
+    throw Error(Errc::not_found,
+                fmt::format("{}: missing, the CA in {} is incomplete; restore it from {}/backup or recreate the CA "
+                            "with `mqttpki init-ca --force`",
+                            missing.string(), dir.string(), dir.string()));
+  }
+  return CaFolder(std::move(l));
+}
+
+FolderLock CaFolder::lock(std::chrono::milliseconds timeout) const { return FolderLock::acquire(layout_.lock, timeout); }
+
+std::string CaFolder::read_ca_cert() const { return read_file(layout_.ca_cert); }
+std::string CaFolder::read_ca_key() const { return read_file(layout_.ca_key); }
+
+fs::path backup_folder_name(const fs::path& backup_dir, std::chrono::system_clock::time_point now) {
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  fs::path candidate = backup_dir / buf;
+  for (int i = 1; path_exists(candidate); ++i) candidate = backup_dir / fmt::format("{}-{}", buf, i);
+  return candidate;
+}
+
+namespace {
+
+void move_into(const fs::path& from, const fs::path& to_dir) {
+  if (!path_exists(from)) return;
+  const fs::path to = to_dir / from.filename();
+  if (std::rename(from.c_str(), to.c_str()) != 0)
+    throw Error(Errc::io, fmt::format("{}: cannot move it to {} ({}); check the CA folder's permissions",
+                                      from.string(), to.string(), std::strerror(errno)));
+}
+
+}  // namespace
+
+CaFolder::Created CaFolder::create(const fs::path& dir, std::string_view ca_cert_pem, std::string_view ca_key_pem,
+                                   bool replace, std::chrono::system_clock::time_point now,
+                                   std::chrono::milliseconds lock_timeout) {
+  CaLayout l(dir);
+  if (has_ca(dir) && !replace)
+    throw Error(Errc::already_exists,
+                fmt::format("{} already holds a CA ({}); use --force to replace it (the old files move to {}/backup/)",
+                            dir.string(), l.ca_cert.string(), dir.string()));
+  ensure_dir(l.dir, mode_public_dir);
+  FolderLock held = FolderLock::acquire(l.lock, lock_timeout);
+
+  Created result{CaFolder(l), std::nullopt};
+  if (has_ca(dir)) {  // checked again under the lock: another init-ca may have won the race
+    if (!replace)
+      throw Error(Errc::already_exists,
+                  fmt::format("{} already holds a CA ({}); use --force to replace it", dir.string(),
+                              l.ca_cert.string()));
+    ensure_dir(l.backup_dir, mode_private_dir);
+    const fs::path backup = backup_folder_name(l.backup_dir, now);
+    ensure_dir(backup, mode_private_dir);  // holds the old private key
+    // The certificate moves first: a kill part-way leaves a folder without ca.crt, which open() reports as
+    // incomplete and the backup holds what was moved.
+    move_into(l.ca_cert, backup);
+    move_into(l.private_dir, backup);
+    move_into(l.issued_dir, backup);
+    move_into(l.index, backup);
+    sync_dir(backup);
+    sync_dir(l.dir);
+    result.backup = backup;
+  }
+
+  ensure_dir(l.private_dir, mode_private_dir);
+  set_mode(l.private_dir, mode_private_dir);
+  ensure_dir(l.issued_dir, mode_public_dir);
+  // Key first, then the certificate: a CA is only usable (open() succeeds) once both exist.
+  write_file_atomic(l.ca_key, ca_key_pem, mode_secret, /*overwrite=*/false);
+  write_file_atomic(l.ca_cert, ca_cert_pem, mode_public, /*overwrite=*/false);
+  Index{}.save(l.index);
+  return result;
+}
+
+void CaFolder::record_issued(Index& index, IndexEntry entry, std::string_view cert_pem,
+                             const std::vector<std::string>& supersede) const {
+  const Index before = index;
+  const std::string name = entry.name;
+  const std::string serial = entry.serial;
+  entry.file = CaLayout::issued_relative(name);
+  index.add(std::move(entry));
+  for (const auto& old : supersede) index.mark_superseded(old, serial);
+  save_index(index);
+  try {
+    ensure_dir(layout_.issued_dir, mode_public_dir);
+    write_file_atomic(layout_.issued_cert(name), cert_pem, mode_public, /*overwrite=*/true);
+  } catch (...) {
+    try {
+      before.save(layout_.index);
+      index = before;
+    } catch (...) {  // keep the first error; the index then lists a certificate whose file is missing
+    }
+    throw;
+  }
+}
+
+}  // namespace mqttpki::store

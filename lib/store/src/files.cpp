@@ -1,0 +1,203 @@
+#include <mqttpki/store/files.hpp>
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace mqttpki::store {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A file descriptor that closes itself.
+class Fd {
+ public:
+  explicit Fd(int fd) noexcept : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  [[nodiscard]] int get() const noexcept { return fd_; }
+  int release() noexcept {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_;
+};
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+// One line naming the file and what to do about it.
+[[noreturn]] void throw_errno(int err, const fs::path& path, std::string_view action) {
+  if (err == ENOENT) throw Error(Errc::not_found, fmt::format("{}: no such file or folder", path.string()));
+  if (err == EACCES || err == EPERM)
+    throw Error(Errc::io, fmt::format("{}: permission denied while {}; check its permissions and owner",
+                                      path.string(), action));
+  if (err == ENOSPC || err == EDQUOT)
+    throw Error(Errc::io, fmt::format("{}: no space left while {}; free some disk space", path.string(), action));
+  if (err == EROFS)
+    throw Error(Errc::io,
+                fmt::format("{}: read-only file system while {}; choose a writable location", path.string(), action));
+  throw Error(Errc::io, fmt::format("{}: {} failed: {}", path.string(), action, errno_text(err)));
+}
+
+std::string temp_suffix() {
+  static std::atomic<unsigned> counter{0};
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format(".tmp.{}.{}.{:x}", ::getpid(), counter.fetch_add(1), rng() & 0xffffffffU);
+}
+
+void write_all(int fd, std::string_view bytes, const fs::path& path) {
+  const char* p = bytes.data();
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno(errno, path, "writing");
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+fs::path parent_or_dot(const fs::path& path) {
+  fs::path parent = path.parent_path();
+  return parent.empty() ? fs::path(".") : parent;
+}
+
+}  // namespace
+
+std::string read_file(const fs::path& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    int err = errno;
+    if (err == ENOENT) throw Error(Errc::not_found, fmt::format("{}: no such file; check the path", path.string()));
+    if (err == EACCES || err == EPERM)
+      throw Error(Errc::io, fmt::format("{}: permission denied; make it readable by this user (chmod/chown) or "
+                                        "run as its owner",
+                                        path.string()));
+    throw_errno(err, path, "opening");
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw_errno(errno, path, "reading");
+  if (S_ISDIR(st.st_mode))
+    throw Error(Errc::invalid_argument, fmt::format("{}: is a folder, not a file; give the path of a file", path.string()));
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno(errno, path, "reading");
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > (64U << 20))
+      throw Error(Errc::bad_format, fmt::format("{}: larger than 64 MiB; not a key, certificate or CSR", path.string()));
+  }
+  return out;
+}
+
+void sync_dir(const fs::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) throw_errno(errno, dir, "opening the folder to sync it");
+  if (::fsync(fd.get()) != 0 && errno != EINVAL) throw_errno(errno, dir, "syncing the folder");
+}
+
+bool path_exists(const fs::path& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mode, bool overwrite) {
+  const fs::path dir = parent_or_dot(path);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT)
+      throw Error(Errc::not_found,
+                  fmt::format("{}: folder {} does not exist; create it first", path.string(), dir.string()));
+    throw_errno(errno, dir, "looking up the folder");
+  }
+  if (!overwrite && path_exists(path))
+    throw Error(Errc::already_exists, fmt::format("{} exists; use --force to overwrite", path.string()));
+
+  fs::path temp;
+  int raw = -1;
+  for (int attempt = 0; attempt < 16 && raw < 0; ++attempt) {
+    temp = dir / ("." + path.filename().string() + temp_suffix());
+    // The mode is set at creation, so a key is never readable by others even for a moment.
+    raw = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
+    if (raw < 0 && errno != EEXIST) throw_errno(errno, path, "creating a temporary file next to it");
+  }
+  if (raw < 0) throw Error(Errc::io, fmt::format("{}: could not create a unique temporary file", path.string()));
+  Fd fd(raw);
+  bool committed = false;
+  struct RemoveTemp {
+    const fs::path& p;
+    const bool& done;
+    ~RemoveTemp() {
+      if (!done) ::unlink(p.c_str());
+    }
+  } remove_temp{temp, committed};
+
+  // The umask may have removed bits (0644 -> 0600); make the mode exact so results are predictable.
+  if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) throw_errno(errno, path, "setting the file mode");
+  write_all(fd.get(), bytes, path);
+  if (::fsync(fd.get()) != 0) throw_errno(errno, path, "syncing");
+  if (::close(fd.release()) != 0) throw_errno(errno, path, "closing");
+
+  if (overwrite) {
+    if (::rename(temp.c_str(), path.c_str()) != 0) throw_errno(errno, path, "renaming the temporary file");
+  } else {
+    // link() fails with EEXIST atomically, so two writers racing for the same name cannot both win.
+    if (::link(temp.c_str(), path.c_str()) != 0) {
+      int err = errno;
+      if (err == EEXIST)
+        throw Error(Errc::already_exists, fmt::format("{} exists; use --force to overwrite", path.string()));
+      if (err != EPERM && err != ENOTSUP && err != EOPNOTSUPP) throw_errno(err, path, "linking the temporary file");
+      // A file system without hard links: the path_exists() check above is the best we can do.
+      if (::rename(temp.c_str(), path.c_str()) != 0) throw_errno(errno, path, "renaming the temporary file");
+    } else {
+      ::unlink(temp.c_str());
+    }
+  }
+  committed = true;
+  sync_dir(dir);
+}
+
+void ensure_dir(const fs::path& path, unsigned mode) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode))
+      throw Error(Errc::io, fmt::format("{}: exists and is not a folder; move it away or choose another --dir",
+                                        path.string()));
+    return;
+  }
+  const fs::path parent = path.parent_path();
+  if (!parent.empty() && parent != path) ensure_dir(parent, mode_public_dir);
+  if (::mkdir(path.c_str(), static_cast<mode_t>(mode)) != 0) {
+    if (errno == EEXIST) return ensure_dir(path, mode);  // lost a race with another process: fine
+    throw_errno(errno, path, "creating the folder");
+  }
+  set_mode(path, mode);
+  sync_dir(parent_or_dot(path));
+}
+
+void set_mode(const fs::path& path, unsigned mode) {
+  if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) throw_errno(errno, path, "setting the mode");
+}
+
+}  // namespace mqttpki::store

@@ -1,0 +1,246 @@
+#include <mqttpki/pki/error.hpp>
+#include <mqttpki/store/files.hpp>
+#include <mqttpki/store/index.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+
+namespace mqttpki::store {
+
+using nlohmann::json;
+
+std::string_view to_string(CertStatus status) {
+  switch (status) {
+    case CertStatus::valid:
+      return "valid";
+    case CertStatus::revoked:
+      return "revoked";
+    case CertStatus::superseded:
+      return "superseded";
+  }
+  return "valid";
+}
+
+CertStatus cert_status_from_string(std::string_view text) {
+  if (text == "valid") return CertStatus::valid;
+  if (text == "revoked") return CertStatus::revoked;
+  if (text == "superseded") return CertStatus::superseded;
+  throw Error(Errc::bad_format, fmt::format("unknown certificate status '{}'", text));
+}
+
+std::string format_time(TimePoint tp) {
+  const std::time_t t = std::chrono::system_clock::to_time_t(tp);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::optional<TimePoint> parse_time(std::string_view text) {
+  if (text.size() != 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':' || text[19] != 'Z')
+    return std::nullopt;
+  auto num = [&](std::size_t pos, std::size_t len) -> int {
+    int v = 0;
+    for (std::size_t i = pos; i < pos + len; ++i) {
+      if (std::isdigit(static_cast<unsigned char>(text[i])) == 0) return -1;
+      v = v * 10 + (text[i] - '0');
+    }
+    return v;
+  };
+  std::tm tm{};
+  tm.tm_year = num(0, 4) - 1900;
+  tm.tm_mon = num(5, 2) - 1;
+  tm.tm_mday = num(8, 2);
+  tm.tm_hour = num(11, 2);
+  tm.tm_min = num(14, 2);
+  tm.tm_sec = num(17, 2);
+  if (tm.tm_year < -1899 || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+      tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
+    return std::nullopt;
+  const std::time_t t = ::timegm(&tm);
+  return std::chrono::system_clock::from_time_t(t);
+}
+
+std::string normalize_serial(std::string_view text) {
+  // Same form as pki::Certificate::serial_hex(): upper-case hex, whole bytes, no leading zero bytes.
+  std::string_view t = text;
+  if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) t.remove_prefix(2);
+  std::string digits;
+  for (char c : t) {
+    if (c == ':') continue;
+    if (std::isxdigit(static_cast<unsigned char>(c)) == 0)
+      throw Error(Errc::invalid_argument,
+                  fmt::format("serial '{}' is not hexadecimal; give it as printed by `mqttpki list`", text));
+    digits.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  if (digits.empty()) throw Error(Errc::invalid_argument, "empty serial; give it as printed by `mqttpki list`");
+  if (digits.size() % 2 != 0) digits.insert(digits.begin(), '0');
+  std::size_t skip = 0;
+  while (skip + 2 < digits.size() && digits[skip] == '0' && digits[skip + 1] == '0') skip += 2;
+  return digits.substr(skip);
+}
+
+namespace {
+
+json entry_to_json(const IndexEntry& e) {
+  json j{{"serial", e.serial},
+         {"name", e.name},
+         {"cn", e.cn},
+         {"subject", e.subject},
+         {"profile", e.profile},
+         {"not_before", format_time(e.not_before)},
+         {"not_after", format_time(e.not_after)},
+         {"issued_at", format_time(e.issued_at)},
+         {"status", std::string(to_string(e.status))},
+         {"file", e.file},
+         {"sha256", e.sha256},
+         {"public_key_sha256", e.public_key_sha256}};
+  if (e.revoked_at) j["revoked_at"] = format_time(*e.revoked_at);
+  if (!e.revocation_reason.empty()) j["revocation_reason"] = e.revocation_reason;
+  if (!e.superseded_by.empty()) j["superseded_by"] = e.superseded_by;
+  return j;
+}
+
+std::string get_string(const json& j, const char* key, bool required) {
+  auto it = j.find(key);
+  if (it == j.end()) {
+    if (required) throw Error(Errc::bad_format, fmt::format("certificate entry lacks \"{}\"", key));
+    return {};
+  }
+  if (!it->is_string()) throw Error(Errc::bad_format, fmt::format("\"{}\" is not a string", key));
+  return it->get<std::string>();
+}
+
+TimePoint get_time(const json& j, const char* key) {
+  std::string text = get_string(j, key, true);
+  auto tp = parse_time(text);
+  if (!tp) throw Error(Errc::bad_format, fmt::format("\"{}\" is not a UTC time like 2026-01-31T12:00:00Z", key));
+  return *tp;
+}
+
+IndexEntry entry_from_json(const json& j) {
+  if (!j.is_object()) throw Error(Errc::bad_format, "a certificate entry is not an object");
+  IndexEntry e;
+  e.serial = normalize_serial(get_string(j, "serial", true));
+  e.name = get_string(j, "name", true);
+  e.cn = get_string(j, "cn", false);
+  e.subject = get_string(j, "subject", false);
+  e.profile = get_string(j, "profile", false);
+  e.not_before = get_time(j, "not_before");
+  e.not_after = get_time(j, "not_after");
+  e.issued_at = j.contains("issued_at") ? get_time(j, "issued_at") : e.not_before;
+  e.status = cert_status_from_string(get_string(j, "status", true));
+  if (j.contains("revoked_at")) e.revoked_at = get_time(j, "revoked_at");
+  e.revocation_reason = get_string(j, "revocation_reason", false);
+  e.superseded_by = get_string(j, "superseded_by", false);
+  e.file = get_string(j, "file", false);
+  e.sha256 = get_string(j, "sha256", false);
+  e.public_key_sha256 = get_string(j, "public_key_sha256", false);
+  return e;
+}
+
+}  // namespace
+
+Index Index::parse(std::string_view json_text, const std::string& origin) {
+  const std::string fix = "restore it from the CA folder's backup/ or repair it by hand";
+  json j = json::parse(json_text.begin(), json_text.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    throw Error(Errc::bad_format, fmt::format("{}: not a valid index (bad JSON); {}", origin, fix));
+  Index index;
+  try {
+    if (auto v = j.find("version"); v != j.end() && (!v->is_number_integer() || v->get<int>() > format_version))
+      throw Error(Errc::bad_format, "unsupported \"version\" (made by a newer mqttpki?)");
+    if (auto c = j.find("crl_number"); c != j.end()) {
+      if (!c->is_number_unsigned() && !(c->is_number_integer() && c->get<std::int64_t>() >= 0))
+        throw Error(Errc::bad_format, "\"crl_number\" is not a non-negative integer");
+      index.crl_number_ = c->get<std::uint64_t>();
+    }
+    auto certs = j.find("certificates");
+    if (certs != j.end()) {
+      if (!certs->is_array()) throw Error(Errc::bad_format, "\"certificates\" is not an array");
+      for (const auto& item : *certs) index.add(entry_from_json(item));
+    }
+  } catch (const Error& e) {
+    throw Error(Errc::bad_format, fmt::format("{}: {}; {}", origin, e.what(), fix));
+  }
+  return index;
+}
+
+std::string Index::to_json() const {
+  json certs = json::array();
+  for (const auto& e : entries_) certs.push_back(entry_to_json(e));
+  json j{{"version", format_version}, {"crl_number", crl_number_}, {"certificates", std::move(certs)}};
+  return j.dump(2) + "\n";
+}
+
+Index Index::load(const std::filesystem::path& path) {
+  if (!path_exists(path)) return Index{};
+  return parse(read_file(path), path.string());
+}
+
+void Index::save(const std::filesystem::path& path) const {
+  write_file_atomic(path, to_json(), mode_public, /*overwrite=*/true);
+}
+
+bool Index::has_serial(std::string_view serial_hex) const { return find_serial(serial_hex) != nullptr; }
+
+const IndexEntry* Index::find_serial(std::string_view serial_hex) const {
+  const std::string s = normalize_serial(serial_hex);
+  auto it = std::find_if(entries_.begin(), entries_.end(), [&](const IndexEntry& e) { return e.serial == s; });
+  return it == entries_.end() ? nullptr : &*it;
+}
+
+namespace {
+template <typename Pred>
+std::vector<const IndexEntry*> valid_where(const std::vector<IndexEntry>& entries, Pred pred) {
+  std::vector<const IndexEntry*> out;
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it)
+    if (it->status == CertStatus::valid && pred(*it)) out.push_back(&*it);
+  return out;
+}
+}  // namespace
+
+std::vector<const IndexEntry*> Index::valid_by_name(std::string_view name) const {
+  return valid_where(entries_, [&](const IndexEntry& e) { return e.name == name; });
+}
+
+std::vector<const IndexEntry*> Index::valid_by_cn(std::string_view cn) const {
+  return valid_where(entries_, [&](const IndexEntry& e) { return e.cn == cn; });
+}
+
+void Index::add(IndexEntry entry) {
+  entry.serial = normalize_serial(entry.serial);
+  if (has_serial(entry.serial))
+    throw Error(Errc::policy, fmt::format("serial {} is already in the index; a serial is never reused", entry.serial));
+  entries_.push_back(std::move(entry));
+}
+
+IndexEntry& Index::entry_for(std::string_view serial_hex) {
+  const std::string s = normalize_serial(serial_hex);
+  auto it = std::find_if(entries_.begin(), entries_.end(), [&](const IndexEntry& e) { return e.serial == s; });
+  if (it == entries_.end())
+    throw Error(Errc::not_found,
+                fmt::format("serial {} is not in the CA index; see `mqttpki list` for the issued serials", s));
+  return *it;
+}
+
+void Index::mark_superseded(std::string_view serial_hex, std::string_view by_serial_hex) {
+  IndexEntry& e = entry_for(serial_hex);
+  e.status = CertStatus::superseded;
+  e.superseded_by = normalize_serial(by_serial_hex);
+}
+
+void Index::revoke(std::string_view serial_hex, TimePoint when, std::string reason) {
+  IndexEntry& e = entry_for(serial_hex);
+  e.status = CertStatus::revoked;
+  e.revoked_at = when;
+  e.revocation_reason = std::move(reason);
+}
+
+}  // namespace mqttpki::store

@@ -1,0 +1,64 @@
+#include <mqttpki/pki/error.hpp>
+#include <mqttpki/store/lock.hpp>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+namespace mqttpki::store {
+
+FolderLock& FolderLock::operator=(FolderLock&& other) noexcept {
+  if (this != &other) {
+    release();
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+FolderLock::~FolderLock() { release(); }
+
+void FolderLock::release() noexcept {
+  if (fd_ >= 0) {
+    // close() drops the lock; no LOCK_UN, which would also unlock a forked child's shared descriptor.
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+FolderLock FolderLock::acquire(const std::filesystem::path& lock_file, std::chrono::milliseconds timeout) {
+  int fd = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    int err = errno;
+    throw Error(err == ENOENT ? Errc::not_found : Errc::io,
+                fmt::format("{}: cannot open the lock file ({}); check the CA folder exists and is writable",
+                            lock_file.string(), std::strerror(err)));
+  }
+  FolderLock lock(fd);
+  // flock has no timed wait; poll with a short back-off up to the deadline.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::milliseconds(2);
+  for (;;) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return lock;
+    int err = errno;
+    if (err == EINTR) continue;
+    if (err != EWOULDBLOCK)
+      throw Error(Errc::io, fmt::format("{}: cannot lock ({}); check the file system supports flock",
+                                        lock_file.string(), std::strerror(err)));
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw Error(Errc::locked,
+                  fmt::format("{}: the CA folder is locked by another mqttpki process; wait for it to finish and "
+                              "retry",
+                              lock_file.string()));
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+}
+
+}  // namespace mqttpki::store

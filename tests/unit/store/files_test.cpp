@@ -1,0 +1,132 @@
+#include <mqttpki/store/files.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using mqttpki::Errc;
+using mqttpki::Error;
+namespace store = mqttpki::store;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string templ = (fs::temp_directory_path() / "mqttpki-store-XXXXXX").string();
+    REQUIRE(::mkdtemp(templ.data()) != nullptr);
+    path = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
+unsigned mode_of(const fs::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return static_cast<unsigned>(st.st_mode) & 07777U;
+}
+
+std::size_t entries_in(const fs::path& dir) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++n;
+  return n;
+}
+
+Errc code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  FAIL("expected mqttpki::Error");
+  return Errc::io;
+}
+
+}  // namespace
+
+TEST_CASE("write_file_atomic writes the bytes with the exact mode and leaves no temp file") {
+  TempDir t;
+  const fs::path key = t.path / "k.pem";
+  const ::mode_t old_umask = ::umask(022);
+  store::write_file_atomic(key, "secret bytes\n", store::mode_secret, false);
+  store::write_file_atomic(t.path / "c.pem", "cert\n", store::mode_public, false);
+  ::umask(077);  // a strict umask does not change the requested mode of a public file
+  store::write_file_atomic(t.path / "d.pem", "cert\n", store::mode_public, false);
+  ::umask(old_umask);
+  CHECK(store::read_file(key) == "secret bytes\n");
+  CHECK(mode_of(key) == 0600U);
+  CHECK(mode_of(t.path / "c.pem") == 0644U);
+  CHECK(mode_of(t.path / "d.pem") == 0644U);
+  CHECK(entries_in(t.path) == 3);
+}
+
+TEST_CASE("write_file_atomic refuses an existing file unless overwrite, and keeps the old content") {
+  TempDir t;
+  const fs::path f = t.path / "out.crt";
+  store::write_file_atomic(f, "first", store::mode_public, false);
+  try {
+    store::write_file_atomic(f, "second", store::mode_public, false);
+    FAIL("expected already_exists");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::already_exists);
+    CHECK(std::string(e.what()) == f.string() + " exists; use --force to overwrite");
+  }
+  CHECK(store::read_file(f) == "first");
+  CHECK(entries_in(t.path) == 1);  // the temp file was removed
+  store::write_file_atomic(f, "second", store::mode_secret, true);
+  CHECK(store::read_file(f) == "second");
+  CHECK(mode_of(f) == 0600U);
+  CHECK(entries_in(t.path) == 1);
+}
+
+TEST_CASE("write_file_atomic into a missing folder fails without creating anything") {
+  TempDir t;
+  CHECK(code_of([&] { store::write_file_atomic(t.path / "nope" / "f", "x", 0600, false); }) == Errc::not_found);
+  CHECK(entries_in(t.path) == 0);
+}
+
+TEST_CASE("write_file_atomic into a read-only folder leaves no file behind") {
+  if (::geteuid() == 0) {
+    WARN("running as root: folder permissions are not enforced, case skipped");
+    return;
+  }
+  TempDir t;
+  const fs::path ro = t.path / "ro";
+  fs::create_directory(ro);
+  fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
+  CHECK(code_of([&] { store::write_file_atomic(ro / "f", "x", 0600, false); }) == Errc::io);
+  fs::permissions(ro, fs::perms::owner_all);
+  CHECK(entries_in(ro) == 0);
+}
+
+TEST_CASE("read_file reports a missing file with its name") {
+  TempDir t;
+  try {
+    (void)store::read_file(t.path / "missing.csr");
+    FAIL("expected not_found");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::not_found);
+    CHECK(std::string(e.what()).find("missing.csr: no such file") != std::string::npos);
+  }
+}
+
+TEST_CASE("ensure_dir creates folders with the requested mode and accepts existing ones") {
+  TempDir t;
+  const fs::path priv = t.path / "ca" / "private";
+  store::ensure_dir(priv, store::mode_private_dir);
+  CHECK(mode_of(priv) == 0700U);
+  CHECK(fs::is_directory(t.path / "ca"));
+  store::ensure_dir(priv, store::mode_private_dir);  // idempotent
+  std::ofstream(t.path / "file") << "x";
+  CHECK(code_of([&] { store::ensure_dir(t.path / "file", 0700); }) == Errc::io);
+}
