@@ -1,0 +1,125 @@
+#include "template_render.hpp"
+
+#include "embedded.hpp"
+
+#include <mqttpki/pki/error.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace mqttpki::cli {
+
+namespace {
+
+std::string_view embedded(std::string_view file) {
+  for (const auto& f : embedded_files()) {
+    if (f.name == file) return f.data;
+  }
+  throw Error(Errc::not_found, fmt::format("template file {} is not built into this binary", file));
+}
+
+std::string join_names(const std::vector<TemplateInfo>& all) {
+  std::string out;
+  for (const auto& t : all) out += (out.empty() ? "" : ", ") + t.name;
+  return out;
+}
+
+// Values land inside double-quoted strings in JSON and Python templates.
+std::string escape_for(std::string_view file, const std::string& value) {
+  const bool quoted = file.ends_with(".json") || file.ends_with(".py");
+  if (!quoted) {
+    if (value.find('\n') != std::string::npos) {
+      throw Error(Errc::invalid_argument, "template values cannot contain a line break");
+    }
+    return value;
+  }
+  std::string dumped = nlohmann::json(value).dump();  // JSON string escaping also suits Python literals
+  return dumped.substr(1, dumped.size() - 2);
+}
+
+void check_value(const std::string& key, const std::string& value) {
+  if (key.ends_with("_port")) {
+    const bool digits = !value.empty() && value.size() <= 5 &&
+                        std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || std::stoul(value) == 0 || std::stoul(value) > 65535) {
+      throw Error(Errc::invalid_argument, fmt::format("--set {}={}: a port is a number from 1 to 65535", key, value));
+    }
+  }
+}
+
+std::string substitute(std::string_view text, std::string_view file,
+                       const std::map<std::string, std::string>& values) {
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    std::string_view line = text.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos + 1);
+    pos = eol == std::string_view::npos ? text.size() : eol + 1;
+    if (line.starts_with("{{?")) {
+      size_t close = line.find("}}");
+      if (close == std::string_view::npos) throw Error(Errc::bad_format, fmt::format("template {}: unclosed {{{{?", file));
+      std::string var(line.substr(3, close - 3));
+      auto it = values.find(var);
+      if (it == values.end()) throw Error(Errc::bad_format, fmt::format("template {}: unknown variable {}", file, var));
+      if (it->second.empty()) continue;
+      line.remove_prefix(close + 2);
+    }
+    size_t i = 0;
+    while (i < line.size()) {
+      size_t open = line.find("{{", i);
+      if (open == std::string_view::npos) {
+        out.append(line.substr(i));
+        break;
+      }
+      out.append(line.substr(i, open - i));
+      size_t close = line.find("}}", open);
+      if (close == std::string_view::npos) throw Error(Errc::bad_format, fmt::format("template {}: unclosed {{{{", file));
+      std::string var(line.substr(open + 2, close - open - 2));
+      auto it = values.find(var);
+      if (it == values.end()) throw Error(Errc::bad_format, fmt::format("template {}: unknown variable {}", file, var));
+      out += escape_for(file, it->second);
+      i = close + 2;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<TemplateInfo> list_templates() {
+  auto manifest = nlohmann::ordered_json::parse(embedded("manifest.json"));
+  std::vector<TemplateInfo> all;
+  for (const auto& [name, t] : manifest.items()) {
+    TemplateInfo info{name, t.at("file").get<std::string>(), t.at("description").get<std::string>(), {}};
+    for (const auto& [var, def] : t.at("vars").items()) info.vars.emplace_back(var, def.get<std::string>());
+    all.push_back(std::move(info));
+  }
+  return all;
+}
+
+std::string render_template(std::string_view name, const std::map<std::string, std::string>& set) {
+  auto all = list_templates();
+  auto t = std::find_if(all.begin(), all.end(), [&](const TemplateInfo& i) { return i.name == name; });
+  if (t == all.end()) {
+    throw Error(Errc::invalid_argument,
+                fmt::format("no template named '{}'; templates: {}", name, join_names(all)));
+  }
+  std::map<std::string, std::string> values(t->vars.begin(), t->vars.end());
+  for (const auto& [key, value] : set) {
+    auto it = values.find(key);
+    if (it == values.end()) {
+      std::string known;
+      for (const auto& v : t->vars) known += (known.empty() ? "" : ", ") + v.first;
+      throw Error(Errc::invalid_argument, fmt::format("template {} has no variable '{}'; its variables: {}", name,
+                                                      key, known.empty() ? "(none)" : known));
+    }
+    check_value(key, value);
+    it->second = value;
+  }
+  return substitute(embedded(t->file), t->file, values);
+}
+
+}  // namespace mqttpki::cli
