@@ -11,9 +11,15 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 PKGS="build-essential cmake pkg-config libssl-dev openssl libcli11-dev libfmt-dev libasio-dev nlohmann-json3-dev catch2"
 if [ "${1:-}" = "--test" ]; then
-  PKGS="$PKGS mosquitto mosquitto-clients python3 python3-paho-mqtt gnutls-bin"
+  PKGS="$PKGS mosquitto mosquitto-clients python3 python3-paho-mqtt gnutls-bin curl"
+  # Node.js peers (MQTT.js, Node-RED): Debian's nodejs unless a Node.js is already installed.
+  command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
+if [ "${1:-}" = "--test" ]; then
+  # MQTT.js 5 and Node-RED 4 at the versions in package-lock.json, from the npm registry.
+  (cd "$(dirname "$0")/../tests/interop/node" && npm ci --no-audit --no-fund --loglevel=error)
+fi
