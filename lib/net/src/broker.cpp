@@ -1,0 +1,478 @@
+// The broker's I/O: accept, TLS handshake (with a deadline and a human reason for every refusal),
+// then one reader coroutine and one writer coroutine per connection feeding mqtt::BrokerCore.
+// Everything runs on the one io_context thread, so the shared state needs no locks.
+
+#include <mqttpki/net/broker.hpp>
+
+#include "tls.hpp"
+
+#include <mqttpki/mqtt/broker_core.hpp>
+#include <mqttpki/pki/error.hpp>
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+
+#include <fmt/format.h>
+
+#include <array>
+#include <atomic>
+#include <csignal>
+#include <ctime>
+#include <deque>
+#include <future>
+#include <iostream>
+#include <map>
+#include <optional>
+
+namespace mqttpki::net {
+
+std::string BoundListener::describe() const { return fmt::format("{}:{} ({})", address, port, tls ? "tls" : "plain"); }
+
+namespace {
+
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using mqtt::ConnectionId;
+using SslContextPtr = std::shared_ptr<asio::ssl::context>;
+
+constexpr auto kLinger = std::chrono::seconds(2);  // after our FIN, how long the peer gets to close
+
+void default_log(std::string_view line) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::cerr << fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z {}\n", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                           tm.tm_hour, tm.tm_min, tm.tm_sec, line)
+            << std::flush;
+}
+
+SslContextPtr wrap(detail::SslCtxPtr ctx) { return std::make_shared<asio::ssl::context>(ctx.release()); }
+
+struct Listener {
+  ListenerConfig cfg;
+  tcp::acceptor acceptor;
+  SslContextPtr ctx;  // the current one; connections keep the one they started with
+  std::string name;
+};
+
+struct Conn {
+  Conn(asio::any_io_executor ex, ConnectionId cid) : id(cid), wake(ex) {}
+  ConnectionId id;
+  std::string peer;
+  std::string listener;
+  SslContextPtr ctx;  // keeps the context alive while the stream uses it
+  std::optional<asio::ssl::stream<tcp::socket>> tls;
+  std::optional<tcp::socket> plain;
+  std::deque<std::vector<std::uint8_t>> queue;
+  std::size_t queued = 0;
+  asio::steady_timer wake;  // the writer sleeps on it; cancel() wakes it
+  detail::VerifyReport report;
+  bool handshake_done = false;
+  bool closing = false;      // the core asked to close after flushing
+  bool core_forgot = false;  // the core no longer knows this id (closed, or on_close sent)
+  bool dead = false;         // the socket is closed or failing
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+
+  tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
+  void close_socket() {
+    std::error_code ec;
+    socket().close(ec);
+  }
+  awaitable<std::size_t> read_some(asio::mutable_buffer b, std::error_code& ec) {
+    if (tls) co_return co_await tls->async_read_some(b, asio::redirect_error(use_awaitable, ec));
+    co_return co_await plain->async_read_some(b, asio::redirect_error(use_awaitable, ec));
+  }
+  awaitable<std::size_t> write(asio::const_buffer b, std::error_code& ec) {
+    if (tls) co_return co_await asio::async_write(*tls, b, asio::redirect_error(use_awaitable, ec));
+    co_return co_await asio::async_write(*plain, b, asio::redirect_error(use_awaitable, ec));
+  }
+};
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  auto a = ep.address();
+  return a.is_v6() ? fmt::format("[{}]:{}", a.to_string(), ep.port()) : fmt::format("{}:{}", a.to_string(), ep.port());
+}
+
+}  // namespace
+
+struct Broker::Impl final : mqtt::BrokerOutput {
+  explicit Impl(BrokerOptions o)
+      : options(std::move(o)),
+        core(make_limits(options), *this),
+        tick_timer(io),
+        signals(io) {
+    if (!options.log) options.log = default_log;
+  }
+
+  static mqtt::BrokerLimits make_limits(const BrokerOptions& o) {
+    mqtt::BrokerLimits limits;
+    limits.max_connections = o.config.max_connections;
+    limits.max_packet_size = o.max_packet_size;
+    limits.connect_timeout = o.connect_timeout;
+    return limits;
+  }
+
+  // Declaration order matters: io outlives everything that holds sockets or timers.
+  asio::io_context io;
+  BrokerOptions options;
+  mqtt::BrokerCore core;
+  std::vector<std::unique_ptr<Listener>> listeners;
+  std::map<ConnectionId, std::shared_ptr<Conn>> conns;
+  asio::steady_timer tick_timer;
+  asio::signal_set signals;
+  ConnectionId next_id = 1;
+  bool started = false;
+  bool stopping = false;
+  std::atomic<bool> running{false};
+  std::atomic<std::size_t> open_count{0};
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::uint64_t> reloads{0};
+
+  void log(std::string_view line) override { options.log(line); }
+
+  void send(ConnectionId id, std::vector<std::uint8_t> bytes) override {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    auto& c = *it->second;
+    if (c.dead || c.core_forgot) return;
+    if (c.queued + bytes.size() > options.write_queue_limit) {
+      log(fmt::format("connection {} from {}: dropped, more than {} bytes waiting to be sent (the client reads too "
+                      "slowly)",
+                      c.id, c.peer, options.write_queue_limit));
+      // The reader sees the closed socket and tells the core (not from inside this callback).
+      c.dead = true;
+      c.close_socket();
+      c.wake.cancel();
+      return;
+    }
+    c.queued += bytes.size();
+    c.queue.push_back(std::move(bytes));
+    c.wake.cancel();
+  }
+
+  void close(ConnectionId id, std::string_view reason) override {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    auto& c = *it->second;
+    c.core_forgot = true;
+    c.closing = true;
+    log(fmt::format("connection {} from {} closed by broker: {}", c.id, c.peer, reason));
+    c.wake.cancel();
+  }
+
+  std::vector<SslContextPtr> build_contexts() const {
+    std::vector<SslContextPtr> out;
+    for (const auto& l : listeners) out.push_back(l->cfg.tls() ? wrap(detail::make_server_ctx(l->cfg)) : nullptr);
+    return out;
+  }
+
+  void swap_contexts(std::vector<SslContextPtr> fresh) {
+    for (std::size_t i = 0; i < listeners.size(); ++i)
+      if (fresh[i]) listeners[i]->ctx = std::move(fresh[i]);
+    ++reloads;
+  }
+
+  void reload_on_loop() {
+    try {
+      swap_contexts(build_contexts());
+      log("reloaded certfile, keyfile, cafile and crlfile; new connections use them, connected clients stay");
+    } catch (const Error& e) {
+      log(fmt::format("reload failed, keeping the previous TLS material: {}", e.what()));
+    }
+  }
+
+  awaitable<void> writer(std::shared_ptr<Conn> c) {
+    std::error_code ec;
+    while (!c->dead) {
+      if (c->queue.empty()) {
+        if (c->closing) break;
+        c->wake.expires_at(asio::steady_timer::time_point::max());
+        co_await c->wake.async_wait(asio::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      const auto& front = c->queue.front();  // deque::push_back keeps references valid
+      co_await c->write(asio::buffer(front), ec);
+      if (ec) {
+        c->dead = true;
+        c->close_socket();  // the reader sees it and tells the core
+        co_return;
+      }
+      c->bytes_out += front.size();
+      c->queued -= front.size();
+      c->queue.pop_front();
+    }
+    if (c->closing && !c->dead) {
+      // FIN after the flushed data; closing outright while unread input is pending would send a RST
+      // that can destroy the data (e.g. a refusing CONNACK) before the peer reads it.
+      c->socket().shutdown(tcp::socket::shutdown_send, ec);
+      c->wake.expires_after(kLinger);
+      co_await c->wake.async_wait(asio::redirect_error(use_awaitable, ec));
+      c->dead = true;
+      c->close_socket();
+    }
+  }
+
+  awaitable<bool> handshake(std::shared_ptr<Conn> c, Listener& l) {
+    c->ctx = l.ctx;
+    c->tls.emplace(std::move(*c->plain), *c->ctx);
+    c->plain.reset();
+    c->report.peer_role = "client certificate";
+    c->report.cafile = l.cfg.cafile;
+    c->report.crlfile = l.cfg.crlfile;
+    detail::attach_report(*c->tls->native_handle(), c->report);
+    asio::steady_timer deadline(io, options.handshake_timeout);
+    bool timed_out = false;
+    deadline.async_wait([c, &timed_out](std::error_code e) {
+      if (!e && !c->handshake_done) {
+        timed_out = true;  // only touched while the coroutine is suspended in the handshake
+        c->close_socket();
+      }
+    });
+    std::error_code ec;
+    co_await c->tls->async_handshake(asio::ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+    c->handshake_done = true;
+    deadline.cancel();
+    if (!ec) co_return true;
+    ++refused;
+    std::string why = timed_out ? fmt::format("no TLS handshake within {} ms (silent or slow client)",
+                                              options.handshake_timeout.count())
+                                : detail::describe_tls_failure(ec.message(), c->report, true);
+    log(fmt::format("refused TLS handshake from {} on {}: {}", c->peer, c->listener, why));
+    co_return false;
+  }
+
+  awaitable<void> serve(tcp::socket socket, Listener& l) {
+    auto c = std::make_shared<Conn>(io.get_executor(), next_id++);
+    std::error_code ec;
+    auto ep = socket.remote_endpoint(ec);
+    c->peer = ec ? std::string("unknown peer") : endpoint_text(ep);
+    c->listener = l.name;
+    c->plain.emplace(std::move(socket));
+    conns[c->id] = c;
+    open_count = conns.size();
+
+    mqtt::ConnectionInfo info;
+    info.peer = c->peer;
+    info.listener = l.name;
+    std::string tls_text = "plain TCP";
+    bool ok = true;
+    if (l.cfg.tls()) {
+      ok = co_await handshake(c, l);
+      if (ok) {
+        SSL& ssl = *c->tls->native_handle();
+        tls_text = detail::tls_summary(ssl);
+        std::string cn = detail::peer_common_name(ssl);
+        bool verified = l.cfg.require_certificate && SSL_get0_peer_certificate(&ssl) != nullptr &&
+                        SSL_get_verify_result(&ssl) == X509_V_OK;
+        if (verified) {
+          info.certificate_cn = cn;
+          info.certificate_authenticated = true;
+          if (l.cfg.use_identity_as_username) info.identity_username = cn;
+        }
+      }
+    }
+    if (ok && !stopping) {
+      info.anonymous_allowed = options.config.anonymous_allowed(l.cfg);
+      log(fmt::format("connection {} from {} on {}: CN={} {}", c->id, c->peer, l.name,
+                      info.certificate_cn ? *info.certificate_cn : std::string("-"), tls_text));
+      if (!info.certificate_authenticated && !info.anonymous_allowed)
+        log(fmt::format("connection {} is anonymous and {} does not allow anonymous clients: it will be refused "
+                        "(set 'allow_anonymous true', or bind the listener to 127.0.0.1, or use a "
+                        "require_certificate listener)",
+                        c->id, l.name));
+      asio::co_spawn(io, writer(c), asio::detached);
+      core.on_open(c->id, std::move(info), mqtt::Clock::now());
+      std::array<std::uint8_t, 16384> buf{};
+      while (!c->dead) {
+        std::size_t n = co_await c->read_some(asio::buffer(buf), ec);
+        if (ec) break;
+        c->bytes_in += n;
+        if (c->core_forgot) continue;  // draining after the core closed it, until the peer closes
+        core.on_bytes(c->id, std::span<const std::uint8_t>(buf.data(), n), mqtt::Clock::now());
+      }
+      if (!c->core_forgot) {
+        c->core_forgot = true;
+        log(fmt::format("connection {} from {} ended: {}", c->id, c->peer,
+                        ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
+                            ? std::string("closed by the client")
+                            : ec.message()));
+        core.on_close(c->id, mqtt::Clock::now());
+      }
+      if (options.verbose)
+        log(fmt::format("connection {}: {} bytes in, {} bytes out", c->id, c->bytes_in, c->bytes_out));
+    }
+    c->dead = true;
+    c->close_socket();
+    c->wake.cancel();
+    conns.erase(c->id);
+    open_count = conns.size();
+  }
+
+  awaitable<void> accept_loop(Listener& l) {
+    asio::steady_timer backoff(io);
+    while (!stopping) {
+      std::error_code ec;
+      tcp::socket s = co_await l.acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+      if (stopping || ec == asio::error::operation_aborted) co_return;
+      if (ec) {
+        // e.g. out of file descriptors: report and back off instead of spinning
+        log(fmt::format("accept on {} failed: {}", l.name, ec.message()));
+        backoff.expires_after(std::chrono::milliseconds(100));
+        co_await backoff.async_wait(asio::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      ++accepted;
+      if (conns.size() >= options.config.max_connections) {
+        std::error_code ignored;
+        auto ep = s.remote_endpoint(ignored);
+        log(fmt::format("refused connection from {} on {}: {} connections open (raise max_connections)",
+                        ignored ? std::string("unknown peer") : endpoint_text(ep), l.name, conns.size()));
+        s.close(ignored);
+        continue;
+      }
+      asio::co_spawn(io, serve(std::move(s), l), asio::detached);
+    }
+  }
+
+  awaitable<void> ticker() {
+    std::error_code ec;
+    while (!stopping) {
+      tick_timer.expires_after(std::chrono::seconds(1));
+      co_await tick_timer.async_wait(asio::redirect_error(use_awaitable, ec));
+      if (stopping) co_return;
+      core.on_tick(mqtt::Clock::now());
+    }
+  }
+
+  awaitable<void> signal_loop() {
+    while (!stopping) {
+      std::error_code ec;
+      int sig = co_await signals.async_wait(asio::redirect_error(use_awaitable, ec));
+      if (ec || stopping) co_return;
+      if (sig == SIGHUP) {
+        log("SIGHUP: reloading TLS material");
+        reload_on_loop();
+      } else {
+        log(fmt::format("{}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+        do_stop();
+      }
+    }
+  }
+
+  void do_stop() {
+    if (stopping) return;
+    stopping = true;
+    std::error_code ec;
+    for (auto& l : listeners) l->acceptor.close(ec);
+    for (auto& [id, c] : conns) {
+      c->dead = true;
+      c->close_socket();
+      c->wake.cancel();
+    }
+    tick_timer.cancel();
+    signals.cancel();
+    io.stop();
+  }
+};
+
+Broker::Broker(BrokerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Broker::~Broker() {
+  stop();
+}
+
+std::vector<BoundListener> Broker::start() {
+  auto& im = *impl_;
+  if (im.started) throw Error(Errc::invalid_argument, "broker already started");
+  validate(im.options.config);
+  std::vector<BoundListener> bound;
+  for (const auto& cfg : im.options.config.listeners) {
+    SslContextPtr ctx = cfg.tls() ? wrap(detail::make_server_ctx(cfg)) : nullptr;
+    std::string addr_text = cfg.bind_address() == "localhost" ? std::string("127.0.0.1") : cfg.bind_address();
+    std::error_code ec;
+    auto addr = asio::ip::make_address(addr_text, ec);
+    if (ec)
+      throw Error(Errc::invalid_argument,
+                  fmt::format("{}: listener {} address '{}' is not an IP address; use e.g. 127.0.0.1",
+                              im.options.config.source, cfg.port, cfg.address));
+    tcp::endpoint ep(addr, cfg.port);
+    auto l = std::make_unique<Listener>(Listener{cfg, tcp::acceptor(im.io), std::move(ctx), ""});
+    auto fail = [&](std::string_view step) {
+      throw Error(Errc::network, fmt::format("cannot {} {}:{}: {}; pick another port or stop what uses it", step,
+                                             addr_text, cfg.port, ec.message()));
+    };
+    l->acceptor.open(ep.protocol(), ec); if (ec) fail("open a socket for");
+    l->acceptor.set_option(tcp::acceptor::reuse_address(true), ec); if (ec) fail("configure");
+    l->acceptor.bind(ep, ec); if (ec) fail("listen on");
+    l->acceptor.listen(asio::socket_base::max_listen_connections, ec); if (ec) fail("listen on");
+    auto local = l->acceptor.local_endpoint(ec);
+    if (ec) fail("read the bound port of");
+    l->cfg.port = local.port();
+    l->name = l->cfg.name();
+    bound.push_back(BoundListener{addr_text, local.port(), cfg.tls()});
+    bool loopback = addr.is_loopback();
+    bool anon = im.options.config.anonymous_allowed(l->cfg);
+    if (anon && !loopback)
+      im.log(fmt::format("warning: {} on {} accepts anonymous clients from the network (allow_anonymous true)",
+                         l->name, addr_text));
+    if (!l->cfg.tls() && !loopback && !anon)
+      im.log(fmt::format("note: plain listener {} on {} refuses anonymous clients; set 'allow_anonymous true' to "
+                         "allow them",
+                         l->name, addr_text));
+    im.listeners.push_back(std::move(l));
+  }
+  for (auto& l : im.listeners) asio::co_spawn(im.io, im.accept_loop(*l), asio::detached);
+  asio::co_spawn(im.io, im.ticker(), asio::detached);
+  if (im.options.handle_signals) {
+    im.signals.add(SIGINT);
+    im.signals.add(SIGTERM);
+    im.signals.add(SIGHUP);
+    asio::co_spawn(im.io, im.signal_loop(), asio::detached);
+  }
+  im.started = true;
+  return bound;
+}
+
+void Broker::run() {
+  auto& im = *impl_;
+  if (!im.started) throw Error(Errc::invalid_argument, "Broker::run() before start()");
+  im.running = true;
+  im.io.run();
+  im.running = false;
+}
+
+void Broker::stop() {
+  auto* im = impl_.get();
+  if (im->running && !im->io.get_executor().running_in_this_thread()) {
+    asio::post(im->io, [im] { im->do_stop(); });
+  } else {
+    im->do_stop();
+  }
+}
+
+void Broker::reload() {
+  auto& im = *impl_;
+  auto fresh = im.build_contexts();  // pure OpenSSL: safe on the caller's thread; throws, keeping the old
+  if (im.running && !im.io.get_executor().running_in_this_thread()) {
+    std::promise<void> done;
+    auto f = done.get_future();
+    asio::post(im.io, [&im, &fresh, &done] {
+      im.swap_contexts(std::move(fresh));
+      done.set_value();
+    });
+    if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+      throw Error(Errc::network, "reload: the broker loop did not answer within 10 s");
+  } else {
+    im.swap_contexts(std::move(fresh));
+  }
+  im.log("reloaded certfile, keyfile, cafile and crlfile; new connections use them, connected clients stay");
+}
+
+BrokerCounters Broker::counters() const {
+  return BrokerCounters{impl_->open_count.load(), impl_->accepted.load(), impl_->refused.load(), impl_->reloads.load()};
+}
+
+}  // namespace mqttpki::net
