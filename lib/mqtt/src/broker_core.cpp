@@ -1,0 +1,534 @@
+#include <mqttpki/mqtt/broker_core.hpp>
+#include <mqttpki/mqtt/codec.hpp>
+#include <mqttpki/mqtt/message.hpp>
+#include <mqttpki/mqtt/retained.hpp>
+#include <mqttpki/mqtt/subscriptions.hpp>
+#include <mqttpki/mqtt/topic.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <functional>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace mqttpki::mqtt {
+namespace {
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+QoS min_qos(QoS a, QoS b) { return static_cast<unsigned>(a) < static_cast<unsigned>(b) ? a : b; }
+unsigned qn(QoS q) { return static_cast<unsigned>(q); }
+
+// Encodes a PUBLISH straight from a shared payload (no Publish value, no payload copy into one).
+// Returns the offset of the packet identifier (0 for QoS 0).
+std::size_t encode_publish(std::vector<std::uint8_t>& out, std::string_view topic,
+                           const std::vector<std::uint8_t>& payload, QoS qos, std::uint16_t packet_id, bool dup,
+                           bool retain) {
+  const bool has_id = qos != QoS::at_most_once;
+  const std::size_t remaining = 2 + topic.size() + (has_id ? 2 : 0) + payload.size();
+  out.clear();
+  out.reserve(5 + remaining);
+  out.push_back(static_cast<std::uint8_t>(0x30u | (dup ? 0x08u : 0u) | (qn(qos) << 1) | (retain ? 1u : 0u)));
+  encode_remaining_length(remaining, out);
+  out.push_back(static_cast<std::uint8_t>(topic.size() >> 8));
+  out.push_back(static_cast<std::uint8_t>(topic.size() & 0xFFu));
+  out.insert(out.end(), topic.begin(), topic.end());
+  std::size_t id_offset = 0;
+  if (has_id) {
+    id_offset = out.size();
+    out.push_back(static_cast<std::uint8_t>(packet_id >> 8));
+    out.push_back(static_cast<std::uint8_t>(packet_id & 0xFFu));
+  }
+  out.insert(out.end(), payload.begin(), payload.end());
+  return id_offset;
+}
+
+void patch_id(std::vector<std::uint8_t>& bytes, std::size_t offset, std::uint16_t id) {
+  bytes[offset] = static_cast<std::uint8_t>(id >> 8);
+  bytes[offset + 1] = static_cast<std::uint8_t>(id & 0xFFu);
+}
+
+bool has_control_characters(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7F;
+  });
+}
+
+// An outgoing QoS 1/2 message sent and not yet fully acknowledged.
+struct InFlight {
+  std::uint16_t packet_id = 0;
+  Message message;  // qos is the delivered QoS
+  bool awaiting_pubcomp = false;  // QoS 2: PUBREC received, PUBREL sent
+};
+
+struct Session {
+  std::string client_id;
+  bool clean = true;
+  std::optional<ConnectionId> connection;  // set while a client is connected
+  std::deque<InFlight> inflight;
+  std::deque<Message> queue;  // QoS 1/2 waiting for an in-flight slot or for the client to return
+  std::unordered_set<std::uint16_t> incoming_qos2;  // QoS 2 ids received, awaiting PUBREL
+  std::uint16_t next_id = 1;
+  bool queue_full_logged = false;
+  std::uint64_t dropped = 0;
+};
+
+struct Connection {
+  ConnectionId id = 0;
+  ConnectionInfo info;
+  FrameReader reader;
+  Clock::time_point opened;
+  Clock::time_point last_packet;
+  bool connected = false;
+  std::uint16_t keep_alive = 0;
+  Session* session = nullptr;
+  std::optional<Will> will;
+  std::optional<std::string> username;
+};
+
+enum class Action { publish, subscribe };
+
+}  // namespace
+
+struct BrokerCore::Impl {
+  BrokerLimits limits;
+  BrokerOutput& out;
+  std::unordered_map<ConnectionId, std::unique_ptr<Connection>> connections;
+  std::unordered_map<std::string, std::unique_ptr<Session>, StringHash, std::equal_to<>> sessions;
+  SubscriptionTable subscriptions;
+  RetainedStore retained;
+  std::size_t connected = 0;  // connections past CONNECT
+  std::uint64_t messages_in = 0;
+  std::uint64_t messages_out = 0;
+  std::uint64_t auto_id = 0;
+  std::vector<Subscriber> match_scratch;
+
+  Impl(BrokerLimits l, BrokerOutput& o) : limits(l), out(o) {}
+
+  static std::string who(const Connection& c) {
+    if (c.session) return fmt::format("client '{}' ({})", c.session->client_id, c.info.peer);
+    return fmt::format("connection from {}", c.info.peer);
+  }
+
+  void send(ConnectionId id, const Packet& p) { out.send(id, encode(p)); }
+
+  // The single place where an access-control decision would be made. Everything is allowed for now.
+  bool authorize([[maybe_unused]] const Connection& c, [[maybe_unused]] Action action,
+                 [[maybe_unused]] std::string_view topic) const {
+    return true;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Connection lifecycle
+
+  // Forgets the connection; publishes its will when the end was abnormal. `notify` tells the net
+  // layer to close (false when the net layer reported the close itself).
+  void end_connection(ConnectionId id, std::string_view reason, bool abnormal, bool notify) {
+    auto it = connections.find(id);
+    if (it == connections.end()) return;
+    std::unique_ptr<Connection> conn = std::move(it->second);
+    connections.erase(it);
+    std::optional<Will> will;
+    if (conn->connected) {
+      --connected;
+      if (abnormal) will = std::move(conn->will);
+      Session* s = conn->session;
+      out.log(fmt::format("{} disconnected: {}", who(*conn), reason));
+      s->connection.reset();
+      if (s->clean) destroy_session(s->client_id);
+      conn->session = nullptr;
+    } else if (notify) {
+      out.log(fmt::format("{} closed: {}", who(*conn), reason));
+    }
+    if (will) {
+      Message m{std::move(will->topic), make_payload(std::move(will->payload)), will->qos, will->retain};
+      if (authorize(*conn, Action::publish, m.topic)) route(std::move(m));
+    }
+    if (notify) out.close(id, reason);
+  }
+
+  void destroy_session(const std::string& client_id) {
+    auto it = sessions.find(client_id);
+    if (it == sessions.end()) return;
+    subscriptions.remove_client(client_id);
+    sessions.erase(it);
+  }
+
+  void refuse(Connection& c, ConnectReturnCode code, std::string_view reason) {
+    send(c.id, ConnAck{false, code});
+    end_connection(c.id, reason, false, true);
+  }
+
+  void on_bytes(ConnectionId id, std::span<const std::uint8_t> bytes, Clock::time_point now) {
+    auto it = connections.find(id);
+    if (it == connections.end()) return;
+    Connection* c = it->second.get();
+    c->reader.feed(bytes);
+    while (true) {
+      auto next = c->reader.next();
+      if (!next) {
+        const auto e = next.error();
+        if (!c->connected && e == errc::unsupported_protocol_level) {
+          refuse(*c, ConnectReturnCode::unacceptable_protocol_version, "unsupported protocol level");
+        } else {
+          end_connection(id, fmt::format("malformed packet: {}", e.message()), true, true);
+        }
+        return;
+      }
+      if (!next.value()) return;
+      c->last_packet = now;
+      dispatch(*c, std::move(*next.value()), now);
+      // The packet may have ended this connection.
+      auto again = connections.find(id);
+      if (again == connections.end() || again->second.get() != c) return;
+    }
+  }
+
+  void dispatch(Connection& c, Packet packet, Clock::time_point now) {
+    if (!c.connected) {
+      if (auto* connect = std::get_if<Connect>(&packet)) {
+        handle_connect(c, std::move(*connect), now);
+      } else {
+        end_connection(c.id, fmt::format("first packet was {}, not CONNECT", to_string(packet_type(packet))), true,
+                       true);
+      }
+      return;
+    }
+    std::visit(
+        [&](auto& p) {
+          using T = std::decay_t<decltype(p)>;
+          if constexpr (std::is_same_v<T, Publish>) {
+            handle_publish(c, std::move(p));
+          } else if constexpr (std::is_same_v<T, PubAck>) {
+            handle_ack(c, p.packet_id, QoS::at_least_once);
+          } else if constexpr (std::is_same_v<T, PubRec>) {
+            handle_pubrec(c, p.packet_id);
+          } else if constexpr (std::is_same_v<T, PubRel>) {
+            c.session->incoming_qos2.erase(p.packet_id);
+            send(c.id, PubComp{p.packet_id});
+          } else if constexpr (std::is_same_v<T, PubComp>) {
+            handle_ack(c, p.packet_id, QoS::exactly_once);
+          } else if constexpr (std::is_same_v<T, Subscribe>) {
+            handle_subscribe(c, p);
+          } else if constexpr (std::is_same_v<T, Unsubscribe>) {
+            for (const auto& f : p.filters) subscriptions.unsubscribe(c.session->client_id, f);
+            send(c.id, UnsubAck{p.packet_id});
+          } else if constexpr (std::is_same_v<T, PingReq>) {
+            send(c.id, PingResp{});
+          } else if constexpr (std::is_same_v<T, Disconnect>) {
+            c.will.reset();  // [MQTT-3.14.4-3]: discard the will
+            end_connection(c.id, "client sent DISCONNECT", false, true);
+          } else if constexpr (std::is_same_v<T, Connect>) {
+            end_connection(c.id, "second CONNECT (protocol violation)", true, true);
+          } else {
+            end_connection(c.id, fmt::format("unexpected {} from a client", to_string(packet_type(Packet{p}))), true,
+                           true);
+          }
+        },
+        packet);
+  }
+
+  void handle_connect(Connection& c, Connect connect, Clock::time_point now) {
+    // Client identifier.
+    if (connect.client_id.empty()) {
+      if (!connect.clean_session) {
+        refuse(c, ConnectReturnCode::identifier_rejected, "empty client id requires clean_session=1");
+        return;
+      }
+      do {
+        connect.client_id = fmt::format("auto-{:016x}", ++auto_id);
+      } while (sessions.contains(connect.client_id));
+    } else if (has_control_characters(connect.client_id)) {
+      refuse(c, ConnectReturnCode::identifier_rejected, "client id contains control characters");
+      return;
+    }
+    // Authentication is decided by the listener (net layer); the core applies the outcome.
+    if (!c.info.certificate_authenticated && !c.info.anonymous_allowed) {
+      out.log(fmt::format("connection from {} on {} (client '{}') refused: not authorised, no verified client "
+                          "certificate; set allow_anonymous true on this listener or give the client a certificate",
+                          c.info.peer, c.info.listener, connect.client_id));
+      refuse(c, ConnectReturnCode::not_authorized, "not authorised");
+      return;
+    }
+    auto sit = sessions.find(connect.client_id);
+    const bool takeover = sit != sessions.end() && sit->second->connection.has_value();
+    if (!takeover && connected >= limits.max_connections) {
+      out.log(fmt::format("connection from {} (client '{}') refused: server unavailable, max_connections={} reached",
+                          c.info.peer, connect.client_id, limits.max_connections));
+      refuse(c, ConnectReturnCode::server_unavailable, "connection limit reached");
+      return;
+    }
+    if (takeover) {
+      const ConnectionId old = *sit->second->connection;
+      out.log(fmt::format("client '{}': session taken over by a new connection from {}", connect.client_id,
+                          c.info.peer));
+      end_connection(old, "session taken over by a new connection", true, true);
+    }
+    // Session: a clean start discards any previous state.
+    sit = sessions.find(connect.client_id);
+    bool present = false;
+    if (sit != sessions.end() && connect.clean_session) {
+      destroy_session(connect.client_id);
+      sit = sessions.end();
+    }
+    Session* s = nullptr;
+    if (sit != sessions.end()) {
+      s = sit->second.get();
+      present = true;
+    } else {
+      auto fresh = std::make_unique<Session>();
+      fresh->client_id = connect.client_id;
+      s = fresh.get();
+      sessions.emplace(connect.client_id, std::move(fresh));
+    }
+    s->clean = connect.clean_session;
+    s->connection = c.id;
+    c.session = s;
+    c.connected = true;
+    ++connected;
+    c.keep_alive = connect.keep_alive;
+    c.last_packet = now;
+    c.will = std::move(connect.will);
+    c.username = c.info.identity_username ? c.info.identity_username : std::move(connect.username);
+    send(c.id, ConnAck{present, ConnectReturnCode::accepted});
+    out.log(fmt::format("client '{}' connected from {} on {} (user '{}', clean_session={}, keep_alive={}{})",
+                        s->client_id, c.info.peer, c.info.listener, c.username.value_or(""),
+                        connect.clean_session ? 1 : 0, c.keep_alive, present ? ", session resumed" : ""));
+    resume(*s);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Incoming PUBLISH and routing
+
+  void handle_publish(Connection& c, Publish p) {
+    ++messages_in;
+    const QoS qos = p.qos;
+    const std::uint16_t id = p.packet_id;
+    bool fresh = true;
+    if (qos == QoS::exactly_once) fresh = c.session->incoming_qos2.insert(id).second;  // exactly once
+    if (fresh) {
+      if (authorize(c, Action::publish, p.topic)) {
+        route(Message{std::move(p.topic), make_payload(std::move(p.payload)), qos, p.retain});
+      } else {
+        out.log(fmt::format("{}: publish to '{}' not authorised, dropped", who(c), p.topic));
+      }
+    }
+    if (qos == QoS::at_least_once) send(c.id, PubAck{id});
+    if (qos == QoS::exactly_once) send(c.id, PubRec{id});
+  }
+
+  void route(Message m) {
+    if (m.retain) retained.set(m);
+    std::vector<Subscriber> subs;
+    subs.swap(match_scratch);
+    subscriptions.match(m.topic, subs);
+    // Encode once per delivered QoS; QoS 1/2 copies get their packet id patched in.
+    std::array<std::vector<std::uint8_t>, 3> encoded;
+    std::array<std::size_t, 3> id_offset{};
+    for (const auto& sub : subs) {
+      auto sit = sessions.find(sub.client_id);
+      if (sit == sessions.end()) continue;
+      Session& s = *sit->second;
+      const QoS q = min_qos(m.qos, sub.qos);  // downgrade to the subscription's QoS
+      auto& bytes = encoded[qn(q)];
+      if (bytes.empty()) id_offset[qn(q)] = encode_publish(bytes, m.topic, *m.payload, q, 0, false, false);
+      deliver(s, Message{m.topic, m.payload, q, false}, &bytes, id_offset[qn(q)]);
+    }
+    subs.clear();
+    match_scratch.swap(subs);
+  }
+
+  // Sends now or queues. `encoded` (optional) is the PUBLISH already encoded with packet id 0.
+  void deliver(Session& s, Message m, const std::vector<std::uint8_t>* encoded, std::size_t id_offset) {
+    if (m.qos == QoS::at_most_once) {
+      // QoS 0 is not queued for offline clients (as Mosquitto by default).
+      if (!s.connection) return;
+      ++messages_out;
+      if (encoded) {
+        out.send(*s.connection, *encoded);
+      } else {
+        std::vector<std::uint8_t> bytes;
+        encode_publish(bytes, m.topic, *m.payload, m.qos, 0, false, m.retain);
+        out.send(*s.connection, std::move(bytes));
+      }
+      return;
+    }
+    if (s.inflight.size() + s.queue.size() >= limits.max_queued_messages) {
+      ++s.dropped;
+      if (!s.queue_full_logged) {
+        s.queue_full_logged = true;
+        out.log(fmt::format("client '{}': queue full (max_queued_messages={}), refusing further QoS 1/2 messages "
+                            "until it drains (first dropped on '{}')",
+                            s.client_id, limits.max_queued_messages, m.topic));
+      }
+      return;
+    }
+    s.queue_full_logged = false;
+    if (s.connection && s.inflight.size() < limits.max_inflight && s.queue.empty()) {
+      send_new(s, std::move(m), encoded, id_offset);
+    } else {
+      s.queue.push_back(std::move(m));
+    }
+  }
+
+  std::uint16_t next_packet_id(Session& s) {
+    while (true) {
+      const std::uint16_t id = s.next_id;
+      s.next_id = static_cast<std::uint16_t>(s.next_id == 0xFFFF ? 1 : s.next_id + 1);
+      const bool used = std::any_of(s.inflight.begin(), s.inflight.end(),
+                                    [id](const InFlight& f) { return f.packet_id == id; });
+      if (!used) return id;
+    }
+  }
+
+  void send_new(Session& s, Message m, const std::vector<std::uint8_t>* encoded, std::size_t id_offset) {
+    const std::uint16_t id = next_packet_id(s);
+    std::vector<std::uint8_t> bytes;
+    if (encoded) {
+      bytes = *encoded;
+      patch_id(bytes, id_offset, id);
+    } else {
+      encode_publish(bytes, m.topic, *m.payload, m.qos, id, false, m.retain);
+    }
+    s.inflight.push_back(InFlight{id, std::move(m), false});
+    ++messages_out;
+    out.send(*s.connection, std::move(bytes));
+  }
+
+  // Fills free in-flight slots from the queue.
+  void pump(Session& s) {
+    while (s.connection && !s.queue.empty() && s.inflight.size() < limits.max_inflight) {
+      Message m = std::move(s.queue.front());
+      s.queue.pop_front();
+      send_new(s, std::move(m), nullptr, 0);
+    }
+  }
+
+  // After CONNACK on a resumed session: resend unacknowledged messages with DUP, then the queue.
+  void resume(Session& s) {
+    for (const auto& f : s.inflight) {
+      if (f.awaiting_pubcomp) {
+        send(*s.connection, PubRel{f.packet_id});
+      } else {
+        std::vector<std::uint8_t> bytes;
+        encode_publish(bytes, f.message.topic, *f.message.payload, f.message.qos, f.packet_id, true,
+                       f.message.retain);
+        ++messages_out;
+        out.send(*s.connection, std::move(bytes));
+      }
+    }
+    pump(s);
+  }
+
+  void handle_ack(Connection& c, std::uint16_t id, QoS qos) {
+    Session& s = *c.session;
+    auto it = std::find_if(s.inflight.begin(), s.inflight.end(), [&](const InFlight& f) {
+      return f.packet_id == id && f.message.qos == qos && (qos == QoS::at_least_once || f.awaiting_pubcomp);
+    });
+    if (it == s.inflight.end()) return;  // unknown or duplicate acknowledgement: ignore
+    s.inflight.erase(it);
+    pump(s);
+  }
+
+  void handle_pubrec(Connection& c, std::uint16_t id) {
+    Session& s = *c.session;
+    auto it = std::find_if(s.inflight.begin(), s.inflight.end(), [&](const InFlight& f) {
+      return f.packet_id == id && f.message.qos == QoS::exactly_once;
+    });
+    if (it == s.inflight.end()) return;
+    it->awaiting_pubcomp = true;
+    it->message.payload.reset();  // the payload is delivered; only the id is kept until PUBCOMP
+    send(c.id, PubRel{id});
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Subscriptions
+
+  void handle_subscribe(Connection& c, const Subscribe& sub) {
+    Session& s = *c.session;
+    SubAck ack{sub.packet_id, {}};
+    std::vector<const SubscribeTopic*> granted;
+    for (const auto& t : sub.topics) {
+      if (!authorize(c, Action::subscribe, t.filter)) {
+        out.log(fmt::format("{}: subscription to '{}' not authorised", who(c), t.filter));
+        ack.return_codes.push_back(suback_failure);
+        continue;
+      }
+      if (!subscriptions.has(s.client_id, t.filter) &&
+          subscriptions.count(s.client_id) >= limits.max_subscriptions_per_client) {
+        out.log(fmt::format("{}: subscription to '{}' refused, max_subscriptions_per_client={} reached", who(c),
+                            t.filter, limits.max_subscriptions_per_client));
+        ack.return_codes.push_back(suback_failure);
+        continue;
+      }
+      subscriptions.subscribe(s.client_id, t.filter, t.qos);
+      ack.return_codes.push_back(static_cast<std::uint8_t>(t.qos));
+      granted.push_back(&t);
+    }
+    send(c.id, ack);
+    // Retained messages for each new or replaced subscription, flagged retain.
+    for (const auto* t : granted) {
+      for (const Message* m : retained.match(t->filter)) {
+        deliver(s, Message{m->topic, m->payload, min_qos(m->qos, t->qos), true}, nullptr, 0);
+      }
+    }
+  }
+
+  void on_tick(Clock::time_point now) {
+    std::vector<std::pair<ConnectionId, std::string>> expired;
+    for (const auto& [id, c] : connections) {
+      if (!c->connected) {
+        if (now - c->opened >= limits.connect_timeout) {
+          expired.emplace_back(id, fmt::format("no CONNECT within {}s", limits.connect_timeout.count()));
+        }
+      } else if (c->keep_alive > 0 &&
+                 now - c->last_packet >= std::chrono::milliseconds(std::int64_t{c->keep_alive} * 1500)) {
+        expired.emplace_back(id, fmt::format("keep-alive timeout (1.5 x {}s)", c->keep_alive));
+      }
+    }
+    for (const auto& [id, reason] : expired) end_connection(id, reason, true, true);
+  }
+};
+
+BrokerCore::BrokerCore(BrokerLimits limits, BrokerOutput& out) : impl_(std::make_unique<Impl>(limits, out)) {}
+BrokerCore::~BrokerCore() = default;
+
+void BrokerCore::on_open(ConnectionId id, ConnectionInfo info, Clock::time_point now) {
+  auto c = std::make_unique<Connection>();
+  c->id = id;
+  c->info = std::move(info);
+  c->reader = FrameReader(impl_->limits.max_packet_size);
+  c->opened = now;
+  c->last_packet = now;
+  impl_->connections[id] = std::move(c);
+}
+
+void BrokerCore::on_bytes(ConnectionId id, std::span<const std::uint8_t> bytes, Clock::time_point now) {
+  impl_->on_bytes(id, bytes, now);
+}
+
+void BrokerCore::on_close(ConnectionId id, Clock::time_point) {
+  impl_->end_connection(id, "connection closed by peer or network", true, false);
+}
+
+void BrokerCore::on_tick(Clock::time_point now) { impl_->on_tick(now); }
+
+BrokerStats BrokerCore::stats() const {
+  BrokerStats s;
+  s.connections = impl_->connections.size();
+  s.sessions = impl_->sessions.size();
+  s.retained = impl_->retained.size();
+  s.subscriptions = impl_->subscriptions.size();
+  s.messages_in = impl_->messages_in;
+  s.messages_out = impl_->messages_out;
+  return s;
+}
+
+}  // namespace mqttpki::mqtt
