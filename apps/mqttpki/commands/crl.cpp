@@ -1,0 +1,87 @@
+// mqttpki crl: publish the revoked certificates of the index as DIR/crl.pem (for Mosquitto's crlfile).
+
+#include "command.hpp"
+#include "pki_common.hpp"
+
+#include <mqttpki/pki/error.hpp>
+#include <mqttpki/pki/util.hpp>
+#include <mqttpki/store/ca_folder.hpp>
+#include <mqttpki/store/files.hpp>
+#include <mqttpki/store/renewal.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <ostream>
+#include <string>
+
+namespace mqttpki::cli {
+namespace {
+
+using nlohmann::json;
+
+class CrlCommand final : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.add_option("--days", days_, "Days until the CRL's nextUpdate")->capture_default_str()->check(CLI::Range(1, 3650));
+    app.add_option("--out", out_, "Also write a copy to FILE (e.g. /etc/mosquitto/certs/crl.pem)")->type_name("FILE");
+    app.add_flag("--json", json_, "Print the result as JSON");
+    pki_common::add_passphrase_file_option(app, passphrase_file_, "of the CA key");
+    add_dir_option(app, dir_);
+    app.footer(
+        "Writes DIR/crl.pem: a v2 CRL with a CRL number and authorityKeyIdentifier, signed by the CA, listing\n"
+        "every certificate `mqttpki revoke` marked. Point Mosquitto at it with `crlfile` (the listener also\n"
+        "needs require_certificate true) and reload the broker after each new CRL.\n"
+        "Once nextUpdate has passed, Mosquitto refuses EVERY client: `mqttpki renew --all --within 30d`\n"
+        "(the cron job) re-issues the CRL when its nextUpdate comes within the window.\n"
+        "Example:\n"
+        "  mqttpki crl --days 30 --out /etc/mosquitto/certs/crl.pem && systemctl reload mosquitto");
+  }
+
+  int run(Context& ctx) override {
+    const auto now = std::chrono::system_clock::now();
+    const auto folder = store::CaFolder::open(dir_);
+    store::PassphraseRequest request;
+    if (!passphrase_file_.empty()) request.file = passphrase_file_;
+    request.prompt = "Passphrase for the CA key: ";
+
+    const auto written = [&] {
+      auto lock = folder.lock();
+      auto index = folder.load_index();
+      const auto ca = store::load_ca(folder, request);
+      return store::write_crl(folder, index, ca, days_, now);
+    }();
+    if (!out_.empty()) store::write_file_atomic(out_, written.pem, store::mode_public, /*overwrite=*/true);
+
+    if (json_) {
+      json j{{"file", written.path.string()},
+             {"number", written.number},
+             {"revoked", written.revoked},
+             {"next_update", pki::format_time(written.next_update)}};
+      if (!out_.empty()) j["copy"] = out_;
+      ctx.out << j.dump(2) << "\n";
+    } else {
+      ctx.out << fmt::format("wrote {}: CRL number {}, {} revoked, next update {}\n", written.path.string(),
+                             written.number, written.revoked, pki::format_time(written.next_update));
+      if (!out_.empty()) ctx.out << fmt::format("copied to {}\n", out_);
+    }
+    ctx.err << fmt::format("mqttpki crl: reload the broker so it reads the new CRL; re-issue it before {} (the daily "
+                           "`mqttpki renew --all --within 30d` does)\n",
+                           pki::format_date(written.next_update));
+    return 0;
+  }
+
+ private:
+  int days_ = 30;
+  std::string out_;
+  bool json_ = false;
+  std::string passphrase_file_;
+  std::string dir_;
+};
+
+}  // namespace
+
+MQTTPKI_REGISTER_COMMAND(CrlCommand, "crl", 75, "Write DIR/crl.pem from the revoked certificates (Mosquitto crlfile)")
+
+}  // namespace mqttpki::cli

@@ -1,0 +1,474 @@
+// mqttpki renew: re-issue certificates before they expire (the same key), renew the CA itself, and keep the
+// CRL fresh. Built to run from cron: `renew --all --within 30d --quiet` prints nothing when nothing is due.
+
+#include "command.hpp"
+#include "pki_common.hpp"
+
+#include <mqttpki/pki/error.hpp>
+#include <mqttpki/pki/util.hpp>
+#include <mqttpki/store/ca_folder.hpp>
+#include <mqttpki/store/files.hpp>
+#include <mqttpki/store/lock.hpp>
+#include <mqttpki/store/renewal.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace mqttpki::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Runs CMD with /bin/sh -c, the variables added to the environment, and its stdout sent to our stderr (so
+// --json output stays clean). Returns a description of the failure, or nullopt when it exited 0.
+std::optional<std::string> run_hook(const std::string& command, const std::vector<std::pair<std::string, std::string>>& vars) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    bool replaced = false;
+    for (const auto& [key, value] : vars)
+      if (entry.starts_with(key + "=")) replaced = true;
+    if (!replaced) env_strings.emplace_back(entry);
+  }
+  for (const auto& [key, value] : vars) env_strings.push_back(key + "=" + value);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+
+  std::string sh = "/bin/sh";
+  std::string dash_c = "-c";
+  std::string cmd = command;
+  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, "/bin/sh", &actions, nullptr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return fmt::format("could not start /bin/sh ({})", std::strerror(rc));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return fmt::format("waiting for it failed ({})", std::strerror(errno));
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return std::nullopt;
+  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return fmt::format("was killed by signal {}", WTERMSIG(status));
+  return std::string("failed");
+}
+
+bool looks_like_file(const std::string& target) {
+  if (target.find('/') != std::string::npos) return true;
+  const auto ext = fs::path(target).extension().string();
+  return (ext == ".crt" || ext == ".pem" || ext == ".cer" || ext == ".der") && store::path_exists(target);
+}
+
+class RenewCommand final : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.add_option("targets", targets_,
+                   "Certificate NAMEs (as in `mqttpki list`) or certificate FILEs issued by this CA")
+        ->type_name("NAME|CERTFILE");
+    app.add_flag("--all", all_, "Renew every valid issued certificate (and the CRL, see below)");
+    app.add_option("--within", within_,
+                   "Renew only what expires within DURATION (30d, 12h, 2w); otherwise a quiet no-op")
+        ->type_name("DURATION");
+    app.add_option("--days", days_, "Validity of the new certificates (default: the original's length)")
+        ->check(CLI::Range(1, 36500));
+    app.add_option("--rekey", rekey_csr_,
+                   "Re-key: sign this fresh CSR (new key) for the one NAME given, instead of reusing the old key")
+        ->type_name("CSR");
+    app.add_flag("--ca", ca_, "Renew the CA certificate itself: same key, subject and key identifier");
+    app.add_option("--ca-cert", ca_cert_, "With --ca: a CA certificate outside a CA folder (e.g. the seed's ca.crt)")
+        ->type_name("FILE");
+    app.add_option("--ca-key", ca_key_, "With --ca-cert: its private key")->type_name("FILE");
+    app.add_option("--deploy-hook", hook_, "Run CMD with /bin/sh -c after each renewed certificate (see below)")
+        ->type_name("CMD");
+    app.add_option("--name", import_name_, "For a CERTFILE made outside mqttpki: the NAME to record it under");
+    app.add_option("--profile", import_profile_,
+                   "For a CERTFILE made outside mqttpki: server or client (default: from its extendedKeyUsage)");
+    app.add_option("--san", import_sans_,
+                   "For a CERTFILE made outside mqttpki: add a SAN (DNS:host, IP:addr); servers need one");
+    app.add_flag("--json", json_, "Print the results as JSON");
+    app.add_flag("--quiet", quiet_, "Print only what was renewed or failed; nothing when nothing was due");
+    pki_common::add_passphrase_file_option(app, passphrase_file_, "of the CA key");
+    add_dir_option(app, dir_);
+    app.footer(
+        "A renewed certificate keeps its public key, subject, SANs and profile and gets a new serial and\n"
+        "validity; the index marks the old one superseded (it still verifies until it expires), and\n"
+        "DIR/issued/NAME.crt is replaced. The validity is capped at the CA's expiry (with a warning).\n"
+        "With --all --within D, DIR/crl.pem is re-issued too when its nextUpdate falls within D\n"
+        "(Mosquitto refuses every client once its CRL has expired).\n"
+        "\n"
+        "Deploy hook environment (one run per renewed certificate, after the CA folder is unlocked;\n"
+        "its output goes to stderr):\n"
+        "  MQTTPKI_NAME    the certificate's NAME (\"ca\" with --ca)\n"
+        "  MQTTPKI_CERT    path of the new certificate\n"
+        "  MQTTPKI_CA      path of the CA certificate (ca.crt)\n"
+        "  MQTTPKI_SERIAL  serial of the new certificate (hex)\n"
+        "A failing hook is reported and makes the exit status non-zero; the renewal itself stays.\n"
+        "\n"
+        "Exit status: 0 when everything due was renewed, or nothing was due; 1 when any certificate or hook\n"
+        "failed; 2 usage error; 4 the CA folder is locked by another mqttpki (renewals serialise on it).\n"
+        "\n"
+        "Examples:\n"
+        "  mqttpki renew sensor-1                       # renew now, same key\n"
+        "  mqttpki renew --all --within 30d --quiet --deploy-hook 'systemctl reload mosquitto'   # cron\n"
+        "  mqttpki renew sensor-1 --rekey sensor-1.csr  # new key from the device's fresh CSR\n"
+        "  mqttpki renew --ca --days 3650               # the CA; then copy ca.crt to clients and broker\n"
+        "  mqttpki renew --ca --ca-cert ca.crt --ca-key ca.key   # a CA made with the openssl commands");
+  }
+
+  int run(Context& ctx) override {
+    now_ = std::chrono::system_clock::now();
+    if (ca_) return run_ca(ctx);
+    if (!ca_cert_.empty() || !ca_key_.empty())
+      throw Error(Errc::invalid_argument, "--ca-cert/--ca-key go with --ca (renewing the CA certificate itself)");
+    if (targets_.empty() && !all_)
+      throw Error(Errc::invalid_argument,
+                  "nothing to renew: give NAMEs or certificate files, or --all (e.g. `mqttpki renew --all --within 30d`)");
+    if (!rekey_csr_.empty() && (targets_.size() != 1 || all_))
+      throw Error(Errc::invalid_argument, "--rekey CSR renews exactly one NAME: `mqttpki renew NAME --rekey CSR`");
+    return run_leaves(ctx);
+  }
+
+ private:
+  struct HookOutcome {
+    std::string name;
+    std::optional<std::string> failure;
+  };
+
+  std::optional<std::chrono::seconds> window() const {
+    if (within_.empty()) return std::nullopt;
+    try {
+      return pki::parse_duration(within_);
+    } catch (const Error& e) {
+      throw Error(Errc::invalid_argument, fmt::format("--within '{}': {}", within_, e.what()));
+    }
+  }
+
+  store::PassphraseRequest passphrase_request() const {
+    store::PassphraseRequest request;
+    if (!passphrase_file_.empty()) request.file = passphrase_file_;
+    request.prompt = "Passphrase for the CA key: ";
+    return request;
+  }
+
+  std::optional<std::string> hook_for(const std::string& name, const fs::path& cert, const fs::path& ca,
+                                      const std::string& serial) const {
+    return run_hook(hook_, {{"MQTTPKI_NAME", name},
+                            {"MQTTPKI_CERT", fs::absolute(cert).string()},
+                            {"MQTTPKI_CA", fs::absolute(ca).string()},
+                            {"MQTTPKI_SERIAL", serial}});
+  }
+
+  // ---- the CA itself
+  int run_ca(Context& ctx) {
+    if (!targets_.empty() || all_ || !rekey_csr_.empty() || !within_.empty())
+      throw Error(Errc::invalid_argument,
+                  "--ca renews only the CA certificate; run the certificate renewals as a separate command");
+    if (ca_cert_.empty() != ca_key_.empty())
+      throw Error(Errc::invalid_argument, "give both --ca-cert FILE and --ca-key FILE, or neither (then DIR is used)");
+
+    fs::path lock_file;
+    fs::path archive;
+    fs::path cert_path;
+    fs::path key_path;
+    if (!ca_cert_.empty()) {
+      cert_path = ca_cert_;
+      key_path = ca_key_;
+      const fs::path parent = cert_path.has_parent_path() ? cert_path.parent_path() : fs::path(".");
+      lock_file = parent / ".lock";
+      archive = parent / "archive";
+    } else {
+      const auto folder = store::CaFolder::open(dir_);
+      cert_path = folder.layout().ca_cert;
+      key_path = folder.layout().ca_key;
+      lock_file = folder.layout().lock;
+      archive = store::archive_dir(folder.layout());
+    }
+    auto lock = store::FolderLock::acquire(lock_file);
+    const auto ca = store::load_ca_files(cert_path, key_path, passphrase_request());
+    store::CaRenewOptions options;
+    options.days = days_;
+    options.now = now_;
+    const auto result = store::renew_ca_certificate(ca, archive, options);
+    lock.release();
+
+    const std::string serial = result.new_cert.serial_hex();
+    std::optional<std::string> hook_failure;
+    if (!hook_.empty()) hook_failure = hook_for("ca", result.written, result.written, serial);
+    if (json_) {
+      json j{{"ca",
+              {{"subject", result.new_cert.subject().to_string()},
+               {"old_serial", result.old_cert.serial_hex()},
+               {"new_serial", serial},
+               {"old_not_after", pki::format_time(result.old_cert.not_after())},
+               {"new_not_after", pki::format_time(result.new_cert.not_after())},
+               {"file", result.written.string()},
+               {"archived", result.archived.string()}}}};
+      if (!hook_.empty()) j["ca"]["hook"] = hook_failure ? json(*hook_failure) : json("ok");
+      ctx.out << j.dump(2) << "\n";
+    } else {
+      ctx.out << fmt::format("renewed CA \"{}\": serial {} -> {}, valid until {}\n",
+                             result.new_cert.subject().to_string(), result.old_cert.serial_hex(), serial,
+                             pki::format_date(result.new_cert.not_after()));
+      ctx.out << fmt::format("  certificate  {}\n  old copy     {}\n", result.written.string(),
+                             result.archived.string());
+      ctx.out << fmt::format(
+          "Next: copy {} to every client and to the broker (its cafile), then reload the broker\n"
+          "(e.g. systemctl reload mosquitto). Certificates issued under the old CA certificate keep\n"
+          "verifying under the new one: same key, same subject, same key identifier.\n",
+          result.written.string());
+    }
+    if (hook_failure) {
+      ctx.err << fmt::format("mqttpki renew: deploy hook for the CA {}; the renewal itself stands\n", *hook_failure);
+      return 1;
+    }
+    return 0;
+  }
+
+  // ---- certificates (and the CRL)
+  int run_leaves(Context& ctx) {
+    const auto within = window();
+    const auto folder = store::CaFolder::open(dir_);
+    const auto& layout = folder.layout();
+    std::optional<pki::Csr> csr;
+    if (!rekey_csr_.empty()) csr = pki_common::load_csr(rekey_csr_);
+    std::optional<pki::Profile> import_profile;
+    if (!import_profile_.empty()) import_profile = pki::parse_profile(import_profile_);
+    const auto extra_sans = pki_common::parse_sans(import_sans_);
+
+    std::vector<store::RenewItem> items;
+    std::optional<store::CrlWritten> crl;
+    std::optional<std::string> crl_failure;
+    std::optional<std::string> ca_warning;
+    {
+      auto lock = folder.lock();
+      auto index = folder.load_index();  // under the lock: a concurrent renewal's result is seen here
+      const auto ca_cert = pki_common::load_certificate(layout.ca_cert);
+
+      std::vector<std::string> names = all_ ? store::renewable_names(index) : targets_;
+      if (all_)
+        for (const auto& t : targets_)
+          if (std::find(names.begin(), names.end(), t) == names.end()) names.push_back(t);
+
+      // Decide what is due before touching the CA key, so a cron run with nothing due needs no passphrase.
+      bool any_due = !csr.has_value() ? false : true;
+      std::vector<std::optional<pki::Certificate>> files(names.size());
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        if (looks_like_file(names[i])) {
+          files[i] = pki_common::load_certificate(names[i]);
+          if (store::is_due(files[i]->not_after(), now_, within)) any_due = true;
+          continue;
+        }
+        const auto current = index.valid_by_name(names[i]);
+        if (current.empty() || store::is_due(current.front()->not_after, now_, within)) any_due = true;
+      }
+      std::optional<store::CrlInfo> crl_info;
+      bool crl_due = false;
+      if (all_) {
+        crl_info = store::current_crl(folder);
+        crl_due = crl_info && (!crl_info->next_update || store::is_due(*crl_info->next_update, now_, within));
+      }
+      if (within && ca_cert.not_after() - now_ <= *within)
+        ca_warning = fmt::format("the CA certificate {} {} on {}: run `mqttpki renew --ca`, then copy the new "
+                                 "ca.crt to every client and the broker",
+                                 layout.ca_cert.string(), ca_cert.not_after() <= now_ ? "expired" : "expires",
+                                 pki::format_date(ca_cert.not_after()));
+
+      std::optional<store::CaMaterial> ca;
+      if (any_due || crl_due) {
+        ca = store::load_ca(folder, passphrase_request());
+        store::check_ca_usable(*ca, now_);
+      }
+      store::LeafRenewOptions options;
+      options.now = now_;
+      options.days = days_;
+      options.within = within;
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        try {
+          if (csr) {
+            items.push_back(store::rekey_name(folder, index, *ca, names[i], *csr, options));
+          } else if (files[i]) {
+            store::ImportOptions import;
+            import.name = import_name_.empty() ? std::nullopt : std::optional<std::string>(import_name_);
+            import.profile = import_profile;
+            import.extra_sans = extra_sans;
+            import.source_label = names[i];
+            items.push_back(ca ? store::renew_certificate(folder, index, *ca, *files[i], import, options)
+                               : not_due_item(names[i], files[i]->not_after(), files[i]->serial_hex(), *within));
+          } else if (!ca) {
+            const auto* e = index.valid_by_name(names[i]).front();
+            items.push_back(not_due_item(names[i], e->not_after, e->serial, *within));
+          } else {
+            items.push_back(store::renew_name(folder, index, *ca, names[i], options));
+          }
+        } catch (const Error& e) {
+          if (e.code() == Errc::io || e.code() == Errc::locked || e.code() == Errc::expired) throw;
+          store::RenewItem failed;
+          failed.name = names[i];
+          failed.status = store::RenewStatus::failed;
+          failed.message = e.what();
+          items.push_back(std::move(failed));
+        }
+      }
+      if (crl_due) {
+        int crl_days = 30;
+        if (crl_info->next_update)
+          crl_days = store::validity_days(crl_info->this_update, *crl_info->next_update);
+        try {
+          crl = store::write_crl(folder, index, *ca, crl_days, now_);
+        } catch (const Error& e) {
+          if (e.code() == Errc::io || e.code() == Errc::locked) throw;
+          crl_failure = e.what();
+        }
+      }
+    }  // unlocked: hooks may run mqttpki themselves
+
+    std::vector<HookOutcome> hooks;
+    if (!hook_.empty())
+      for (const auto& item : items)
+        if (item.status == store::RenewStatus::renewed)
+          hooks.push_back({item.name, hook_for(item.name, item.cert_path, layout.ca_cert, item.new_serial)});
+
+    int failures = 0;
+    for (const auto& item : items)
+      if (item.status == store::RenewStatus::failed) ++failures;
+    for (const auto& h : hooks)
+      if (h.failure) ++failures;
+    if (crl_failure) ++failures;
+    const bool anything_done =
+        crl.has_value() || crl_failure.has_value() ||
+        std::any_of(items.begin(), items.end(), [](const auto& i) { return i.status != store::RenewStatus::not_due; });
+
+    for (const auto& item : items)
+      for (const auto& w : item.warnings) pki_common::warn(ctx, "renew", fmt::format("{}: {}", item.name, w));
+    if (ca_warning) pki_common::warn(ctx, "renew", *ca_warning);
+
+    if (json_) {
+      if (!quiet_ || anything_done) print_json(ctx, items, hooks, crl, crl_failure);
+    } else {
+      print_text(ctx, items, crl, crl_failure);
+    }
+    for (const auto& h : hooks)
+      if (h.failure)
+        ctx.err << fmt::format("mqttpki renew: deploy hook for {} {}; the renewal itself stands\n", h.name, *h.failure);
+    if (crl && !quiet_)
+      ctx.err << "mqttpki renew: reload the broker so it reads the new CRL (Mosquitto reads crlfile at start)\n";
+    return failures == 0 ? 0 : 1;
+  }
+
+  static store::RenewItem not_due_item(const std::string& name, std::chrono::system_clock::time_point not_after,
+                                       const std::string& serial, std::chrono::seconds within) {
+    store::RenewItem item;
+    item.name = name;
+    item.status = store::RenewStatus::not_due;
+    item.old_serial = serial;
+    item.old_not_after = not_after;
+    const auto days = pki::days_between(std::chrono::system_clock::now(), not_after);
+    item.message = fmt::format("expires on {} (in {} days), not within {}", pki::format_date(not_after), days,
+                               format_seconds(within));
+    return item;
+  }
+
+  static std::string format_seconds(std::chrono::seconds s) {
+    const auto n = s.count();
+    if (n != 0 && n % 86400 == 0) return fmt::format("{}d", n / 86400);
+    if (n != 0 && n % 3600 == 0) return fmt::format("{}h", n / 3600);
+    return fmt::format("{}s", n);
+  }
+
+  void print_text(Context& ctx, const std::vector<store::RenewItem>& items, const std::optional<store::CrlWritten>& crl,
+                  const std::optional<std::string>& crl_failure) const {
+    for (const auto& item : items) {
+      switch (item.status) {
+        case store::RenewStatus::renewed:
+          ctx.out << fmt::format("renewed  {}: serial {} -> {}, valid until {} ({})\n", item.name, item.old_serial,
+                                 item.new_serial, pki::format_date(item.new_not_after), item.cert_path.string());
+          break;
+        case store::RenewStatus::not_due:
+          if (!quiet_) ctx.out << fmt::format("not due  {}: {}\n", item.name, item.message);
+          break;
+        case store::RenewStatus::failed:
+          ctx.out << fmt::format("failed   {}: {}\n", item.name, item.message);
+          break;
+      }
+    }
+    if (crl)
+      ctx.out << fmt::format("renewed  CRL: number {}, {} revoked, next update {} ({})\n", crl->number, crl->revoked,
+                             pki::format_date(crl->next_update), crl->path.string());
+    if (crl_failure) ctx.out << fmt::format("failed   CRL: {}\n", *crl_failure);
+  }
+
+  void print_json(Context& ctx, const std::vector<store::RenewItem>& items, const std::vector<HookOutcome>& hooks,
+                  const std::optional<store::CrlWritten>& crl, const std::optional<std::string>& crl_failure) const {
+    json list = json::array();
+    for (const auto& item : items) {
+      json j{{"name", item.name}, {"status", std::string(store::to_string(item.status))}};
+      if (!item.old_serial.empty()) j["old_serial"] = item.old_serial;
+      if (item.old_not_after != std::chrono::system_clock::time_point{})
+        j["old_not_after"] = pki::format_time(item.old_not_after);
+      if (item.status == store::RenewStatus::renewed) {
+        j["new_serial"] = item.new_serial;
+        j["new_not_after"] = pki::format_time(item.new_not_after);
+        j["file"] = item.cert_path.string();
+        for (const auto& h : hooks)
+          if (h.name == item.name) j["hook"] = h.failure ? json(*h.failure) : json("ok");
+      }
+      if (!item.message.empty()) j["message"] = item.message;
+      j["warnings"] = item.warnings;
+      list.push_back(std::move(j));
+    }
+    json out{{"certificates", std::move(list)}};
+    if (crl)
+      out["crl"] = {{"status", "renewed"},
+                    {"number", crl->number},
+                    {"revoked", crl->revoked},
+                    {"next_update", pki::format_time(crl->next_update)},
+                    {"file", crl->path.string()}};
+    else if (crl_failure)
+      out["crl"] = {{"status", "failed"}, {"message", *crl_failure}};
+    ctx.out << out.dump(2) << "\n";
+  }
+
+  std::vector<std::string> targets_;
+  bool all_ = false;
+  std::string within_;
+  std::optional<int> days_;
+  std::string rekey_csr_;
+  bool ca_ = false;
+  std::string ca_cert_;
+  std::string ca_key_;
+  std::string hook_;
+  std::string import_name_;
+  std::string import_profile_;
+  std::vector<std::string> import_sans_;
+  bool json_ = false;
+  bool quiet_ = false;
+  std::string passphrase_file_;
+  std::string dir_;
+  std::chrono::system_clock::time_point now_;
+};
+
+}  // namespace
+
+MQTTPKI_REGISTER_COMMAND(RenewCommand, "renew", 60,
+                         "Renew certificates (same key) before they expire, the CA itself, and the CRL; cron-safe")
+
+}  // namespace mqttpki::cli

@@ -1,0 +1,194 @@
+#pragma once
+// Renewal, revocation and CRLs over the CA folder: what `mqttpki renew`, `revoke` and `crl` do, as library
+// functions that take the clock (`now`) as a parameter so tests never wait for a certificate to expire.
+//
+// Every function that changes the folder expects the caller to hold the folder lock (CaFolder::lock())
+// from loading the index to saving it, so two renewals at once serialise instead of interleaving.
+//
+//   DIR/crl.pem                   the current CRL (0644), written by write_crl()
+//   DIR/archive/ca-<UTC>.crt      CA certificates replaced by renew_ca_certificate()
+
+#include <mqttpki/pki/ca.hpp>
+#include <mqttpki/pki/certificate.hpp>
+#include <mqttpki/pki/crl.hpp>
+#include <mqttpki/pki/csr.hpp>
+#include <mqttpki/pki/key.hpp>
+#include <mqttpki/pki/types.hpp>
+#include <mqttpki/store/ca_folder.hpp>
+#include <mqttpki/store/index.hpp>
+#include <mqttpki/store/passphrase.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mqttpki::store {
+
+// ---------------------------------------------------------------------------------------------------------
+// The CA's certificate and private key.
+
+struct CaMaterial {
+  pki::Certificate cert;
+  pki::PrivateKey key;
+  std::filesystem::path cert_path;  // for messages ("ca.crt expired ...") and MQTTPKI_CA
+};
+
+// Loads a CA certificate and key from files; an encrypted key is decrypted with the passphrase from
+// `passphrase` (file, MQTTPKI_PASSPHRASE, prompt). Errors name the file: Errc::bad_passphrase
+// "FILE is encrypted; give its passphrase with --passphrase-file FILE or MQTTPKI_PASSPHRASE",
+// Errc::mismatch when the key does not belong to the certificate.
+[[nodiscard]] CaMaterial load_ca_files(const std::filesystem::path& cert_path, const std::filesystem::path& key_path,
+                                       const PassphraseRequest& passphrase);
+[[nodiscard]] CaMaterial load_ca(const CaFolder& folder, const PassphraseRequest& passphrase);
+
+// Throws Errc::expired "CA certificate FILE expired on DATE; run `mqttpki renew --ca` (...)" when `now` is
+// outside the CA certificate's validity, and Errc::policy when it is not a CA.
+void check_ca_usable(const CaMaterial& ca, TimePoint now);
+
+// Whole days of a validity period as the issuing functions take them (pki::backdate removed, rounded to the
+// nearest day, at least 1).
+[[nodiscard]] int validity_days(TimePoint not_before, TimePoint not_after);
+
+// ---------------------------------------------------------------------------------------------------------
+// CA self-renewal: same key, subject and subjectKeyIdentifier, new serial and validity (pki::renew_ca), so
+// certificates issued under the old CA certificate verify under the new one.
+
+struct CaRenewOptions {
+  std::optional<int> days;  // default: the old certificate's validity length
+  TimePoint now = std::chrono::system_clock::now();
+  pki::RandomSource random;
+};
+
+struct CaRenewResult {
+  pki::Certificate old_cert;
+  pki::Certificate new_cert;
+  std::filesystem::path archived;  // where the old certificate was copied
+  std::filesystem::path written;   // the replaced CA certificate file
+};
+
+// archive_dir/ca-<UTC time>.crt receives the old certificate first (never overwritten: -1, -2, ... appended),
+// then ca.cert_path is replaced atomically by the new one. The caller holds the lock.
+CaRenewResult renew_ca_certificate(const CaMaterial& ca, const std::filesystem::path& archive_dir,
+                                   const CaRenewOptions& options);
+
+[[nodiscard]] std::filesystem::path archive_dir(const CaLayout& layout);  // DIR/archive
+
+// ---------------------------------------------------------------------------------------------------------
+// Leaf renewal: the same public key, subject, SANs and profile under a new serial and validity; the index
+// marks the old certificate superseded (it still verifies until it expires).
+
+enum class RenewStatus { renewed, not_due, failed };
+[[nodiscard]] std::string_view to_string(RenewStatus status) noexcept;  // "renewed", "not due", "failed"
+
+struct LeafRenewOptions {
+  TimePoint now = std::chrono::system_clock::now();
+  std::optional<int> days;                     // default: the original's validity length
+  std::optional<std::chrono::seconds> within;  // only renew what expires within this window
+  pki::RandomSource random;
+};
+
+// One certificate's outcome: one line of `mqttpki renew` output.
+struct RenewItem {
+  std::string name;
+  RenewStatus status = RenewStatus::failed;
+  std::string old_serial;
+  std::string new_serial;
+  TimePoint old_not_after{};
+  TimePoint new_not_after{};
+  std::filesystem::path cert_path;    // the new certificate (DIR/issued/NAME.crt)
+  std::string message;                // why not due, why failed
+  std::vector<std::string> warnings;  // e.g. validity capped at the CA's expiry
+};
+
+// Every NAME with a valid (not superseded, not revoked) entry, in index order: what --all renews.
+[[nodiscard]] std::vector<std::string> renewable_names(const Index& index);
+
+// True when a certificate expiring at not_after must be renewed now: no window given, or not_after - now <= within.
+[[nodiscard]] bool is_due(TimePoint not_after, TimePoint now, std::optional<std::chrono::seconds> within);
+
+// Renews NAME's current certificate (the newest valid index entry, read from DIR/issued/NAME.crt). Never
+// throws for a per-certificate problem: the item says failed and why (certificate file missing or not the
+// indexed one, CA expires before the certificate would gain anything, ...). Throws for folder-wide problems
+// (CA expired: Errc::expired; I/O on the index).
+// When the CA expires before the new validity would end, the validity is capped at the CA's notAfter with a
+// warning; when the cap leaves the new certificate no later than the old one, the item fails with the fix
+// (`mqttpki renew --ca`).
+RenewItem renew_name(const CaFolder& folder, Index& index, const CaMaterial& ca, std::string_view name,
+                     const LeafRenewOptions& options);
+
+// Renews the certificate in a file. One this CA issued and indexed is renewed as its NAME. One issued by
+// this CA outside mqttpki (e.g. with the openssl commands of the seed guide) is first added to the index
+// (then marked superseded) under `name` (default: the file's stem, else its CN); `profile` is taken from
+// its extendedKeyUsage (serverAuth -> server, else client) unless given, and `extra_sans` are added (a
+// server certificate needs at least one SAN). Throws Errc::mismatch when the CA did not sign it.
+struct ImportOptions {
+  std::optional<std::string> name;
+  std::optional<pki::Profile> profile;
+  std::vector<pki::GeneralName> extra_sans;
+  std::string source_label;  // the file's path, for messages
+};
+RenewItem renew_certificate(const CaFolder& folder, Index& index, const CaMaterial& ca, const pki::Certificate& cert,
+                            const ImportOptions& import, const LeafRenewOptions& options);
+
+// Re-key: signs a fresh CSR for an existing NAME (new key). Subject and SANs come from the CSR (the old
+// SANs are kept when the CSR asks for none); the profile is NAME's. `within` is ignored. Throws for a bad
+// CSR (Errc::verify_failed) or an unknown NAME (Errc::not_found).
+RenewItem rekey_name(const CaFolder& folder, Index& index, const CaMaterial& ca, std::string_view name,
+                     const pki::Csr& csr, const LeafRenewOptions& options);
+
+// ---------------------------------------------------------------------------------------------------------
+// Revocation.
+
+struct RevokeResult {
+  std::vector<IndexEntry> revoked;          // newly revoked
+  std::vector<IndexEntry> already_revoked;  // matched but revoked before
+  std::vector<IndexEntry> expired;          // matched NAME but expired: left alone (no longer verifies)
+};
+
+// NAME revokes every unexpired certificate issued under it, superseded ones included; otherwise the text is
+// taken as a serial (any form normalize_serial() accepts) and that one certificate is revoked, expired or
+// not. Errc::not_found when neither matches. The caller saves the index.
+RevokeResult revoke(Index& index, std::string_view name_or_serial, pki::RevocationReason reason, TimePoint now);
+
+// ---------------------------------------------------------------------------------------------------------
+// CRLs.
+
+struct CrlInfo {
+  TimePoint this_update{};
+  std::optional<TimePoint> next_update;
+  std::optional<std::uint64_t> number;
+  std::string issuer;                       // "CN=..."
+  std::vector<std::string> revoked_serials;  // upper-case hex
+};
+
+// Parses a CRL (PEM "BEGIN X509 CRL" or DER). Errc::bad_format if it is not one.
+[[nodiscard]] CrlInfo read_crl_info(std::string_view data);
+
+[[nodiscard]] std::filesystem::path crl_file(const CaLayout& layout);  // DIR/crl.pem
+
+// DIR/crl.pem's details, nullopt when there is no CRL. Errc::bad_format naming the file when it is damaged.
+[[nodiscard]] std::optional<CrlInfo> current_crl(const CaFolder& folder);
+
+// The CRL over every revoked entry of the index, CRL number index.next_crl_number(), thisUpdate now -
+// pki::backdate, nextUpdate now + days. The index is saved first (a CRL number is never reused), then
+// DIR/crl.pem is replaced atomically. The caller holds the lock.
+struct CrlWritten {
+  std::filesystem::path path;
+  std::string pem;
+  std::uint64_t number = 0;
+  std::size_t revoked = 0;
+  TimePoint next_update{};
+};
+CrlWritten write_crl(const CaFolder& folder, Index& index, const CaMaterial& ca, int days, TimePoint now);
+
+// True when the certificate's signature verifies with the CA certificate's public key (expiry not checked).
+[[nodiscard]] bool signed_by(const pki::Certificate& cert, const pki::Certificate& ca);
+
+// SHA-256 of DER bytes as colon-separated upper-case hex (as Certificate::fingerprint_sha256()).
+[[nodiscard]] std::string sha256_colon_hex(pki::ByteView der);
+
+}  // namespace mqttpki::store
