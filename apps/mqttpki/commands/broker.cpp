@@ -1,0 +1,109 @@
+// mqttpki broker: the bundled TLS MQTT 3.1.1 broker, configured by flags or a Mosquitto config file.
+
+#include "../command.hpp"
+
+#include <mqttpki/net/broker.hpp>
+#include <mqttpki/pki/error.hpp>
+
+#include <fmt/format.h>
+
+#include <ostream>
+
+namespace mqttpki::cli {
+namespace {
+
+constexpr const char* kFooter = R"(Authentication:
+  A client whose certificate was verified on a require_certificate listener is authenticated, with no
+  username needed (unlike Mosquitto 2.0, which still asks for a username or allow_anonymous there).
+  Other clients are anonymous: allowed with --allow-anonymous / 'allow_anonymous true', and otherwise
+  only on a listener bound to a loopback address. Every refusal is logged with the setting that would
+  change it.
+Config file (--config, Mosquitto syntax): listener PORT [ADDRESS], cafile, certfile, keyfile, crlfile,
+  tls_version tlsv1.2|tlsv1.3 (minimum), require_certificate, use_identity_as_username,
+  allow_anonymous, per_listener_settings, max_connections, comments. 'listener PORT' without an
+  address binds all IPv4 interfaces (0.0.0.0), as Mosquitto does.
+Signals: SIGHUP reloads certfile, keyfile, cafile and crlfile for new connections (connected clients
+  stay; a failed reload keeps the old ones); SIGINT/SIGTERM stop.
+Example:
+  mqttpki broker --cafile ca.crt --certfile server.crt --keyfile server.key --require-certificate)";
+
+class BrokerCommand final : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.add_option("--config", config_file_, "Mosquitto-syntax configuration file (instead of listener flags)");
+    app.add_option("--port", port_, "TLS listener port (0: an ephemeral port)")
+        ->check(CLI::Range(0, 65535))
+        ->capture_default_str();
+    app.add_option("--bind", bind_, "Address to listen on")->capture_default_str();
+    app.add_option("--cafile", listener_.cafile, "CA certificate that signs client certificates");
+    app.add_option("--certfile", listener_.certfile, "Server certificate (PEM, chain allowed)");
+    app.add_option("--keyfile", listener_.keyfile, "Server private key (unencrypted PEM)");
+    app.add_flag("--require-certificate", listener_.require_certificate,
+                 "Clients must present a certificate signed by --cafile");
+    app.add_option("--crlfile", listener_.crlfile, "CRL (PEM) of --cafile; revoked client certificates are refused");
+    app.add_flag("--use-identity-as-username", listener_.use_identity_as_username,
+                 "Use the client certificate's CN as the MQTT username");
+    app.add_flag("--allow-anonymous", allow_anonymous_, "Allow clients without a verified certificate");
+    app.add_option("--plain-port", plain_port_, "Also listen without TLS on this port (on --bind)")
+        ->check(CLI::Range(0, 65535));
+    app.add_option("--max-connections", max_connections_, "Most simultaneous connections")
+        ->check(CLI::PositiveNumber);
+    app.add_flag("-v,--verbose", verbose_, "Log more per connection");
+    app.footer(kFooter);
+  }
+
+  int run(Context& ctx) override {
+    net::BrokerOptions options;
+    if (!config_file_.empty()) {
+      if (!listener_.certfile.empty() || !listener_.keyfile.empty() || !listener_.cafile.empty() || plain_port_ >= 0)
+        throw Error(Errc::invalid_argument,
+                    "--config and the listener flags (--certfile, --keyfile, --cafile, --plain-port) exclude each "
+                    "other; put the listener in the config file");
+      options.config = net::load_mosquitto_config(config_file_);
+    } else {
+      if (listener_.certfile.empty() && plain_port_ < 0)
+        throw Error(Errc::invalid_argument,
+                    "no listener: pass --certfile and --keyfile (TLS), --plain-port N, or --config FILE");
+      if (!listener_.certfile.empty() || !listener_.keyfile.empty()) {
+        net::ListenerConfig tls = listener_;
+        tls.port = static_cast<std::uint16_t>(port_);
+        tls.address = bind_;
+        options.config.listeners.push_back(tls);
+      }
+      if (plain_port_ >= 0) {
+        net::ListenerConfig plain;
+        plain.port = static_cast<std::uint16_t>(plain_port_);
+        plain.address = bind_;
+        options.config.listeners.push_back(plain);
+      }
+    }
+    if (allow_anonymous_) {
+      options.config.allow_anonymous = true;
+      for (auto& l : options.config.listeners) l.allow_anonymous = true;
+    }
+    if (max_connections_ > 0) options.config.max_connections = static_cast<std::size_t>(max_connections_);
+    options.handle_signals = true;
+    options.verbose = verbose_;
+    net::Broker broker(std::move(options));
+    for (const auto& l : broker.start()) ctx.out << "listening on " << l.describe() << '\n';
+    ctx.out.flush();
+    broker.run();
+    return 0;
+  }
+
+ private:
+  std::string config_file_;
+  int port_ = 8883;
+  std::string bind_ = "127.0.0.1";
+  net::ListenerConfig listener_;
+  bool allow_anonymous_ = false;
+  int plain_port_ = -1;
+  long long max_connections_ = 0;
+  bool verbose_ = false;
+};
+
+}  // namespace
+
+MQTTPKI_REGISTER_COMMAND(BrokerCommand, "broker", 50, "Run the bundled TLS MQTT 3.1.1 broker")
+
+}  // namespace mqttpki::cli

@@ -1,0 +1,49 @@
+#include "mqtt_common.hpp"
+
+#include <mqttpki/pki/error.hpp>
+
+#include <fmt/format.h>
+
+namespace mqttpki::cli {
+
+void add_mqtt_connection_options(CLI::App& app, MqttConnectionOptions& o) {
+  app.set_help_flag("--help", "Print this help message and exit");
+  app.add_option("-h,--host", o.host, "Broker host name or IP; checked against the server certificate's SAN")
+      ->capture_default_str();
+  app.add_option("-p,--port", o.port, "Broker port (default 8883 with TLS, 1883 without)")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--cafile", o.cafile, "CA certificate that signed the broker's certificate (enables TLS)");
+  app.add_option("--cert", o.cert, "Client certificate for mutual TLS (enables TLS)");
+  app.add_option("--key", o.key, "Client private key (unencrypted PEM) matching --cert");
+  app.add_flag("--insecure", o.insecure,
+               "Do not verify the broker's certificate or host name (enables TLS; debugging only)");
+  app.add_option("-i,--id", o.id, "Client id (default: mqttpki-<random>)");
+  app.add_option("-k,--keepalive", o.keepalive, "Keep-alive in seconds (0 disables)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  app.add_option("-u,--username", o.username, "MQTT user name (ignored by brokers using the certificate identity)");
+  app.add_option("--timeout", o.timeout, "Seconds to wait for connect and each acknowledgement")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+net::ClientOptions to_client_options(const MqttConnectionOptions& o, bool clean_session) {
+  net::ClientOptions c;
+  c.host = o.host;
+  c.tls.enabled = !o.cafile.empty() || !o.cert.empty() || !o.key.empty() || o.insecure;
+  c.port = static_cast<std::uint16_t>(o.port != 0 ? o.port : (c.tls.enabled ? 8883 : 1883));
+  c.tls.cafile = o.cafile;
+  c.tls.certfile = o.cert;
+  c.tls.keyfile = o.key;
+  c.tls.insecure = o.insecure;
+  if (o.cert.empty() != o.key.empty())
+    throw Error(Errc::invalid_argument, "--cert and --key go together; pass both or neither");
+  c.client_id = o.id;
+  c.keepalive = static_cast<std::uint16_t>(o.keepalive);
+  c.clean_session = clean_session;
+  if (!o.username.empty()) c.username = o.username;
+  c.timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
+  return c;
+}
+
+}  // namespace mqttpki::cli

@@ -1,0 +1,184 @@
+#include <mqttpki/net/broker_config.hpp>
+#include <mqttpki/pki/error.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+using namespace mqttpki::net;
+
+namespace {
+
+// The seed guide's /etc/mosquitto/conf.d/TLSconfig.conf, verbatim apart from the paths.
+const char* const kSeedConfig = R"(# Local MQTT
+listener 1883
+
+# Secure MQTT
+listener 8883
+## This is standard and should always be this
+cafile   /home/pi/mqtt/certs/ca.crt
+## These are from your installation of LE
+certfile /home/pi/mqtt/certs/server_mqtt.crt
+keyfile  /home/pi/mqtt/certs/server_mqtt.key
+## Forces use of modern version of TLS to avoid security issues
+tls_version tlsv1.2
+## Force all clients in this listener to provide a valid certificate
+require_certificate true
+## Stop all unauthorised connections
+#allow_anonymous false
+## Use password file
+#password_file /etc/mosquitto/passwordfile
+)";
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_mosquitto_config(text, "broker.conf");
+  } catch (const mqttpki::Error& e) {
+    CHECK(e.code() == mqttpki::Errc::invalid_argument);
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("the seed guide's TLSconfig.conf loads as is", "[config]") {
+  auto c = parse_mosquitto_config(kSeedConfig, "TLSconfig.conf");
+  REQUIRE(c.listeners.size() == 2);
+  const auto& plain = c.listeners[0];
+  CHECK(plain.port == 1883);
+  CHECK(plain.address.empty());
+  CHECK(plain.bind_address() == "0.0.0.0");  // as Mosquitto: all interfaces
+  CHECK_FALSE(plain.tls());
+  CHECK(plain.line == 2);
+  CHECK(plain.name() == "plain:1883");
+  const auto& tls = c.listeners[1];
+  CHECK(tls.port == 8883);
+  CHECK(tls.tls());
+  CHECK(tls.cafile == "/home/pi/mqtt/certs/ca.crt");
+  CHECK(tls.certfile == "/home/pi/mqtt/certs/server_mqtt.crt");
+  CHECK(tls.keyfile == "/home/pi/mqtt/certs/server_mqtt.key");
+  CHECK(tls.tls_version == TlsVersion::tls1_2);
+  CHECK(tls.require_certificate);
+  CHECK(tls.line == 5);
+  CHECK(tls.name() == "tls:8883");
+  CHECK_FALSE(c.allow_anonymous.has_value());
+  CHECK(c.source == "TLSconfig.conf");
+  // allow_anonymous unset and all interfaces: anonymous clients are refused on both listeners
+  CHECK_FALSE(c.anonymous_allowed(plain));
+  CHECK_FALSE(c.anonymous_allowed(tls));
+}
+
+TEST_CASE("every supported directive", "[config]") {
+  auto c = parse_mosquitto_config(
+      "per_listener_settings true\r\n"
+      "max_connections 50\n"
+      "  listener 8884 127.0.0.1\n"
+      "\tcafile ca dir/ca.crt  \n"
+      "certfile s.crt\n"
+      "keyfile s.key\n"
+      "crlfile crl.pem\n"
+      "tls_version tlsv1.3\n"
+      "require_certificate true\n"
+      "use_identity_as_username true\n"
+      "allow_anonymous false\n"
+      "listener 1884 ::1\n"
+      "allow_anonymous true\n",
+      "x.conf");
+  CHECK(c.per_listener_settings);
+  CHECK(c.max_connections == 50);
+  REQUIRE(c.listeners.size() == 2);
+  const auto& a = c.listeners[0];
+  CHECK(a.address == "127.0.0.1");
+  CHECK(a.cafile == "ca dir/ca.crt");  // the rest of the line, as Mosquitto reads paths
+  CHECK(a.certfile == "s.crt");
+  CHECK(a.keyfile == "s.key");
+  CHECK(a.crlfile == "crl.pem");
+  CHECK(a.tls_version == TlsVersion::tls1_3);
+  CHECK(a.require_certificate);
+  CHECK(a.use_identity_as_username);
+  CHECK(a.allow_anonymous == false);
+  CHECK_FALSE(c.anonymous_allowed(a));  // explicit false wins over loopback
+  const auto& b = c.listeners[1];
+  CHECK(b.address == "::1");
+  CHECK(b.allow_anonymous == true);
+  CHECK(c.anonymous_allowed(b));
+}
+
+TEST_CASE("allow_anonymous is global without per_listener_settings", "[config]") {
+  auto c = parse_mosquitto_config("listener 1883 10.0.0.1\nlistener 1884\nallow_anonymous true\n", "x.conf");
+  CHECK(c.allow_anonymous == true);
+  CHECK(c.anonymous_allowed(c.listeners[0]));
+  CHECK(c.anonymous_allowed(c.listeners[1]));
+}
+
+TEST_CASE("anonymous clients default to allowed only on loopback listeners", "[config]") {
+  auto c = parse_mosquitto_config(
+      "listener 1 127.0.0.1\nlistener 2 ::1\nlistener 3 localhost\nlistener 4 192.168.1.2\nlistener 5\n", "x.conf");
+  CHECK(c.anonymous_allowed(c.listeners[0]));
+  CHECK(c.anonymous_allowed(c.listeners[1]));
+  CHECK(c.anonymous_allowed(c.listeners[2]));
+  CHECK_FALSE(c.anonymous_allowed(c.listeners[3]));
+  CHECK_FALSE(c.anonymous_allowed(c.listeners[4]));
+  CHECK(is_loopback_address("127.0.0.53"));
+  CHECK_FALSE(is_loopback_address("0.0.0.0"));
+}
+
+TEST_CASE("comments, blank lines and an empty file", "[config]") {
+  CHECK(parse_mosquitto_config("", "x.conf").listeners.empty());
+  CHECK(parse_mosquitto_config("\n\n   \n# listener 1\n\t# x\n", "x.conf").listeners.empty());
+  CHECK(parse_mosquitto_config("listener 1883", "x.conf").listeners.size() == 1);  // no final newline
+}
+
+TEST_CASE("an unsupported directive names the file, the line and the directive", "[config]") {
+  CHECK(error_of("listener 1883\n\n#c\npassword_file /etc/pw\n").starts_with(
+      "broker.conf:4: unsupported directive 'password_file'"));
+  CHECK(error_of("log_dest stdout\n").starts_with("broker.conf:1: unsupported directive 'log_dest'"));
+}
+
+TEST_CASE("bad values are one-line errors with the line number and the fix", "[config]") {
+  CHECK(error_of("listener 1883\ntls_version tlsv1.1\n") ==
+        "broker.conf:2: tls_version tlsv1.1 is below the TLS 1.2 minimum; use tlsv1.2 or tlsv1.3");
+  CHECK(error_of("listener 1883\ntls_version sslv3\n") ==
+        "broker.conf:2: unknown tls_version 'sslv3'; use tlsv1.2 or tlsv1.3");
+  CHECK(error_of("cafile ca.crt\n") ==
+        "broker.conf:1: 'cafile' must follow a 'listener PORT' line; add one above it");
+  CHECK(error_of("listener 1883\nrequire_certificate yes\n") ==
+        "broker.conf:2: 'require_certificate' takes true or false, not 'yes'");
+  CHECK(error_of("listener 70000\n") == "broker.conf:1: listener port '70000' is not a number from 0 to 65535");
+  CHECK(error_of("listener abc\n") == "broker.conf:1: listener port 'abc' is not a number from 0 to 65535");
+  CHECK(error_of("listener\n") == "broker.conf:1: 'listener' needs a value");
+  CHECK(error_of("listener 1 a b\n") == "broker.conf:1: 'listener' takes PORT [ADDRESS]");
+  CHECK(error_of("listener 1\nper_listener_settings true\n") ==
+        "broker.conf:2: 'per_listener_settings' must come before the first 'listener' line");
+  CHECK(error_of("max_connections lots\n") == "broker.conf:1: max_connections 'lots' is not a number");
+}
+
+TEST_CASE("validate names the listener and the fix", "[config]") {
+  auto message = [](const std::string& text) -> std::string {
+    try {
+      validate(parse_mosquitto_config(text, "b.conf"));
+    } catch (const mqttpki::Error& e) {
+      return e.what();
+    }
+    return "valid";
+  };
+  CHECK(message("") == "b.conf: no listener configured; add 'listener 8883' (or --port)");
+  CHECK(message("listener 1883 127.0.0.1\n") == "valid");
+  CHECK(message("listener 8883\ncertfile /nonexistent/s.crt\n") ==
+        "b.conf:1: listener 8883 has certfile but no keyfile; a TLS listener needs both");
+  CHECK(message("listener 8883\nrequire_certificate true\n").find("has TLS settings but no certfile/keyfile") !=
+        std::string::npos);
+  CHECK(message("listener 8883\ncertfile /nonexistent/s.crt\nkeyfile /nonexistent/s.key\n")
+            .find("cannot read certfile /nonexistent/s.crt") != std::string::npos);
+}
+
+TEST_CASE("a config file that cannot be read is not_found", "[config]") {
+  try {
+    load_mosquitto_config("/nonexistent/mosquitto.conf");
+    FAIL("expected an error");
+  } catch (const mqttpki::Error& e) {
+    CHECK(e.code() == mqttpki::Errc::not_found);
+    CHECK(std::string(e.what()).starts_with("cannot read config file /nonexistent/mosquitto.conf"));
+  }
+}
