@@ -1,0 +1,113 @@
+#include <mqttpki/pki/crl.hpp>
+#include <mqttpki/pki/util.hpp>
+
+#include "ossl.hpp"
+
+#include <openssl/pem.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+namespace mqttpki::pki {
+
+using detail::Access;
+
+namespace {
+constexpr std::array<std::pair<RevocationReason, std::string_view>, 10> reason_names{{
+    {RevocationReason::unspecified, "unspecified"},
+    {RevocationReason::key_compromise, "keyCompromise"},
+    {RevocationReason::ca_compromise, "CACompromise"},
+    {RevocationReason::affiliation_changed, "affiliationChanged"},
+    {RevocationReason::superseded, "superseded"},
+    {RevocationReason::cessation_of_operation, "cessationOfOperation"},
+    {RevocationReason::certificate_hold, "certificateHold"},
+    {RevocationReason::remove_from_crl, "removeFromCRL"},
+    {RevocationReason::privilege_withdrawn, "privilegeWithdrawn"},
+    {RevocationReason::aa_compromise, "AACompromise"},
+}};
+
+std::string squash(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '-' || c == '_' || c == ' ') continue;
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+}  // namespace
+
+std::string_view to_string(RevocationReason reason) noexcept {
+  for (const auto& [r, name] : reason_names) {
+    if (r == reason) return name;
+  }
+  return "unspecified";
+}
+
+RevocationReason parse_revocation_reason(std::string_view text) {
+  std::string want = squash(text);
+  for (const auto& [r, name] : reason_names) {
+    if (squash(name) == want) return r;
+  }
+  throw Error(Errc::invalid_argument, "unknown revocation reason \"" + std::string(text) +
+                                          "\" (e.g. keyCompromise, superseded, cessationOfOperation, unspecified)");
+}
+
+std::string make_crl(const Certificate& ca_cert, const PrivateKey& ca_key, const CrlOptions& options) {
+  if (!ca_key.matches(ca_cert)) throw Error(Errc::mismatch, "the CA key does not match the CA certificate");
+  if (!ca_cert.is_ca()) throw Error(Errc::policy, "the certificate is not a CA (no basicConstraints CA:TRUE)");
+  if (auto ku = ca_cert.key_usage(); !ku.empty() && std::find(ku.begin(), ku.end(), "cRLSign") == ku.end()) {
+    throw Error(Errc::policy, "the CA certificate does not allow CRL signing (keyUsage lacks cRLSign)");
+  }
+  if (options.next_update <= options.this_update) {
+    throw Error(Errc::invalid_argument, "the CRL's next update must be after its this update");
+  }
+  X509* ca = Access::x509(ca_cert);
+  ossl::X509CrlPtr crl(ossl::check_ptr(X509_CRL_new(), "X509_CRL_new"));
+  ossl::check(X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) == 1, "X509_CRL_set_version");
+  ossl::check(X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca)) == 1, "X509_CRL_set_issuer_name");
+  auto last = ossl::make_asn1_time(options.this_update);
+  auto next = ossl::make_asn1_time(options.next_update);
+  ossl::check(X509_CRL_set1_lastUpdate(crl.get(), last.get()) == 1, "X509_CRL_set1_lastUpdate");
+  ossl::check(X509_CRL_set1_nextUpdate(crl.get(), next.get()) == 1, "X509_CRL_set1_nextUpdate");
+
+  for (const auto& entry : options.revoked) {
+    ossl::X509RevokedPtr rev(ossl::check_ptr(X509_REVOKED_new(), "X509_REVOKED_new"));
+    auto serial = ossl::serial_from_hex(normalize_serial_hex(entry.serial_hex));
+    ossl::check(X509_REVOKED_set_serialNumber(rev.get(), serial.get()) == 1, "X509_REVOKED_set_serialNumber");
+    auto when = ossl::make_asn1_time(entry.revoked_at);
+    ossl::check(X509_REVOKED_set_revocationDate(rev.get(), when.get()) == 1, "X509_REVOKED_set_revocationDate");
+    if (entry.reason != RevocationReason::unspecified) {
+      ossl::Asn1EnumeratedPtr code(ossl::check_ptr(ASN1_ENUMERATED_new(), "ASN1_ENUMERATED_new"));
+      ossl::check(ASN1_ENUMERATED_set(code.get(), static_cast<long>(entry.reason)) == 1, "ASN1_ENUMERATED_set");
+      ossl::check(X509_REVOKED_add1_ext_i2d(rev.get(), NID_crl_reason, code.get(), 0, 0) == 1,
+                  "X509_REVOKED_add1_ext_i2d");
+    }
+    ossl::check(X509_CRL_add0_revoked(crl.get(), rev.get()) == 1, "X509_CRL_add0_revoked");
+    rev.release();  // owned by the CRL now
+  }
+  ossl::check(X509_CRL_sort(crl.get()) == 1, "X509_CRL_sort");
+
+  {
+    ossl::AuthorityKeyIdPtr aki(ossl::check_ptr(AUTHORITY_KEYID_new(), "AUTHORITY_KEYID_new"));
+    if (const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(ca)) {
+      aki->keyid = ossl::check_ptr(ASN1_OCTET_STRING_dup(ski), "ASN1_OCTET_STRING_dup");
+    } else {
+      aki->keyid = ossl::key_id_for(X509_get_X509_PUBKEY(ca)).release();
+    }
+    ossl::check(X509_CRL_add1_ext_i2d(crl.get(), NID_authority_key_identifier, aki.get(), 0, 0) == 1,
+                "X509_CRL_add1_ext_i2d");
+  }
+  {
+    ossl::Asn1IntegerPtr number(ossl::check_ptr(ASN1_INTEGER_new(), "ASN1_INTEGER_new"));
+    ossl::check(ASN1_INTEGER_set_uint64(number.get(), options.crl_number) == 1, "ASN1_INTEGER_set_uint64");
+    ossl::check(X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, 0) == 1, "X509_CRL_add1_ext_i2d");
+  }
+  EVP_PKEY* key = Access::pkey(ca_key);
+  if (X509_CRL_sign(crl.get(), key, ossl::digest_for(key)) <= 0) throw ossl::openssl_error("signing the CRL");
+  auto bio = ossl::new_mem_bio();
+  ossl::check(PEM_write_bio_X509_CRL(bio.get(), crl.get()) == 1, "PEM_write_bio_X509_CRL");
+  return ossl::bio_to_string(bio.get());
+}
+
+}  // namespace mqttpki::pki

@@ -1,0 +1,160 @@
+#pragma once
+// Internal: OpenSSL ownership (std::unique_ptr with stateless deleters, as bssl::UniquePtr), error
+// draining, and the bridge between the public value types and the OpenSSL objects behind them.
+
+#include <mqttpki/pki/certificate.hpp>
+#include <mqttpki/pki/csr.hpp>
+#include <mqttpki/pki/error.hpp>
+#include <mqttpki/pki/key.hpp>
+#include <mqttpki/pki/name.hpp>
+#include <mqttpki/pki/san.hpp>
+#include <mqttpki/pki/types.hpp>
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <ctime>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace mqttpki::pki::ossl {
+
+template <auto Free>
+struct Deleter {
+  template <class T>
+  void operator()(T* p) const noexcept {
+    Free(p);
+  }
+};
+template <class T, auto Free>
+using Ptr = std::unique_ptr<T, Deleter<Free>>;
+
+using EvpPkeyPtr = Ptr<EVP_PKEY, EVP_PKEY_free>;
+using EvpPkeyCtxPtr = Ptr<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
+using EvpMdCtxPtr = Ptr<EVP_MD_CTX, EVP_MD_CTX_free>;
+using BioPtr = Ptr<BIO, BIO_free_all>;
+using X509Ptr = Ptr<X509, X509_free>;
+using X509ReqPtr = Ptr<X509_REQ, X509_REQ_free>;
+using X509CrlPtr = Ptr<X509_CRL, X509_CRL_free>;
+using X509NamePtr = Ptr<X509_NAME, X509_NAME_free>;
+using X509ExtensionPtr = Ptr<X509_EXTENSION, X509_EXTENSION_free>;
+using X509RevokedPtr = Ptr<X509_REVOKED, X509_REVOKED_free>;
+using X509StorePtr = Ptr<X509_STORE, X509_STORE_free>;
+using X509StoreCtxPtr = Ptr<X509_STORE_CTX, X509_STORE_CTX_free>;
+using X509SigPtr = Ptr<X509_SIG, X509_SIG_free>;
+using X509AlgorPtr = Ptr<X509_ALGOR, X509_ALGOR_free>;
+using Pkcs8InfoPtr = Ptr<PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free>;
+using Asn1IntegerPtr = Ptr<ASN1_INTEGER, ASN1_INTEGER_free>;
+using Asn1TimePtr = Ptr<ASN1_TIME, ASN1_TIME_free>;
+using Asn1OctetStringPtr = Ptr<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>;
+using Asn1BitStringPtr = Ptr<ASN1_BIT_STRING, ASN1_BIT_STRING_free>;
+using Asn1EnumeratedPtr = Ptr<ASN1_ENUMERATED, ASN1_ENUMERATED_free>;
+using BignumPtr = Ptr<BIGNUM, BN_free>;
+using BasicConstraintsPtr = Ptr<BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free>;
+using AuthorityKeyIdPtr = Ptr<AUTHORITY_KEYID, AUTHORITY_KEYID_free>;
+using GeneralNamePtr = Ptr<GENERAL_NAME, GENERAL_NAME_free>;
+using GeneralNamesPtr = Ptr<GENERAL_NAMES, GENERAL_NAMES_free>;
+using ExtendedKeyUsagePtr = Ptr<EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free>;
+
+// Stacks whose elements are owned too (the sk_*_pop_free macros are not plain functions).
+struct X509StackDeleter {
+  void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_pop_free(s, X509_free); }
+};
+using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackDeleter>;
+struct ExtensionStackDeleter {
+  void operator()(STACK_OF(X509_EXTENSION) * s) const noexcept {
+    sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
+  }
+};
+using ExtensionStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionStackDeleter>;
+
+// The drained OpenSSL error queue as one line ("" if empty).
+std::string drain_errors();
+// An Error for a failed OpenSSL call: "what: <drained queue>", or "what failed" when the queue is empty
+// (a call that fails without a queued error is still a failure). Use as `throw openssl_error("...")`.
+Error openssl_error(const char* what, Errc code = Errc::crypto);
+
+// Throws openssl_error(what) unless ok.
+inline void check(bool ok, const char* what) {
+  if (!ok) throw openssl_error(what);
+}
+template <class T>
+T* check_ptr(T* p, const char* what) {
+  if (p == nullptr) throw openssl_error(what);
+  return p;
+}
+
+// Memory BIO contents as a string.
+std::string bio_to_string(BIO* bio);
+BioPtr new_mem_bio();
+
+// Time.
+std::time_t to_time_t(TimePoint t);  // floor to whole seconds
+TimePoint from_asn1_time(const ASN1_TIME* t);
+Asn1TimePtr make_asn1_time(TimePoint t);  // UTCTime until 2049, GeneralizedTime after (RFC 5280)
+
+// "A1:B2:..." for raw bytes.
+std::string colon_hex(const unsigned char* data, std::size_t len);
+// Serial (already normalized hex) to ASN1_INTEGER.
+Asn1IntegerPtr serial_from_hex(const std::string& normalized_hex);
+std::string serial_to_hex(const ASN1_INTEGER* serial);
+// The serial to use: normalized `given`, or a fresh random one.
+std::string choose_serial(const std::optional<std::string>& given, const RandomSource& random);
+
+// Signature digest for a signing key: none for Ed25519/Ed448, SHA-384 for P-384, SHA-512 for P-521,
+// SHA-256 otherwise.
+const EVP_MD* digest_for(EVP_PKEY* key);
+
+// Short name for an extension / object, or the dotted OID when OpenSSL has no name.
+std::string object_name(const ASN1_OBJECT* obj);
+
+// SAN conversions.
+GeneralNamePtr to_general_name(const GeneralName& name);
+GeneralName from_general_name(const GENERAL_NAME* name);
+GeneralNamesPtr to_general_names(const std::vector<GeneralName>& names);
+std::vector<GeneralName> from_general_names(const GENERAL_NAMES* names);
+
+// Subject key identifier as X.509 computes it (SHA-1 over the subjectPublicKey BIT STRING).
+Asn1OctetStringPtr key_id_for(X509_PUBKEY* pubkey);
+
+}  // namespace mqttpki::pki::ossl
+
+namespace mqttpki::pki {
+
+struct PublicKey::Impl {
+  ossl::EvpPkeyPtr pkey;
+};
+struct PrivateKey::Impl {
+  ossl::EvpPkeyPtr pkey;
+};
+struct Certificate::Impl {
+  ossl::X509Ptr x509;
+};
+struct Csr::Impl {
+  ossl::X509ReqPtr req;
+};
+
+struct detail::Access {
+  static EVP_PKEY* pkey(const PublicKey& key);
+  static EVP_PKEY* pkey(const PrivateKey& key);
+  static X509* x509(const Certificate& cert) { return cert.impl_->x509.get(); }
+  static X509_REQ* req(const Csr& csr) { return csr.impl_->req.get(); }
+
+  static PublicKey make_public(ossl::EvpPkeyPtr pkey);
+  // Takes a new reference to a borrowed key.
+  static PublicKey make_public_ref(EVP_PKEY* pkey);
+  static PrivateKey make_private(ossl::EvpPkeyPtr pkey);
+  static Certificate make_certificate(ossl::X509Ptr x509);
+  static Csr make_csr(ossl::X509ReqPtr req);
+
+  static Name make_name(const X509_NAME* name);
+  static ossl::X509NamePtr x509_name(const Name& name);
+};
+
+}  // namespace mqttpki::pki
