@@ -1,0 +1,434 @@
+// Renewal, revocation and CRLs over a real CA folder in a temp directory, with the clock passed in: no test
+// waits for anything to expire.
+
+#include <mqttpki/pki/ca.hpp>
+#include <mqttpki/pki/crl.hpp>
+#include <mqttpki/pki/csr.hpp>
+#include <mqttpki/pki/error.hpp>
+#include <mqttpki/pki/util.hpp>
+#include <mqttpki/pki/verify.hpp>
+#include <mqttpki/store/ca_folder.hpp>
+#include <mqttpki/store/files.hpp>
+#include <mqttpki/store/renewal.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <string>
+
+namespace fs = std::filesystem;
+using namespace mqttpki;
+using std::chrono::hours;
+
+namespace {
+
+constexpr auto day = hours{24};
+const pki::TimePoint t0 = std::chrono::system_clock::from_time_t(1767225600);  // 2026-01-01T00:00:00Z
+
+store::PassphraseRequest no_passphrase() {
+  store::PassphraseRequest request;
+  request.use_env = false;
+  request.allow_prompt = false;
+  return request;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() / ("mqttpki-renewal-" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
+// A CA folder with a CA valid for ca_days from t0.
+struct Fixture {
+  TempDir tmp;
+  fs::path dir = tmp.path / "pki";
+  pki::PrivateKey ca_key = pki::PrivateKey::generate(pki::KeyType::p256);
+  store::CaFolder folder;
+  store::CaMaterial ca;
+
+  explicit Fixture(int ca_days = 3650)
+      : folder(make_folder(ca_days)), ca(store::load_ca(folder, no_passphrase())) {}
+
+  store::CaFolder make_folder(int ca_days) {
+    pki::CaOptions options;
+    options.subject = pki::Name::build("Test CA", "Home");
+    options.days = ca_days;
+    options.now = t0;
+    const auto cert = pki::make_ca(ca_key, options);
+    return store::CaFolder::create(dir, cert.to_pem(), ca_key.to_pem(), false, t0).folder;
+  }
+
+  // Issues NAME at `when` for `days` and records it in the index, as `mqttpki sign` does.
+  pki::Certificate issue(const std::string& name, pki::TimePoint when, int days, pki::Profile profile,
+                         const pki::PrivateKey& key, std::vector<pki::GeneralName> sans = {}) {
+    pki::IssueRequest request;
+    request.public_key = key.public_key();
+    request.subject = pki::Name::build(name, "Home");
+    request.sans = std::move(sans);
+    request.profile = profile;
+    request.days = days;
+    request.now = when;
+    auto cert = pki::issue(ca.cert, ca.key, request).certificate;
+    store::IndexEntry e;
+    e.serial = cert.serial_hex();
+    e.name = name;
+    e.cn = name;
+    e.subject = cert.subject().to_string();
+    e.profile = std::string(pki::to_string(profile));
+    e.not_before = std::chrono::time_point_cast<std::chrono::seconds>(cert.not_before());
+    e.not_after = std::chrono::time_point_cast<std::chrono::seconds>(cert.not_after());
+    e.issued_at = e.not_before;
+    auto index = folder.load_index();
+    folder.record_issued(index, e, cert.to_pem());
+    return cert;
+  }
+
+  pki::Certificate file_cert(const std::string& name) const {
+    return pki::Certificate::load(store::read_file(folder.layout().issued_cert(name)));
+  }
+};
+
+store::LeafRenewOptions at(pki::TimePoint now, std::optional<std::chrono::seconds> within = std::nullopt) {
+  store::LeafRenewOptions o;
+  o.now = now;
+  o.within = within;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("validity_days takes the backdate off and rounds") {
+  CHECK(store::validity_days(t0 - pki::backdate, t0 + 365 * day) == 365);
+  CHECK(store::validity_days(t0, t0 + 10 * day) == 10);
+  CHECK(store::validity_days(t0, t0 + hours{1}) == 1);
+}
+
+TEST_CASE("is_due: no window means always; otherwise expiring within the window") {
+  CHECK(store::is_due(t0 + 100 * day, t0, std::nullopt));
+  CHECK(store::is_due(t0 + 10 * day, t0, std::chrono::seconds(30 * day)));
+  CHECK_FALSE(store::is_due(t0 + 10 * day, t0, std::chrono::seconds(5 * day)));
+  CHECK(store::is_due(t0 - day, t0, std::chrono::seconds(5 * day)));  // already expired
+}
+
+TEST_CASE("a certificate that expires in 10 days is renewed with the same key, subject, SANs and profile") {
+  Fixture f;
+  const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
+  const auto old = f.issue("broker", t0, 40, pki::Profile::server, key, {pki::parse_san("DNS:mqtt.example.com")});
+  const auto now = t0 + 30 * day;  // 10 days left
+
+  auto index = f.folder.load_index();
+  SECTION("a 5-day window: not due, nothing changes") {
+    const auto item = store::renew_name(f.folder, index, f.ca, "broker", at(now, std::chrono::seconds(5 * day)));
+    CHECK(item.status == store::RenewStatus::not_due);
+    CHECK(item.message.find("in 10 days") != std::string::npos);
+    CHECK(item.message.find("not within 5d") != std::string::npos);
+    CHECK(f.folder.load_index().entries().size() == 1);
+    CHECK(f.file_cert("broker") == old);
+  }
+  SECTION("a 30-day window: renewed") {
+    const auto item = store::renew_name(f.folder, index, f.ca, "broker", at(now, std::chrono::seconds(30 * day)));
+    REQUIRE(item.status == store::RenewStatus::renewed);
+    CHECK(item.old_serial == old.serial_hex());
+    CHECK(item.new_serial != old.serial_hex());
+    CHECK(item.warnings.empty());
+
+    const auto fresh = f.file_cert("broker");
+    CHECK(fresh.serial_hex() == item.new_serial);
+    CHECK(fresh.public_key() == old.public_key());
+    CHECK(fresh.subject() == old.subject());
+    CHECK(fresh.sans() == old.sans());
+    CHECK(fresh.extended_key_usage() == std::vector<std::string>{"serverAuth"});
+    // The original's validity length (40 days) from now.
+    CHECK(fresh.not_after() - (now + 40 * day) < std::chrono::seconds(2));
+    CHECK(pki::verify_chain({f.ca.cert}, fresh, pki::Purpose::server, now, std::string("mqtt.example.com")).ok);
+
+    const auto saved = f.folder.load_index();
+    REQUIRE(saved.entries().size() == 2);
+    const auto* before = saved.find_serial(old.serial_hex());
+    REQUIRE(before != nullptr);
+    CHECK(before->status == store::CertStatus::superseded);
+    CHECK(before->superseded_by == item.new_serial);
+    const auto* after = saved.find_serial(item.new_serial);
+    REQUIRE(after != nullptr);
+    CHECK(after->status == store::CertStatus::valid);
+    CHECK(after->profile == "server");
+    CHECK(after->name == "broker");
+    CHECK(after->file == "issued/broker.crt");
+
+    // A second run in the same window finds the fresh certificate: nothing due.
+    auto again = f.folder.load_index();
+    CHECK(store::renew_name(f.folder, again, f.ca, "broker", at(now, std::chrono::seconds(30 * day))).status ==
+          store::RenewStatus::not_due);
+  }
+  SECTION("--days overrides the length") {
+    auto options = at(now);
+    options.days = 7;
+    const auto item = store::renew_name(f.folder, index, f.ca, "broker", options);
+    REQUIRE(item.status == store::RenewStatus::renewed);
+    CHECK(item.new_not_after - (now + 7 * day) < std::chrono::seconds(2));
+  }
+}
+
+TEST_CASE("an already expired certificate is renewed from now") {
+  Fixture f;
+  const auto key = pki::PrivateKey::generate(pki::KeyType::ed25519);
+  const auto old = f.issue("sensor-1", t0, 10, pki::Profile::client, key);
+  const auto now = t0 + 50 * day;
+  auto index = f.folder.load_index();
+  const auto item = store::renew_name(f.folder, index, f.ca, "sensor-1", at(now, std::chrono::seconds(30 * day)));
+  REQUIRE(item.status == store::RenewStatus::renewed);
+  const auto fresh = f.file_cert("sensor-1");
+  CHECK(fresh.public_key() == old.public_key());
+  CHECK(fresh.not_before() < now);
+  CHECK(fresh.not_after() > now + 9 * day);
+  CHECK(pki::verify_chain({f.ca.cert}, fresh, pki::Purpose::client, now).ok);
+  CHECK_FALSE(pki::verify_chain({f.ca.cert}, old, pki::Purpose::client, now).ok);
+}
+
+TEST_CASE("the CA expiring before the new validity: capped with a warning, or refused when nothing is gained") {
+  Fixture f(60);  // the CA ends at t0 + 60 days
+  const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
+
+  SECTION("capped") {
+    f.issue("sensor-1", t0, 40, pki::Profile::client, key);
+    auto index = f.folder.load_index();
+    const auto item = store::renew_name(f.folder, index, f.ca, "sensor-1", at(t0 + 35 * day));
+    REQUIRE(item.status == store::RenewStatus::renewed);
+    CHECK(item.new_not_after == f.ca.cert.not_after());
+    REQUIRE_FALSE(item.warnings.empty());
+    bool says_so = false;
+    for (const auto& w : item.warnings) says_so = says_so || w.find("mqttpki renew --ca") != std::string::npos;
+    CHECK(says_so);
+  }
+  SECTION("no gain: failed with the fix") {
+    f.issue("sensor-1", t0 + 20 * day, 40, pki::Profile::client, key);  // already capped at the CA's end
+    auto index = f.folder.load_index();
+    const auto item = store::renew_name(f.folder, index, f.ca, "sensor-1", at(t0 + 50 * day));
+    CHECK(item.status == store::RenewStatus::failed);
+    CHECK(item.message.find("mqttpki renew --ca") != std::string::npos);
+    CHECK(f.folder.load_index().entries().size() == 1);
+  }
+}
+
+TEST_CASE("an expired CA is refused with the fix; renew --ca brings old leaves back") {
+  Fixture f(60);
+  const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
+  (void)f.issue("sensor-1", t0, 30, pki::Profile::client, key);
+  const auto now = t0 + 61 * day;
+  auto index = f.folder.load_index();
+  try {
+    (void)store::renew_name(f.folder, index, f.ca, "sensor-1", at(now));
+    FAIL("expected Errc::expired");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::expired);
+    CHECK(std::string(e.what()).find("mqttpki renew --ca") != std::string::npos);
+  }
+
+  // Renew the CA (expired already): same key, subject, SKI; the old ca.crt is archived.
+  const std::string old_ca_pem = store::read_file(f.folder.layout().ca_cert);
+  store::CaRenewOptions options;
+  options.now = now;
+  options.days = 365;
+  const auto result = store::renew_ca_certificate(f.ca, store::archive_dir(f.folder.layout()), options);
+  CHECK(result.new_cert.subject() == f.ca.cert.subject());
+  CHECK(result.new_cert.subject_key_id_hex() == f.ca.cert.subject_key_id_hex());
+  CHECK(result.new_cert.serial_hex() != f.ca.cert.serial_hex());
+  CHECK(result.archived.parent_path() == f.dir / "archive");
+  CHECK(result.archived.filename().string().starts_with("ca-"));
+  CHECK(store::read_file(result.archived) == old_ca_pem);
+  CHECK(pki::Certificate::load(store::read_file(f.folder.layout().ca_cert)) == result.new_cert);
+
+  // With the renewed CA the expired leaf renews again.
+  const auto renewed_ca = store::load_ca(f.folder, no_passphrase());
+  auto index2 = f.folder.load_index();
+  const auto item = store::renew_name(f.folder, index2, renewed_ca, "sensor-1", at(now));
+  CHECK(item.status == store::RenewStatus::renewed);
+  CHECK(item.warnings.empty());
+}
+
+TEST_CASE("renew --ca keeps certificates issued under the old CA verifying") {
+  Fixture f(365);
+  const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
+  const auto leaf = f.issue("sensor-1", t0, 300, pki::Profile::client, key);
+  store::CaRenewOptions options;
+  options.now = t0 + 100 * day;
+  const auto result = store::renew_ca_certificate(f.ca, store::archive_dir(f.folder.layout()), options);
+  // Default: the old CA's validity length.
+  CHECK(result.new_cert.not_after() - (options.now + 365 * day) < std::chrono::seconds(2));
+  CHECK(pki::verify_chain({result.new_cert}, leaf, pki::Purpose::client, t0 + 101 * day).ok);
+  // And the archive name never clashes.
+  const auto again = store::renew_ca_certificate(store::load_ca(f.folder, no_passphrase()),
+                                                 store::archive_dir(f.folder.layout()), options);
+  CHECK(again.archived != result.archived);
+}
+
+TEST_CASE("renewable_names lists each NAME with a valid certificate once") {
+  Fixture f;
+  const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
+  f.issue("a", t0, 30, pki::Profile::client, key);
+  f.issue("b", t0, 30, pki::Profile::client, key);
+  auto index = f.folder.load_index();
+  REQUIRE(store::renew_name(f.folder, index, f.ca, "a", at(t0 + day)).status == store::RenewStatus::renewed);
+  index.revoke(index.valid_by_name("b").front()->serial, t0, "keyCompromise");
+  CHECK(store::renewable_names(index) == std::vector<std::string>{"a"});
+  const auto missing = store::renew_name(f.folder, index, f.ca, "b", at(t0 + day));
+  CHECK(missing.status == store::RenewStatus::failed);
+}
+
+TEST_CASE("a missing certificate file fails that certificate only") {
+  Fixture f;
+  const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
+  f.issue("a", t0, 30, pki::Profile::client, key);
+  fs::remove(f.folder.layout().issued_cert("a"));
+  auto index = f.folder.load_index();
+  const auto item = store::renew_name(f.folder, index, f.ca, "a", at(t0 + day));
+  CHECK(item.status == store::RenewStatus::failed);
+  CHECK(item.message.find("a.crt") != std::string::npos);
+}
+
+TEST_CASE("a certificate file issued by this CA outside mqttpki is adopted and renewed") {
+  Fixture f;
+  const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
+  pki::IssueRequest request;
+  request.public_key = key.public_key();
+  request.subject = pki::Name::build("client1");
+  request.profile = pki::Profile::client;
+  request.days = 20;
+  request.now = t0;
+  const auto outside = pki::issue(f.ca.cert, f.ca.key, request).certificate;
+  const fs::path file = f.tmp.path / "client1.crt";
+  store::write_file_atomic(file, outside.to_pem(), store::mode_public, false);
+
+  auto index = f.folder.load_index();
+  store::ImportOptions import;
+  import.source_label = file.string();
+  const auto item = store::renew_certificate(f.folder, index, f.ca, outside, import, at(t0 + 15 * day));
+  REQUIRE(item.status == store::RenewStatus::renewed);
+  CHECK(item.name == "client1");
+  const auto saved = f.folder.load_index();
+  REQUIRE(saved.find_serial(outside.serial_hex()) != nullptr);
+  CHECK(saved.find_serial(outside.serial_hex())->status == store::CertStatus::superseded);
+  CHECK(f.file_cert("client1").public_key() == key.public_key());
+
+  // A certificate from another CA is refused.
+  const auto other_key = pki::PrivateKey::generate(pki::KeyType::p256);
+  pki::CaOptions other;
+  other.subject = pki::Name::build("Other CA");
+  other.now = t0;
+  const auto other_ca = pki::make_ca(other_key, other);
+  const auto foreign = pki::issue(other_ca, other_key, request).certificate;
+  CHECK_THROWS_AS(store::renew_certificate(f.folder, index, f.ca, foreign, import, at(t0 + day)), Error);
+}
+
+TEST_CASE("rekey signs a fresh CSR for an existing NAME") {
+  Fixture f;
+  const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
+  const auto old = f.issue("broker", t0, 90, pki::Profile::server, key, {pki::parse_san("DNS:mqtt.example.com")});
+  const auto new_key = pki::PrivateKey::generate(pki::KeyType::p256);
+  const auto csr = pki::Csr::create(new_key, pki::Name::build("broker", "Home"));  // no SANs: the old ones stay
+  auto index = f.folder.load_index();
+  const auto item = store::rekey_name(f.folder, index, f.ca, "broker", csr, at(t0 + day));
+  REQUIRE(item.status == store::RenewStatus::renewed);
+  const auto fresh = f.file_cert("broker");
+  CHECK(fresh.public_key() == new_key.public_key());
+  CHECK(fresh.sans() == old.sans());
+  CHECK(f.folder.load_index().find_serial(old.serial_hex())->status == store::CertStatus::superseded);
+  CHECK_THROWS_AS(store::rekey_name(f.folder, index, f.ca, "nobody", csr, at(t0 + day)), Error);
+}
+
+TEST_CASE("revoking a NAME revokes its unexpired certificates, superseded ones included") {
+  Fixture f;
+  const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
+  const auto first = f.issue("sensor-1", t0, 10, pki::Profile::client, key);        // expires t0+10
+  const auto second = f.issue("sensor-1", t0 + day, 60, pki::Profile::client, key);  // same name, newer
+  auto index = f.folder.load_index();
+  index.mark_superseded(first.serial_hex(), second.serial_hex());
+  const auto renewed = store::renew_name(f.folder, index, f.ca, "sensor-1", at(t0 + 2 * day));
+  REQUIRE(renewed.status == store::RenewStatus::renewed);
+  f.issue("other", t0, 60, pki::Profile::client, key);
+  index = f.folder.load_index();
+
+  const auto now = t0 + 20 * day;  // `first` has expired; `second` (superseded) and the renewal have not
+  const auto result = store::revoke(index, "sensor-1", pki::RevocationReason::key_compromise, now);
+  REQUIRE(result.revoked.size() == 2);
+  CHECK(result.expired.size() == 1);
+  CHECK(result.expired.front().serial == first.serial_hex());
+  for (const auto& e : result.revoked) {
+    CHECK(e.status == store::CertStatus::revoked);
+    CHECK(e.revocation_reason == "keyCompromise");
+  }
+  CHECK(index.find_serial(second.serial_hex())->status == store::CertStatus::revoked);
+  CHECK(index.valid_by_name("other").size() == 1);
+
+  // Again: nothing new.
+  const auto again = store::revoke(index, "sensor-1", pki::RevocationReason::key_compromise, now);
+  CHECK(again.revoked.empty());
+  CHECK(again.already_revoked.size() == 2);
+
+  // By serial, with colons and lower case.
+  const std::string serial = index.valid_by_name("other").front()->serial;
+  std::string spaced;
+  for (std::size_t i = 0; i < serial.size(); i += 2) {
+    if (i != 0) spaced += ':';
+    spaced += static_cast<char>(std::tolower(serial[i]));
+    spaced += static_cast<char>(std::tolower(serial[i + 1]));
+  }
+  CHECK(store::revoke(index, spaced, pki::RevocationReason::cessation_of_operation, now).revoked.size() == 1);
+
+  try {
+    (void)store::revoke(index, "nobody", pki::RevocationReason::unspecified, now);
+    FAIL("expected not_found");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::not_found);
+  }
+}
+
+TEST_CASE("write_crl publishes the revoked serials with a rising CRL number") {
+  Fixture f;
+  const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
+  const auto bad = f.issue("bad", t0, 60, pki::Profile::client, key);
+  f.issue("good", t0, 60, pki::Profile::client, key);
+  auto index = f.folder.load_index();
+  CHECK_FALSE(store::current_crl(f.folder).has_value());
+
+  const auto now = t0 + day;
+  const auto first = store::write_crl(f.folder, index, f.ca, 30, now);
+  CHECK(first.number == 1);
+  CHECK(first.revoked == 0);
+  (void)store::revoke(index, "bad", pki::RevocationReason::key_compromise, now);
+  f.folder.save_index(index);
+  const auto second = store::write_crl(f.folder, index, f.ca, 7, now);
+  CHECK(second.number == 2);
+  CHECK(f.folder.load_index().crl_number() == 2);
+
+  const auto info = store::current_crl(f.folder);
+  REQUIRE(info.has_value());
+  CHECK(info->number == std::optional<std::uint64_t>(2));
+  REQUIRE(info->next_update.has_value());
+  CHECK(*info->next_update == std::chrono::time_point_cast<std::chrono::seconds>(now + 7 * day));
+  CHECK(info->this_update < now);
+  CHECK(info->revoked_serials == std::vector<std::string>{bad.serial_hex()});
+  CHECK(store::validity_days(info->this_update, *info->next_update) == 7);
+
+  // The CRL verifies as a TLS peer would use it: the revoked leaf is refused, the good one accepted.
+  pki::VerifyOptions options;
+  options.purpose = pki::Purpose::client;
+  options.now = now + hours{1};
+  options.crls = {pki::Bytes(second.pem.begin(), second.pem.end())};
+  CHECK_FALSE(pki::verify_chain({f.ca.cert}, bad, options).ok);
+  CHECK(pki::verify_chain({f.ca.cert}, f.file_cert("good"), options).ok);
+
+  CHECK_THROWS_AS(store::write_crl(f.folder, index, f.ca, 0, now), Error);
+  CHECK_THROWS_AS(store::read_crl_info("not a crl"), Error);
+}
