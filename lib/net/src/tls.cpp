@@ -62,10 +62,14 @@ void load_cert_and_key(SSL_CTX& ctx, const std::string& certfile, const std::str
   if (SSL_CTX_use_certificate_chain_file(&ctx, certfile.c_str()) != 1)
     fail(Errc::bad_format,
          fmt::format("{} {} is not a PEM certificate; point it at the certificate (PEM)", cert_flag, certfile));
-  if (SSL_CTX_use_PrivateKey_file(&ctx, keyfile.c_str(), SSL_FILETYPE_PEM) != 1)
+  if (SSL_CTX_use_PrivateKey_file(&ctx, keyfile.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+      fail(Errc::mismatch, fmt::format("{} {} does not match {} {}; use the key the certificate was issued for",
+                                       key_flag, keyfile, cert_flag, certfile));
     fail(Errc::bad_format, fmt::format("{} {} is not an unencrypted PEM private key; point it at the key "
                                        "that belongs to {}",
                                        key_flag, keyfile, certfile));
+  }
   if (SSL_CTX_check_private_key(&ctx) != 1)
     fail(Errc::mismatch, fmt::format("{} {} does not match {} {}; use the key the certificate was issued for",
                                      key_flag, keyfile, cert_flag, certfile));
@@ -117,7 +121,7 @@ std::string san_list(X509* cert) {
   return fmt::format("[{}]", fmt::join(out, ", "));
 }
 
-std::string explain(int err, X509* cert, int depth, const VerifyReport& r) {
+std::string explain(int err, X509* cert, int depth, X509* leaf, const VerifyReport& r) {
   std::string cn = cert != nullptr ? name_cn(X509_get_subject_name(cert)) : std::string();
   std::string who = depth == 0 ? r.peer_role : std::string("CA certificate");
   if (!cn.empty()) who += fmt::format(" '{}'", cn);
@@ -130,8 +134,12 @@ std::string explain(int err, X509* cert, int depth, const VerifyReport& r) {
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
     case X509_V_ERR_CERT_SIGNATURE_FAILURE: {
-      std::string issuer = cert != nullptr ? name_cn(X509_get_issuer_name(cert)) : std::string();
-      return fmt::format("{} is not signed by {} (its issuer is '{}'); {}", who, anchors, issuer,
+      // Name the peer's own certificate even when the failure shows up higher in the chain it sent.
+      X509* subject = leaf != nullptr ? leaf : cert;
+      std::string leaf_cn = subject != nullptr ? name_cn(X509_get_subject_name(subject)) : std::string();
+      std::string leaf_who = leaf_cn.empty() ? r.peer_role : fmt::format("{} '{}'", r.peer_role, leaf_cn);
+      std::string issuer = subject != nullptr ? name_cn(X509_get_issuer_name(subject)) : std::string();
+      return fmt::format("{} is not signed by {} (its issuer is '{}'); {}", leaf_who, anchors, issuer,
                          server_cert ? "pass --cafile with the CA that signed the broker's certificate"
                                      : "issue the client certificate from the CA in cafile, or add its CA "
                                        "to cafile");
@@ -180,7 +188,7 @@ int verify_callback(int ok, X509_STORE_CTX* store) {
   auto* report = ssl != nullptr ? static_cast<VerifyReport*>(SSL_get_ex_data(ssl, report_index())) : nullptr;
   if (report != nullptr && report->message.empty())
     report->message = explain(X509_STORE_CTX_get_error(store), X509_STORE_CTX_get_current_cert(store),
-                              X509_STORE_CTX_get_error_depth(store), *report);
+                              X509_STORE_CTX_get_error_depth(store), X509_STORE_CTX_get0_cert(store), *report);
   return 0;
 }
 

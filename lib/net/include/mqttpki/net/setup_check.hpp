@@ -1,0 +1,62 @@
+#pragma once
+// Proves a certificate set before anyone copies it to a device: static checks (chain, validity, EKU per role,
+// SAN covers the host the client dials, key matches certificate, not revoked), then a live mutual-TLS MQTT
+// round trip through the bundled broker on an ephemeral 127.0.0.1 port. Also checks a remote broker from the
+// device side. Used by `mqttpki verify`; the caller reads the files (store) and passes their bytes and paths.
+
+#include <mqttpki/pki/types.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mqttpki::net {
+
+struct CheckItem {
+  std::string what;    // "server certificate chains to ca.crt"
+  bool ok = false;
+  std::string detail;  // "364 days left" or the reason it failed
+};
+
+struct CheckReport {
+  std::vector<CheckItem> items;
+  [[nodiscard]] bool ok() const;
+  [[nodiscard]] std::size_t failures() const;
+};
+
+// One file both as read (for static checks) and by path (for the live TLS check). `label` names it in the
+// report, e.g. "pki/issued/server.crt".
+struct InputFile {
+  std::string path;
+  pki::Bytes data;
+};
+
+struct SetupCheckOptions {
+  InputFile ca;
+  InputFile server_cert, server_key;
+  InputFile client_cert, client_key;
+  std::optional<InputFile> crl;                 // checked statically and loaded by the live broker
+  std::vector<std::string> revoked_serials;     // from the CA's index (upper-case hex)
+  std::string host = "localhost";               // the name or IP the client will dial
+  pki::TimePoint now = std::chrono::system_clock::now();
+  bool live = true;                             // run the broker round trip
+  std::chrono::milliseconds timeout{10000};
+};
+
+CheckReport check_setup(const SetupCheckOptions& options);
+
+struct RemoteCheckOptions {
+  std::string host;
+  std::uint16_t port = 8883;
+  std::string cafile, certfile, keyfile;
+  std::string client_id;  // empty: random
+  std::chrono::milliseconds timeout{10000};
+};
+
+// From the device side: TLS handshake with the server verified (chain and host name), CONNECT accepted,
+// subscribe + publish + receive one QoS 1 message on a private topic.
+CheckReport check_remote_broker(const RemoteCheckOptions& options);
+
+}  // namespace mqttpki::net
