@@ -38,4 +38,14 @@ void sync_dir(const std::filesystem::path& dir);
 
 [[nodiscard]] bool path_exists(const std::filesystem::path& path);
 
+// Runs f; an mqttpki::Error from it is rethrown with "FILE: " in front, since pki messages do not know files.
+template <typename F>
+auto with_file(const std::filesystem::path& file, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    throw Error(e.code(), file.string() + ": " + e.what());
+  }
+}
+
 }  // namespace mqttpki::store

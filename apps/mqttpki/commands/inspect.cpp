@@ -1,0 +1,188 @@
+// mqttpki inspect: what a certificate, CSR or key file holds (never a key's secret).
+
+#include "command.hpp"
+#include "pki_common.hpp"
+
+#include <mqttpki/pki/certificate.hpp>
+#include <mqttpki/pki/error.hpp>
+#include <mqttpki/pki/types.hpp>
+#include <mqttpki/pki/util.hpp>
+#include <mqttpki/store/ca_signer.hpp>
+#include <mqttpki/store/files.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <ostream>
+
+namespace mqttpki::cli {
+namespace {
+
+using nlohmann::ordered_json;
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out.empty() ? "-" : out;
+}
+
+std::vector<std::string> san_strings(const std::vector<pki::GeneralName>& sans) {
+  std::vector<std::string> out;
+  for (const auto& s : sans) out.push_back(s.to_string());
+  return out;
+}
+
+ordered_json certificate_json(const pki::Certificate& cert, pki::TimePoint now) {
+  const auto i = cert.describe(now);
+  ordered_json j;
+  j["kind"] = "certificate";
+  j["subject"] = i.subject;
+  j["issuer"] = i.issuer;
+  j["serial"] = i.serial;
+  j["not_before"] = i.not_before_text;
+  j["not_after"] = i.not_after_text;
+  j["days_left"] = i.days_left;
+  j["status"] = i.status;
+  j["key_type"] = i.key_type;
+  j["signature_algorithm"] = i.signature_algorithm;
+  j["sans"] = i.sans;
+  j["key_usage"] = i.key_usage;
+  j["extended_key_usage"] = i.extended_key_usage;
+  j["is_ca"] = i.is_ca;
+  j["pathlen"] = (i.basic_constraints && i.basic_constraints->pathlen) ? ordered_json(*i.basic_constraints->pathlen)
+                                                                         : ordered_json(nullptr);
+  j["self_signed"] = i.self_signed;
+  j["subject_key_id"] = i.subject_key_id;
+  j["authority_key_id"] = i.authority_key_id;
+  j["fingerprint_sha256"] = i.fingerprint_sha256;
+  return j;
+}
+
+void certificate_text(std::ostream& out, const pki::Certificate& cert, pki::TimePoint now) {
+  const auto i = cert.describe(now);
+  out << fmt::format("Certificate\n");
+  out << fmt::format("  subject       {}\n", i.subject);
+  out << fmt::format("  issuer        {}{}\n", i.issuer, i.self_signed ? " (self-signed)" : "");
+  out << fmt::format("  serial        {}\n", i.serial);
+  out << fmt::format("  not before    {}\n", i.not_before_text);
+  out << fmt::format("  not after     {} ({}, {} days left)\n", i.not_after_text, i.status, i.days_left);
+  out << fmt::format("  key           {}\n", i.key_type);
+  out << fmt::format("  signature     {}\n", i.signature_algorithm);
+  out << fmt::format("  SANs          {}\n", join(i.sans));
+  out << fmt::format("  key usage     {}\n", join(i.key_usage));
+  out << fmt::format("  ext key usage {}\n", join(i.extended_key_usage));
+  std::string ca = i.is_ca ? "yes" : "no";
+  if (i.is_ca && i.basic_constraints && i.basic_constraints->pathlen)
+    ca += fmt::format(" (pathlen {})", *i.basic_constraints->pathlen);
+  out << fmt::format("  CA            {}\n", ca);
+  out << fmt::format("  sha256        {}\n", i.fingerprint_sha256);
+}
+
+class InspectCommand final : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.add_option("file", file_, "Certificate, CSR or key (PEM or DER)")->required();
+    app.add_flag("--json", json_, "Print JSON with stable keys");
+    app.add_option("--passphrase-file", passphrase_file_,
+                   "Passphrase of an encrypted key, to show its type (else $MQTTPKI_PASSPHRASE)")
+        ->type_name("FILE");
+    app.footer(
+        "Certificates: subject, issuer, serial, validity with days left, SANs, key type, key usage, CA flag,\n"
+        "SHA-256 fingerprint. CSRs: subject, requested SANs, key type, whether the signature verifies.\n"
+        "Keys: type and public-key fingerprint only; the secret is never printed.\n"
+        "Examples:\n"
+        "  mqttpki inspect pki/issued/pi1.crt\n"
+        "  mqttpki inspect server_mqtt.csr --json");
+  }
+
+  int run(Context& ctx) override {
+    const std::string data = store::read_file(file_);
+    const auto kind = pki::detect_kind(pki::as_bytes(data));
+    const auto now = std::chrono::system_clock::now();
+    ordered_json j;
+    switch (kind) {
+      case pki::ObjectKind::certificate: {
+        const auto certs = store::with_file(file_, [&] { return pki::Certificate::load_chain(data); });
+        if (certs.size() == 1) {
+          j = certificate_json(certs[0], now);
+          if (!json_) certificate_text(ctx.out, certs[0], now);
+        } else {
+          j["kind"] = "certificates";
+          j["certificates"] = ordered_json::array();
+          for (const auto& c : certs) {
+            j["certificates"].push_back(certificate_json(c, now));
+            if (!json_) certificate_text(ctx.out, c, now);
+          }
+        }
+        break;
+      }
+      case pki::ObjectKind::certificate_request: {
+        const auto csr = pki_common::load_csr(file_);
+        const auto key = csr.public_key();
+        const bool sig = csr.signature_valid();
+        j["kind"] = "csr";
+        j["subject"] = csr.subject().to_string();
+        j["sans"] = san_strings(csr.sans());
+        j["key_type"] = key.type_name();
+        j["signature_valid"] = sig;
+        j["requested_extensions"] = csr.requested_extensions();
+        j["public_key_sha256"] = store::public_key_fingerprint(key);
+        if (!json_) {
+          ctx.out << "Certificate signing request\n";
+          ctx.out << fmt::format("  subject       {}\n", j["subject"].get<std::string>());
+          ctx.out << fmt::format("  SANs          {}\n", join(j["sans"].get<std::vector<std::string>>()));
+          ctx.out << fmt::format("  key           {}\n", key.type_name());
+          ctx.out << fmt::format("  signature     {}\n", sig ? "valid" : "INVALID (damaged or altered)");
+          ctx.out << fmt::format("  pubkey sha256 {}\n", j["public_key_sha256"].get<std::string>());
+        }
+        break;
+      }
+      case pki::ObjectKind::private_key:
+      case pki::ObjectKind::encrypted_private_key: {
+        const bool encrypted = kind == pki::ObjectKind::encrypted_private_key;
+        j["kind"] = "private_key";
+        j["encrypted"] = encrypted;
+        std::optional<pki::PrivateKey> key;
+        const char* env = std::getenv(store::passphrase_env);
+        const bool have_passphrase = !passphrase_file_.empty() || (env != nullptr && *env != '\0');
+        if (!encrypted || have_passphrase) key = pki_common::load_private_key(file_, passphrase_file_);
+        j["key_type"] = key ? ordered_json(key->type_name()) : ordered_json(nullptr);
+        j["bits"] = key ? ordered_json(key->bits()) : ordered_json(nullptr);
+        j["public_key_sha256"] =
+            key ? ordered_json(store::public_key_fingerprint(key->public_key())) : ordered_json(nullptr);
+        if (!json_) {
+          ctx.out << "Private key\n";
+          ctx.out << fmt::format("  type          {}\n", key ? key->type_name() : "unknown (encrypted; give "
+                                                                                     "--passphrase-file to see it)");
+          ctx.out << fmt::format("  encrypted     {}\n", encrypted ? "yes" : "no");
+          if (key)
+            ctx.out << fmt::format("  pubkey sha256 {}\n", j["public_key_sha256"].get<std::string>());
+        }
+        break;
+      }
+      case pki::ObjectKind::empty:
+        throw Error(Errc::bad_format,
+                    fmt::format("{}: empty file; expected a certificate, CSR or key in PEM or DER", file_));
+      default:
+        throw Error(Errc::bad_format,
+                    fmt::format("{}: not a certificate, CSR or private key in PEM or DER ({}); check the file is "
+                                "complete and of the right kind",
+                                file_, pki::describe_kind(kind)));
+    }
+    if (json_) ctx.out << j.dump(2) << "\n";
+    return 0;
+  }
+
+ private:
+  std::string file_;
+  bool json_ = false;
+  std::string passphrase_file_;
+};
+
+}  // namespace
+
+MQTTPKI_REGISTER_COMMAND(InspectCommand, "inspect", 60, "Show what a certificate, CSR or key file holds")
+
+}  // namespace mqttpki::cli

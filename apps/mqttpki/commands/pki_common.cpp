@@ -1,0 +1,117 @@
+#include "pki_common.hpp"
+
+#include <mqttpki/pki/error.hpp>
+#include <mqttpki/pki/types.hpp>
+#include <mqttpki/store/files.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ostream>
+
+namespace mqttpki::cli::pki_common {
+
+void add_passphrase_file_option(CLI::App& app, std::string& file, std::string_view what) {
+  app.add_option("--passphrase-file", file,
+                 fmt::format("Read the passphrase {} from the first line of FILE (else $MQTTPKI_PASSPHRASE, else a "
+                             "prompt on a terminal)",
+                             what))
+      ->type_name("FILE");
+}
+
+std::optional<store::Secret> passphrase_for_reading(const std::string& file, std::string_view prompt) {
+  store::PassphraseRequest request;
+  if (!file.empty()) request.file = file;
+  request.prompt = std::string(prompt);
+  return store::read_passphrase(request);
+}
+
+std::optional<std::string_view> view(const std::optional<store::Secret>& secret) {
+  if (!secret) return std::nullopt;
+  return std::string_view(secret->view());
+}
+
+namespace {
+
+// "FILE: expected a certificate ..., found a private key": the pki message with the file in front, and an
+// empty file said plainly.
+std::string read_nonempty(const std::filesystem::path& path, std::string_view expected) {
+  std::string data = store::read_file(path);
+  if (data.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw Error(Errc::bad_format, fmt::format("{}: empty file; expected {} in PEM or DER", path.string(), expected));
+  return data;
+}
+
+}  // namespace
+
+pki::Certificate load_certificate(const std::filesystem::path& path) {
+  const std::string data = read_nonempty(path, "a certificate");
+  return store::with_file(path, [&] { return pki::Certificate::load(data); });
+}
+
+pki::Csr load_csr(const std::filesystem::path& path) {
+  const std::string data = read_nonempty(path, "a certificate request (CSR)");
+  return store::with_file(path, [&] { return pki::Csr::load(data); });
+}
+
+pki::PrivateKey load_private_key(const std::filesystem::path& path, const std::string& passphrase_file) {
+  std::string data = read_nonempty(path, "a private key");
+  std::optional<store::Secret> passphrase;
+  if (pki::PrivateKey::is_encrypted(pki::as_bytes(data))) {
+    passphrase = passphrase_for_reading(passphrase_file, fmt::format("Passphrase for {}: ", path.string()));
+    if (!passphrase)
+      throw Error(Errc::bad_passphrase,
+                  fmt::format("{}: the key is encrypted; give its passphrase with --passphrase-file FILE or "
+                              "MQTTPKI_PASSPHRASE",
+                              path.string()));
+  }
+  try {
+    auto key = pki::PrivateKey::load(data, view(passphrase));
+    store::Secret wipe{std::move(data)};
+    return key;
+  } catch (const Error& e) {
+    store::Secret wipe{std::move(data)};
+    if (e.code() == Errc::bad_passphrase && passphrase)
+      throw Error(Errc::bad_passphrase,
+                  fmt::format("{}: wrong passphrase; check --passphrase-file or MQTTPKI_PASSPHRASE", path.string()));
+    throw Error(e.code(), path.string() + ": " + e.what());
+  }
+}
+
+pki::KeyType new_key_type(std::string_view text) {
+  pki::KeyType type{};
+  try {
+    type = pki::parse_key_type(text);
+  } catch (const Error&) {
+    type = pki::KeyType::rsa;  // reported below with the one message
+  }
+  if (type == pki::KeyType::rsa)
+    throw Error(Errc::invalid_argument,
+                fmt::format("--key-type '{}': not a key type mqttpki generates; use p256 (default), p384 or ed25519",
+                            text));
+  return type;
+}
+
+std::vector<pki::GeneralName> parse_sans(const std::vector<std::string>& values) {
+  std::vector<pki::GeneralName> out;
+  for (const auto& v : values) {
+    try {
+      auto san = pki::parse_san(v);
+      if (std::find(out.begin(), out.end(), san) == out.end()) out.push_back(std::move(san));
+    } catch (const Error& e) {
+      throw Error(Errc::invalid_argument, fmt::format("--san '{}': {}", v, e.what()));
+    }
+  }
+  return out;
+}
+
+void check_output_free(const std::filesystem::path& path, bool force) {
+  if (!force && store::path_exists(path))
+    throw Error(Errc::already_exists, fmt::format("{} exists; use --force to overwrite", path.string()));
+}
+
+void warn(Context& ctx, std::string_view command, std::string_view text) {
+  ctx.err << fmt::format("mqttpki {}: warning: {}\n", command, text);
+}
+
+}  // namespace mqttpki::cli::pki_common

@@ -1,0 +1,35 @@
+#pragma once
+// Loading the CA of a CA folder for signing: ca.crt, private/ca.key (with its passphrase), and the check that
+// the key belongs to the certificate. Errors name the file and the fix.
+
+#include <mqttpki/pki/certificate.hpp>
+#include <mqttpki/pki/key.hpp>
+#include <mqttpki/store/ca_folder.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mqttpki::store {
+
+struct LoadedCa {
+  pki::Certificate cert;
+  pki::PrivateKey key;
+};
+
+// The CA certificate alone (for export, list, verify).
+[[nodiscard]] pki::Certificate load_ca_cert(const CaFolder& folder);
+
+// Certificate and key. An encrypted key without a passphrase is Errc::bad_passphrase telling how to give
+// one; a key that does not match ca.crt is Errc::mismatch.
+[[nodiscard]] LoadedCa load_signing_ca(const CaFolder& folder, const std::optional<std::string_view>& passphrase);
+
+// True when DIR/private/ca.key is encrypted (so the command knows to ask for a passphrase).
+[[nodiscard]] bool ca_key_encrypted(const CaFolder& folder);
+
+// SHA-256 of the DER SubjectPublicKeyInfo, colon-separated upper-case hex (the form of
+// Certificate::fingerprint_sha256()): the index's public_key_sha256, which tells whether two certificates
+// share a key.
+[[nodiscard]] std::string public_key_fingerprint(const pki::PublicKey& key);
+
+}  // namespace mqttpki::store
