@@ -182,12 +182,28 @@ IssueResult issue(const Certificate& ca_cert, const PrivateKey& ca_key, const Is
     throw Error(Errc::expired, "CA certificate " + label + " is not valid until " +
                                    format_time(ca_cert.not_before()) + "; check the system clock");
   }
-  if (auto ku = ca_cert.key_usage(); !ku.empty() && std::find(ku.begin(), ku.end(), "keyCertSign") == ku.end()) {
+  // What strict X.509 verification (used below on the result) demands of a CA, checked up front so the
+  // refusal names the fix. CAs made by `openssl req -x509` lack keyUsage; renew_ca() rewrites them.
+  const std::string fix = "; run `mqttpki renew --ca` to re-create it with the required extensions";
+  auto ku = ca_cert.key_usage();
+  if (ku.empty()) {
+    throw Error(Errc::policy, "the CA certificate " + label + " has no keyUsage extension" + fix);
+  }
+  if (std::find(ku.begin(), ku.end(), "keyCertSign") == ku.end()) {
     throw Error(Errc::policy, "the CA certificate " + label + " does not allow certificate signing (keyUsage lacks keyCertSign)");
   }
-  if (VerifyResult r = verify_chain({ca_cert}, ca_cert, Purpose::any, req.now); !r) {
+  if (!ca_cert.subject_key_id_hex()) {
+    throw Error(Errc::policy, "the CA certificate " + label + " has no subjectKeyIdentifier" + fix);
+  }
+  if (!ca_cert.basic_constraints()->critical) {
+    throw Error(Errc::policy, "the CA certificate " + label + " has a non-critical basicConstraints extension" + fix);
+  }
+  VerifyOptions self_check;
+  self_check.now = req.now;
+  self_check.partial_chain = true;  // an intermediate CA is its own anchor here
+  if (VerifyResult r = verify_chain({ca_cert}, ca_cert, self_check); !r) {
     throw Error(Errc::policy, "the CA certificate " + label + " is not usable under strict X.509 rules (" + r.reason +
-                                  "); run `mqttpki renew --ca` to re-create it with the required extensions");
+                                  ")" + fix);
   }
   // --- the request
   check_key_policy(req.public_key);
@@ -269,6 +285,7 @@ IssueResult issue(const Certificate& ca_cert, const PrivateKey& ca_key, const Is
   VerifyOptions vo;
   vo.purpose = req.profile == Profile::server ? Purpose::server : Purpose::client;
   vo.now = req.now;
+  vo.partial_chain = true;
   std::vector<std::optional<std::string>> hosts;
   if (req.profile == Profile::server) {
     for (const auto& san : req.sans) {

@@ -51,6 +51,7 @@ VerifyResult verify_chain(const std::vector<Certificate>& ca_certs, const Certif
   }
   unsigned long flags = 0;
   if (options.strict) flags |= X509_V_FLAG_X509_STRICT;
+  if (options.partial_chain) flags |= X509_V_FLAG_PARTIAL_CHAIN;
   if (!options.crls.empty()) {
     flags |= X509_V_FLAG_CRL_CHECK;
     for (const auto& data : options.crls) {

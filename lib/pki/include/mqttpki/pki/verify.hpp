@@ -26,6 +26,9 @@ struct VerifyOptions {
   std::vector<Bytes> crls;                 // PEM or DER CRLs; when given, revocation is checked for the
                                            // leaf (X509_V_FLAG_CRL_CHECK)
   bool strict = true;                      // X509_V_FLAG_X509_STRICT
+  // Accept a chain that ends at any certificate in ca_certs, self-signed or not
+  // (X509_V_FLAG_PARTIAL_CHAIN), e.g. an intermediate CA trusted on its own.
+  bool partial_chain = false;
 };
 
 struct VerifyResult {

@@ -1,0 +1,98 @@
+#pragma once
+// Keys made once with the openssl CLI (test material only, never used for anything else):
+//   ec_with_params: `openssl ecparam -name prime256v1 -genkey` (the seed guide's command, with the EC PARAMETERS block)
+//   rsa_traditional: `openssl genrsa -traditional 2048`
+//   rsa_traditional_encrypted: `openssl genrsa -traditional -aes256 -passout pass:secret 2048`
+//   dsa: `openssl genpkey` with 2048-bit DSA parameters
+
+namespace pki_test::fixtures {
+
+inline constexpr const char* ec_with_params = R"(-----BEGIN EC PARAMETERS-----
+BggqhkjOPQMBBw==
+-----END EC PARAMETERS-----
+-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIJPUT2+Z3vLSrjX333fnCuodHcTK/lLU0InifO6U8l1zoAoGCCqGSM49
+AwEHoUQDQgAEdNfWPrAasDTXff5EYvFYUpXSDdQOGBFNTa/9LU97+x1+BYL4rblc
+70m6TO2bHfr6izTcPAFU4KwglORYzLlfzw==
+-----END EC PRIVATE KEY-----
+)";
+
+inline constexpr const char* rsa_traditional = R"(-----BEGIN RSA PRIVATE KEY-----
+MIIEowIBAAKCAQEAxbe9AxQ3L9VOqEzfhmbcQlMA4MT3jl4WrdnwKp5eMt5DA3DF
+nCwXAnwtPd66tlXuE/9TrdQCrXfutKXJuw0qQCXCqAHYS8M+5fNcBWlttiPxpGvZ
+VdHWcp1xWkftqJQbeXP1s9XycyEBLxntuvIjX09Oq0P21B3PiNAx8c0Fe2vJGicb
+6XSl8e7XWmib/dJ8QXNceh/xVzKSMOcRChJ9zCnSbs4FcSOQzIi4RD34xJBU53d6
+DjKGvC/n+ogBM9NPNqdpKkp3oN7CdBbtrWXB2B1c/i0DCJH1vT7Gl2AqWJMjkiTw
+F9Nl9JFaqqYsPtEIYYhG2yn12iyVxMv6i67bPQIDAQABAoIBAAG8Jm9d5fZoaFpf
+jaY+hf1wAIXjEeq2Jnv2jwi0tI4SN2N9lxeofGLex5UvfJMdMcELqxvkocm3ZR5r
+26y68BgO128wJZ9+klv5X3aYXFMuQWXTC3MZFl5m8B0dx0xaJlvnDwIkZQ5VEmSr
+1SigN3wT3v8aPNLTgyQdHZRqBeZgFw3aMOcHOr2IHrcRtzdijVqAx0x+IsZjdLFZ
+VJZcK2Zg4jyXtwFozL7vi3s9dJXzl5fi1Nw0sSIh8TpsknyyjWpaU9FOKyIMt1hl
+KAMw75noJq5b8K82pYVVpZaA4Nl3IOv5OQJ9UCz6euMDZZBaa3NwtChagrecsC/0
+IbOTbuECgYEA6uHOdibrjhgq/Xk3tUxq3x9EUliupevBjQo2426Lj/yvYTBwkdCx
+uGn8ziqwOT+9enXS6R4sXEJu9Ye+d+lemlPQEwUtUKqsqPikcQjp4c8EgDxPQfmR
++MzTXh4535SyesbQD5WEOzA/77w8EM/m8KezHI33s1DbozjMYGf+j90CgYEA136I
+wkzrWjXmUJO6ZoSyG5tH3vD8sZvJRckCok0aWCS/R0xor2hLMjzzOhA7zmYQ5SMk
+2JcxYVg4504KKPsNff0uu7EoYfVo3O3QTpAaoKJXCIauXPEs/hj3En3ptJh8JGPX
+6GPlJaqKiA4BY0BUPM9kDYbOSqSWOI7l+U9KcuECgYB1mqYzhn0+4l70FzOLdT21
+hgRBbuHTdd2tbsXYzkrWx2BQu15BxEqX2YmY+MrPf1ix7jiyPEdd0m2YRmVZyOFz
+SC/QtjDgSPS2jfhYGGxygaLxSkEs+XbbKkNSxrOXfO54hv86LlTNBfWdZZR1noM1
+T+Jgk7zIbd3rNc8vHiLZiQKBgDrD9ueFsmjXagdvQdXTOf7tSZwye7azlR/CwUUh
+YZ3H56G55JJxDpCUrn+XDbgrfU//VXz7PiwdsubhEUQ7smI5ORVWKn0MP5x//d5u
+zdQgcTuR/tq5qltg03/ndmQZcUE7ORXWqBatezm/GAHI+S/cHpzRtlAEsjKaRXzH
+crYBAoGBAM/lzvpAsdDGGAPmQl/1acFx4VluRQPDZPsrxDPH9lQ2RJTT+k3zSg1F
+JeKv4sieaXHfW5+tvzGE5mUkucBFO3vkpl1PK/fHwc5aBO5iAo/SnANJnx5JrT4f
+p5o833XM90sxe5LD/jVFgbyqlGeQAfezfVrNhjXF0eVVfUUpGWg3
+-----END RSA PRIVATE KEY-----
+)";
+
+inline constexpr const char* rsa_traditional_encrypted = R"(-----BEGIN RSA PRIVATE KEY-----
+Proc-Type: 4,ENCRYPTED
+DEK-Info: AES-256-CBC,B823BB66D98CEF14FE8B6CDC7F695EE7
+
+gWev15LtiE2yNCHWi83O8q4esjXVDJynYQEFGawVdZ1sRY3ie+lbsRyjB20Acvne
+htQUKBXyxoFjVTPQRKN52B6vveaCTcmkVOZb8QDJ64300DLbl6EC15/PMeVoJFeH
+OMQ6Zfou5yjeJw7kILqxUbphgzZNrim2qS/ydzfQK96JCeiH7c6Uc49RWoCV2wRB
+BhT/cg6ZWWhmbPdiNevMfFcLbprt9W71eWGUD8K8G2Y1YVqSrswY6vztZihJ+Y4h
+h7Pzd8cQnPWCe9qbwvYwz2GG8YtE/MhDXuY7DVgFWmARt/hSIfIWi6nXZ9cK7+5I
+9AfCtItJXejwfVtlPef7ZVuFSFMAkb4N4JsuHdpd+MUf3yzyPTIf6rHV2NA89O3C
+lyRVTYwPUWIYRJjsImUg1UB/S/xHsY3BLk5o8FLZGhhugw//GWURYBZ1HAQzPwPr
+2cIQcLpjvtQMp3Pwl/I58aCigGHsU8tukefhtMXcZXngLy80NP7grd+PEjEHPqA3
+vVC4ulMo2RBsI9sRJxdSkYqND+QEi4yF9LzUCoGQ2hKEjNdbjNTx3+Y3UBYfwvgB
+xVCxm3GqRaNr8PUbd2Q6PfLdo2pr4ES12nV/lBugs0ItS2KFRGZoB+kor/yHyvEY
+ssrn2UgToWVhRYm2FHtcWkD+2TFytQBD3QI+caHZAOu2TjlT3rGCibz2q71lnQ0Y
+N+IWuoczOEz33xATfMub2j9O7PajcCXiXJCbaloXrAz9DRmEM418mLld6OE0lNK7
+XBa0xfW97XZbX3wu4VYn57GwhG7xb6QNNEZiPbcpLYEFPIOMjR9ZwlbmEY82NlcP
++fZh09+gqWBuoi7SMrM4QfEHTIjC0h2j2XvfEOf/jVds1LLyuSwyekZajuoc2MkK
+YboUE4EKuQcYuKqH+GuYSba0MKZWl9mb8NleaKehnijFnLY2OXeZmc5AVKN1qgjq
+TQ0uEAsVUY5rZ4mtrKn225xaEiuMw1hra9R1WVTApQdY5GAqrGgHoq+RvP6aot6n
+si66APJ+YUH+0jzu8x7DwRFDF/JNuQnGNmfpA+pfPkfyRUSyxvVZx5YLFkflJxkC
+NhDSdai2iw+Nr1sXOoC5QVxh5gnoz/0b1aGtYVhHrDIVOVb0CxQ7GSvuE9E7BahC
+PpOwHi4OP7UsNf5gmDQuLvUV5pBwM7gxpUOXXGuklgUbCtFRC0Ob/fNIfDm+gl8x
+TZdnzeynVq75r0LodhZ9ob0GKHLywP+fD4OTpdQWKpcrdnKpmTHNgmhsn5Q7wXi+
+ebYVecrEadIh6bKP6bymOLEan8H3NNlF5AmDI9gDLu2a+Jg7U4Y4hwTTreg+UmFA
+XZVbLw+XPY9NSiXRoJWtxRB7VStiI+sLi5f0bA4+aOvVUTTPvhBhRdDwUD3BPZtv
+swGrhpHoqWNB67P5yv7RYpztOAXJfTA43YMcH7Q5BbIHaa3gWHNLspIBVSQnOJ08
+lbVeI/wV/i+ObEl/2A7xcUnNHv+rCI+qSQPEq64YrpmM3C1GSGQBD7CGAecRJg+O
+XhQLQ+JQtqq+27EUAGmw5xs/vCXfNvZM6w04d0QO49HIVoQnejo36Dy0gJN9EyHk
+-----END RSA PRIVATE KEY-----
+)";
+
+inline constexpr const char* dsa = R"(-----BEGIN PRIVATE KEY-----
+MIICXAIBADCCAjUGByqGSM44BAEwggIoAoIBAQCJjj/VNnIi5UIlrWVqn3D8iff6
+sTGyM9DmnOFaEc2PqOXkVP+a5Jw5otQiuAxO3Gco6Y1D3XgAfnL+YJcEMWGnPsKc
+K9XLt5m5L3V3bnR0vEhUSNFqkjz+WNej192i0EkLNDOFYx8bNl2fo3IC+SSeERZs
+ivoiHC44ATnkDFaU5ES6PRgqZD4srs7WqKAAZXH0t4rtjzsAra0Nl/Vz8L0quck0
+BMOEjkcWFXBnUzqO+Fnqgt7SXbSX+E688PwWMr502YyZftJoQrQd3FFSpzQUg43Q
+Ds64cUXwQ99gNSdvEZ5YyDEeJczybXmbvumFUm2zxpqCasHx48TAT4BiakJHAh0A
+4DwbmmpTgtVhM8TkVXH7gb8COwGLe0MYKg7+DQKCAQARlgOkG4vWH/uniTjr2gDJ
+Nv+steuiMK8EiQZQRrRAwwRqUK9Q2/e0fqxs4iq82p505LjaIC6zmUiTIt12FnIW
+IN5ZM7FUZIaTXf8NbA9xA6BqXrMGxQ+F98MXw2EbaBzip9tpUjPpNIti3XyYrU9C
+xbM7R/rLu5B+TPvQ2mbvoop83TzsDk7K2VGKhGmH5bjWnSM9ZmswR0Wv9WmaDrIq
+FMmNSsYgUzmN3ftmhnV6RSbvvvlcw/28qVnqlLMtLNUY51yrRDkI0kM8Lmvx1VXd
+66oEGfWNc+cihQn9RAQ8b6CHdz2yycCufOd6bmjhOa3Xce08/bgb3ElRZNjKjQy1
+BB4CHHtTP7AGTKGCJiojeGJVRVUPzDUh4nVrTOZFd5E=
+-----END PRIVATE KEY-----
+)";
+
+}  // namespace pki_test::fixtures
