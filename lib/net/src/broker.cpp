@@ -159,7 +159,8 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     auto& c = *it->second;
     c.core_forgot = true;
     c.closing = true;
-    log(fmt::format("connection {} from {} closed by broker: {}", c.id, c.peer, reason));
+    // The core has logged why; repeat it only when asked for detail.
+    if (options.verbose) log(fmt::format("connection {} from {} closed by broker: {}", c.id, c.peer, reason));
     c.wake.cancel();
   }
 
@@ -278,11 +279,6 @@ struct Broker::Impl final : mqtt::BrokerOutput {
       info.anonymous_allowed = options.config.anonymous_allowed(l.cfg);
       log(fmt::format("connection {} from {} on {}: CN={} {}", c->id, c->peer, l.name,
                       info.certificate_cn ? *info.certificate_cn : std::string("-"), tls_text));
-      if (!info.certificate_authenticated && !info.anonymous_allowed)
-        log(fmt::format("connection {} is anonymous and {} does not allow anonymous clients: it will be refused "
-                        "(set 'allow_anonymous true', or bind the listener to 127.0.0.1, or use a "
-                        "require_certificate listener)",
-                        c->id, l.name));
       asio::co_spawn(io, writer(c), asio::detached);
       core.on_open(c->id, std::move(info), mqtt::Clock::now());
       std::array<std::uint8_t, 16384> buf{};

@@ -211,7 +211,12 @@ struct Client::Impl {
       if (*next) return std::move(**next);
       if (read_done) {
         read_done = false;
-        if (read_ec) fail(fmt::format("connection to {} lost: {}", where(), describe_io_error(read_ec)));
+        if (read_ec) {
+          // A TLS alert here is the broker refusing us (TLS 1.3 checks client certificates after the
+          // client's handshake is done): its explanation stands alone.
+          if (read_ec.category() == asio::error::get_ssl_category()) fail(describe_io_error(read_ec));
+          fail(fmt::format("connection to {} lost: {}", where(), describe_io_error(read_ec)));
+        }
         reader.feed(std::span<const std::uint8_t>(rbuf.data(), read_n));
         continue;
       }
