@@ -109,8 +109,13 @@ struct BrokerCore::Impl {
   std::uint64_t messages_out = 0;
   std::uint64_t auto_id = 0;
   std::vector<Subscriber> match_scratch;
+  // on_close calls that arrive while the core is busy (an output callback that reports a failed
+  // write synchronously) are handled once the outer call returns, so that no iteration is disturbed.
+  int depth = 0;
+  std::vector<ConnectionId> deferred_closes;
 
   Impl(BrokerLimits l, BrokerOutput& o) : limits(l), out(o) {}
+  void flush_deferred();
 
   static std::string who(const Connection& c) {
     if (c.session) return fmt::format("client '{}' ({})", c.session->client_id, c.info.peer);
@@ -360,7 +365,7 @@ struct BrokerCore::Impl {
       }
       return;
     }
-    if (s.inflight.size() + s.queue.size() >= limits.max_queued_messages) {
+    if (limits.max_queued_messages != 0 && s.inflight.size() + s.queue.size() >= limits.max_queued_messages) {
       ++s.dropped;
       if (!s.queue_full_logged) {
         s.queue_full_logged = true;
@@ -371,11 +376,16 @@ struct BrokerCore::Impl {
       return;
     }
     s.queue_full_logged = false;
-    if (s.connection && s.inflight.size() < limits.max_inflight && s.queue.empty()) {
+    if (s.connection && !inflight_full(s) && s.queue.empty()) {
       send_new(s, std::move(m), encoded, id_offset);
     } else {
       s.queue.push_back(std::move(m));
     }
+  }
+
+  // 0 means no limit, as in Mosquitto.
+  bool inflight_full(const Session& s) const {
+    return limits.max_inflight != 0 && s.inflight.size() >= limits.max_inflight;
   }
 
   std::uint16_t next_packet_id(Session& s) {
@@ -404,7 +414,7 @@ struct BrokerCore::Impl {
 
   // Fills free in-flight slots from the queue.
   void pump(Session& s) {
-    while (s.connection && !s.queue.empty() && s.inflight.size() < limits.max_inflight) {
+    while (s.connection && !s.queue.empty() && !inflight_full(s)) {
       Message m = std::move(s.queue.front());
       s.queue.pop_front();
       send_new(s, std::move(m), nullptr, 0);
@@ -497,10 +507,39 @@ struct BrokerCore::Impl {
   }
 };
 
+namespace {
+// Marks the core busy for the duration of a public call; the outermost one flushes deferred closes.
+class Busy {
+ public:
+  explicit Busy(int& depth) : depth_(depth) { ++depth_; }
+  ~Busy() { --depth_; }
+  Busy(const Busy&) = delete;
+  Busy& operator=(const Busy&) = delete;
+
+ private:
+  int& depth_;
+};
+}  // namespace
+
+void BrokerCore::Impl::flush_deferred() {
+  while (depth == 0 && !deferred_closes.empty()) {
+    const ConnectionId id = deferred_closes.front();
+    deferred_closes.erase(deferred_closes.begin());
+    Busy busy(depth);
+    end_connection(id, "connection closed by peer or network", true, false);
+  }
+}
+
 BrokerCore::BrokerCore(BrokerLimits limits, BrokerOutput& out) : impl_(std::make_unique<Impl>(limits, out)) {}
 BrokerCore::~BrokerCore() = default;
 
 void BrokerCore::on_open(ConnectionId id, ConnectionInfo info, Clock::time_point now) {
+  {
+    Busy busy(impl_->depth);
+    // A reused id whose close was never reported: forget the old connection first.
+    impl_->end_connection(id, "connection id reused", true, false);
+  }
+  impl_->flush_deferred();
   auto c = std::make_unique<Connection>();
   c->id = id;
   c->info = std::move(info);
@@ -511,14 +550,32 @@ void BrokerCore::on_open(ConnectionId id, ConnectionInfo info, Clock::time_point
 }
 
 void BrokerCore::on_bytes(ConnectionId id, std::span<const std::uint8_t> bytes, Clock::time_point now) {
-  impl_->on_bytes(id, bytes, now);
+  {
+    Busy busy(impl_->depth);
+    impl_->on_bytes(id, bytes, now);
+  }
+  impl_->flush_deferred();
 }
 
 void BrokerCore::on_close(ConnectionId id, Clock::time_point) {
-  impl_->end_connection(id, "connection closed by peer or network", true, false);
+  if (impl_->depth > 0) {
+    impl_->deferred_closes.push_back(id);
+    return;
+  }
+  {
+    Busy busy(impl_->depth);
+    impl_->end_connection(id, "connection closed by peer or network", true, false);
+  }
+  impl_->flush_deferred();
 }
 
-void BrokerCore::on_tick(Clock::time_point now) { impl_->on_tick(now); }
+void BrokerCore::on_tick(Clock::time_point now) {
+  {
+    Busy busy(impl_->depth);
+    impl_->on_tick(now);
+  }
+  impl_->flush_deferred();
+}
 
 BrokerStats BrokerCore::stats() const {
   BrokerStats s;

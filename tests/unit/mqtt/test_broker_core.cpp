@@ -689,3 +689,48 @@ TEST_CASE("core: malformed input closes only that connection", "[core][limits]")
   h.raw(999, {0xC0, 0x00});
   CHECK(h.out.take(bad).empty());
 }
+
+TEST_CASE("core: on_close from inside send() is deferred safely", "[core][limits]") {
+  // An output whose writes to one connection fail synchronously and report the close at once.
+  struct Failing final : BrokerOutput {
+    BrokerCore* core = nullptr;
+    ConnectionId broken = 0;
+    std::map<ConnectionId, int> sends;
+    void send(ConnectionId id, std::vector<std::uint8_t>) override {
+      ++sends[id];
+      if (id == broken && core) core->on_close(id, Clock::time_point{});
+    }
+    void close(ConnectionId, std::string_view) override {}
+    void log(std::string_view) override {}
+  } out;
+  BrokerCore core({}, out);
+  out.core = &core;
+  const Clock::time_point t{};
+  auto connect = [&](ConnectionId id, const std::string& cid, const std::string& filter) {
+    core.on_open(id, with_certificate(), t);
+    Connect c;
+    c.client_id = cid;
+    core.on_bytes(id, encode(c), t);
+    core.on_bytes(id, encode(Subscribe{1, {{filter, Q1}}}), t);
+  };
+  connect(1, "a", "t");
+  connect(2, "b", "#");
+  connect(3, "c", "t/#");
+  out.broken = 2;
+  core.on_bytes(1, encode(Publish{false, Q1, false, "t", 1, b("x")}), t);
+  CHECK(out.sends[3] == 3);  // CONNACK, SUBACK, PUBLISH: delivery went on after the failure
+  CHECK(core.stats().connections == 2);
+  CHECK(core.stats().subscriptions == 2);  // b's clean session was dropped afterwards
+}
+
+TEST_CASE("core: zero limits mean no limit", "[core][limits]") {
+  BrokerLimits limits;
+  limits.max_inflight = 0;
+  limits.max_queued_messages = 0;
+  Harness h(limits);
+  const auto sub = h.connect("sub");
+  const auto pub = h.connect("pub");
+  h.subscribe(sub, "t", Q1);
+  for (std::uint16_t i = 1; i <= 50; ++i) h.publish(pub, "t", "m", Q1, false, i);
+  CHECK(h.out.take(sub).size() == 50);
+}

@@ -25,9 +25,10 @@ struct BrokerLimits {
   std::size_t max_packet_size = 256 * 1024;           // bytes, whole packet; larger closes the connection
   std::size_t max_connections = 10000;                // further CONNECTs get CONNACK 3 (server unavailable)
   std::size_t max_queued_messages = 1000;             // per session: QoS 1/2 messages waiting or in flight
+                                                      // (0 = no limit); QoS 0 is never queued offline
   std::size_t max_subscriptions_per_client = 1000;
   std::chrono::seconds connect_timeout{10};           // a connection must send CONNECT within this
-  std::uint16_t max_inflight = 20;                    // unacknowledged outgoing QoS 1/2 per session
+  std::uint16_t max_inflight = 20;                    // unacknowledged outgoing QoS 1/2 per session (0 = no limit)
 };
 
 // What the network layer knows about a connection before MQTT starts; it decides authentication
@@ -45,6 +46,9 @@ struct ConnectionInfo {
   bool anonymous_allowed = false;
 };
 
+// Calls may come from inside any BrokerCore entry point. An implementation may call
+// BrokerCore::on_close from inside send() (e.g. a write that fails synchronously): the core defers it
+// until the outer call returns. Other re-entrant calls are not supported.
 class BrokerOutput {
  public:
   virtual ~BrokerOutput() = default;
