@@ -1,0 +1,62 @@
+# Source after tests/lib.sh. make_pki DIR makes, with mqttpki itself, the certificate set of the seed story:
+#   DIR/pki            the CA folder
+#   DIR/server/        server.key, server.crt (SAN DNS:localhost, IP:127.0.0.1)
+#   DIR/NAME/          NAME.key, NAME.crt for each client name given (default: pi1)
+#   DIR/wrongsan/      a server certificate for DNS:wrong.example only (for refusal tests)
+make_pki() {
+  local d=$1; shift
+  local clients=("$@")
+  [ ${#clients[@]} -gt 0 ] || clients=(pi1)
+  export MQTTPKI_DIR="$d/pki"
+  "$MQTTPKI" init-ca --cn "interop test CA" >/dev/null
+  "$MQTTPKI" csr --new-key "$d/server/server.key" --cn localhost --san DNS:localhost --san IP:127.0.0.1 \
+    --out "$d/server/server.csr" >/dev/null
+  "$MQTTPKI" sign "$d/server/server.csr" --profile server --name server --out "$d/server/server.crt" >/dev/null
+  "$MQTTPKI" csr --new-key "$d/wrongsan/wrongsan.key" --cn wrong.example --san DNS:wrong.example \
+    --out "$d/wrongsan/wrongsan.csr" >/dev/null
+  "$MQTTPKI" sign "$d/wrongsan/wrongsan.csr" --profile server --name wrongsan --out "$d/wrongsan/wrongsan.crt" >/dev/null
+  local c
+  for c in "${clients[@]}"; do
+    "$MQTTPKI" csr --new-key "$d/$c/$c.key" --cn "$c" --out "$d/$c/$c.csr" >/dev/null
+    "$MQTTPKI" sign "$d/$c/$c.csr" --profile client --name "$c" --out "$d/$c/$c.crt" >/dev/null
+  done
+}
+
+# start_our_broker DIR: the bundled broker on 127.0.0.1 with mutual TLS; sets OUR_PORT.
+start_our_broker() {
+  local d=$1
+  "$MQTTPKI" broker --port 0 --bind 127.0.0.1 --cafile "$d/pki/ca.crt" --certfile "$d/server/server.crt" \
+    --keyfile "$d/server/server.key" --require-certificate --use-identity-as-username \
+    >"$d/our-broker.out" 2>"$d/our-broker.log" &
+  track_pid $!
+  OUR_PORT=""
+  local i
+  for ((i = 0; i < 200; i++)); do
+    OUR_PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\) (tls).*/\1/p' "$d/our-broker.out" | head -n 1)
+    [ -n "$OUR_PORT" ] && return 0
+    sleep 0.05
+  done
+  echo "our broker did not start: $(cat "$d/our-broker.log")" >&2
+  return 1
+}
+
+# start_template_mosquitto DIR: Mosquitto started with the rendered `mosquitto-tls` template, fed by
+# `export-pem --bundle mosquitto`; sets MOSQ_PLAIN and MOSQ_TLS.
+start_template_mosquitto() {
+  local d=$1
+  local mosquitto
+  mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+  [ -x "$mosquitto" ] || return 77
+  "$MQTTPKI" export-pem --bundle mosquitto --name server --key "$d/server/server.key" --out-dir "$d/mosq" >/dev/null
+  MOSQ_PLAIN=$(free_port)
+  MOSQ_TLS=$(free_port)
+  "$MQTTPKI" template mosquitto-tls --set cert_dir="$d/mosq" --set server_name=server \
+    --set plain_port="$MOSQ_PLAIN" --set tls_port="$MOSQ_TLS" --out "$d/mosquitto.conf"
+  # Tests only: bind the TLS listener to loopback, and stay the current user (Mosquitto started as root
+  # switches to 'mosquitto', who cannot read our 0700 temp folder; the template tells users the install step).
+  sed -i "s/^listener $MOSQ_TLS\$/listener $MOSQ_TLS 127.0.0.1/" "$d/mosquitto.conf"
+  printf 'user %s\nlog_dest stderr\nlog_type all\n' "$(id -un)" >>"$d/mosquitto.conf"
+  "$mosquitto" -c "$d/mosquitto.conf" >"$d/mosquitto.log" 2>&1 &
+  track_pid $!
+  wait_port "$MOSQ_TLS" 10 && wait_port "$MOSQ_PLAIN" 10
+}
