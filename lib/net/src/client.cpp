@@ -183,7 +183,16 @@ struct Client::Impl {
       asio::async_write(*plain, asio::buffer(bytes), handler);
     }
     run_op(done, deadline(), "writing to");
-    if (ec) fail(fmt::format("connection to {} lost while writing: {}", where(), describe_io_error(ec)));
+    if (ec) {
+      // A broker refusing our certificate under TLS 1.3 sends an alert and closes; the alert waiting in
+      // the socket explains the failed write better than "broken pipe".
+      if (tls && !read_done) {
+        start_read();
+        run_until(read_done, Clock::now() + std::chrono::seconds(1));
+      }
+      if (read_done && read_ec.category() == asio::error::get_ssl_category()) fail(describe_io_error(read_ec));
+      fail(fmt::format("connection to {} lost while writing: {}", where(), describe_io_error(ec)));
+    }
     last_send = Clock::now();
   }
 
