@@ -136,6 +136,10 @@ RenewItem issue_and_record(const CaFolder& folder, Index& index, const CaMateria
   item.new_not_after = result->certificate.not_after();
   item.cert_path = folder.layout().issued_cert(item.name);
   item.warnings = std::move(result->warnings);
+  if (options.within && days * day <= *options.within)
+    item.warnings.push_back(fmt::format("it lives {} days, no longer than the {} renewal window, so every run with "
+                                        "--within {} renews it again; give it a longer validity with --days",
+                                        days, format_window(*options.within), format_window(*options.within)));
   if (wanted_end > ca_end)
     item.warnings.push_back(fmt::format("validity capped at the CA's expiry ({}); run `mqttpki renew --ca`, then "
                                         "renew this certificate again",
