@@ -6,6 +6,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/decoder.h>
+#include <openssl/ec.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 

@@ -5,6 +5,7 @@
 #include <mqttpki/pki/pki.hpp>
 
 #include <catch2/catch.hpp>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# PKI benchmark with three baselines:
+#   1. bench_pki: the library issuing client certificates from CSRs, and raw EVP ECDSA P-256 in-process
+#   2. `openssl speed -seconds 2 ecdsap256`: OpenSSL's own measurement of the per-core limit
+#   3. the seed guide's workflow: `openssl req` + `openssl x509 -req` per certificate, as a shell loop
+# Usage: bench/pki_bench.sh [BUILD_DIR] [COUNT] [SEED_COUNT]   (defaults: build, 1000, 100)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-$here/../build}
+count=${2:-1000}
+seed_count=${3:-100}
+bin=$build/bench/bench_pki
+if [ ! -x "$bin" ]; then
+  echo "pki_bench: $bin not found; build it first: cmake --build $build --target bench_pki" >&2
+  exit 1
+fi
+command -v openssl >/dev/null || { echo "pki_bench: the openssl CLI is needed" >&2; exit 1; }
+
+echo "== 1. library (bench_pki $count)"
+out=$("$bin" "$count")
+echo "$out" | grep -v '='
+lib_rate=$(echo "$out" | sed -n 's/^certificates_per_second=//p')
+evp_pair=$(echo "$out" | sed -n 's/^openssl_sign_verify_per_second=//p')
+
+echo
+echo "== 2. openssl speed -seconds 2 ecdsap256"
+speed=$(openssl speed -seconds 2 ecdsap256 2>/dev/null | grep 'nistp256' | tail -n 1)
+echo "$speed"
+# "256 bits ecdsa (nistp256)   0.0000s   0.0001s  40000.0  13000.0": the last two are sign/s and verify/s
+speed_sign=$(echo "$speed" | awk '{print $(NF-1)}')
+speed_verify=$(echo "$speed" | awk '{print $NF}')
+
+echo
+echo "== 3. seed guide loop: openssl req + openssl x509 -req, $seed_count certificates"
+work=$(mktemp -d "${TMPDIR:-/tmp}/pki-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+(
+  cd "$work"
+  openssl ecparam -name prime256v1 -genkey -noout -out ca.key
+  openssl req -new -x509 -sha256 -days 365 -key ca.key -out ca.crt -subj "/CN=Seed CA" 2>/dev/null
+  openssl ecparam -name prime256v1 -genkey -noout -out client.key
+)
+start=$(date +%s.%N)
+for i in $(seq 1 "$seed_count"); do
+  openssl req -new -sha256 -key "$work/client.key" -out "$work/c.csr" -subj "/CN=device-$i" 2>/dev/null
+  openssl x509 -req -in "$work/c.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial \
+    -CAserial "$work/ca.srl" -out "$work/c.crt" -days 1000 -sha256 2>/dev/null
+done
+end=$(date +%s.%N)
+seed_rate=$(awk -v n="$seed_count" -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", n / (e - s) }')
+echo "seed loop: $seed_rate certificates/s"
+
+echo
+echo "== summary (one core)"
+awk -v lib="$lib_rate" -v pair="$evp_pair" -v ss="$speed_sign" -v sv="$speed_verify" -v seed="$seed_rate" 'BEGIN {
+  spair = 1 / (1 / ss + 1 / sv)
+  sfloor = 1 / (1 / ss + 2 / sv)
+  printf "library:                              %10.1f certificates/s\n", lib
+  printf "EVP sign+verify (in-process):         %10.1f /s   ratio library/EVP pair:      %.2f\n", pair, lib / pair
+  printf "openssl speed sign+verify:            %10.1f /s   ratio library/speed pair:    %.2f\n", spair, lib / spair
+  printf "openssl speed floor (1 sign+2 verify):%10.1f /s   ratio library/speed floor:   %.2f\n", sfloor, lib / sfloor
+  printf "seed guide loop (req + x509 -req):    %10.1f certificates/s   speed-up: %.0fx\n", seed, lib / seed
+}'
