@@ -16,6 +16,8 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <csignal>
 #include <ctime>
 #include <deque>
@@ -126,6 +128,8 @@ struct Broker::Impl final : mqtt::BrokerOutput {
   bool started = false;
   bool stopping = false;
   std::atomic<bool> running{false};
+  std::mutex run_mu;
+  std::condition_variable run_cv;
   std::atomic<std::size_t> open_count{0};
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> refused{0};
@@ -378,6 +382,10 @@ Broker::Broker(BrokerOptions options) : impl_(std::make_unique<Impl>(std::move(o
 
 Broker::~Broker() {
   stop();
+  // Destroying a broker whose run() is still active on another thread would pull the loop from under
+  // it: wait (bounded) for run() to return. Callers normally stop() and join first.
+  std::unique_lock lock(impl_->run_mu);
+  impl_->run_cv.wait_for(lock, std::chrono::seconds(10), [this] { return !impl_->running.load(); });
 }
 
 std::vector<BoundListener> Broker::start() {
@@ -437,7 +445,11 @@ void Broker::run() {
   if (!im.started) throw Error(Errc::invalid_argument, "Broker::run() before start()");
   im.running = true;
   im.io.run();
-  im.running = false;
+  {
+    std::lock_guard lock(im.run_mu);
+    im.running = false;
+  }
+  im.run_cv.notify_all();
 }
 
 void Broker::stop() {
@@ -453,11 +465,12 @@ void Broker::reload() {
   auto& im = *impl_;
   auto fresh = im.build_contexts();  // pure OpenSSL: safe on the caller's thread; throws, keeping the old
   if (im.running && !im.io.get_executor().running_in_this_thread()) {
-    std::promise<void> done;
-    auto f = done.get_future();
-    asio::post(im.io, [&im, &fresh, &done] {
+    // Shared with the posted handler, which may outlive this call if the loop is stuck.
+    auto done = std::make_shared<std::promise<void>>();
+    auto f = done->get_future();
+    asio::post(im.io, [&im, fresh = std::move(fresh), done]() mutable {
       im.swap_contexts(std::move(fresh));
-      done.set_value();
+      done->set_value();
     });
     if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
       throw Error(Errc::network, "reload: the broker loop did not answer within 10 s");

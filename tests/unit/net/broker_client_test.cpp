@@ -247,3 +247,39 @@ TEST_CASE("start() reports a port in use and unreadable files clearly", "[broker
   mqttpki::net::Broker third(RunningBroker::make_options({bad}));
   CHECK_THROWS_WITH(third.start(), Catch::Contains("does not match certfile"));
 }
+
+TEST_CASE("max connections: further connections are refused and logged", "[broker][limits]") {
+  auto opts = RunningBroker::make_options({tls_listener()});
+  opts.config.max_connections = 1;
+  RunningBroker b(std::move(opts));
+  Client first(client_options(b.port()));
+  first.connect();
+  auto err = connect_error(client_options(b.port()));
+  CHECK(err != "connected");
+  CHECK(b.log.wait_for("connections open (raise max_connections)"));
+  first.ping();  // the first one is unaffected
+}
+
+TEST_CASE("a subscriber that stops reading is dropped at the write-queue cap", "[broker][limits]") {
+  auto opts = RunningBroker::make_options({tls_listener()});
+  opts.write_queue_limit = 256 * 1024;
+  RunningBroker b(std::move(opts));
+  Client slow(client_options(b.port()));
+  slow.connect();
+  slow.subscribe({{"flood", 0}});
+  Client pub(client_options(b.port()));
+  pub.connect();
+  std::vector<std::uint8_t> big(200 * 1024, 0x55);
+  // Socket buffers absorb some megabytes before the broker's queue grows; keep publishing (bounded)
+  // until the broker reports the drop.
+  bool dropped = false;
+  for (int i = 0; i < 400 && !dropped; ++i) {
+    pub.publish("flood", big, 0);
+    if (i % 10 == 9) {
+      pub.ping();  // the broker has handled everything sent so far
+      dropped = b.log.wait_for("dropped, more than 262144 bytes waiting", milliseconds(0));
+    }
+  }
+  CHECK(dropped);
+  pub.ping();  // the publisher is unaffected
+}
