@@ -72,7 +72,8 @@ struct Session {
   std::string client_id;
   bool clean = true;
   std::optional<ConnectionId> connection;  // set while a client is connected
-  std::deque<InFlight> inflight;
+  std::deque<InFlight> inflight;                   // in send order (the resend order)
+  std::unordered_set<std::uint16_t> inflight_ids;  // the ids in `inflight`, for O(1) id allocation
   std::deque<Message> queue;  // QoS 1/2 waiting for an in-flight slot or for the client to return
   std::unordered_set<std::uint16_t> incoming_qos2;  // QoS 2 ids received, awaiting PUBREL
   std::uint16_t next_id = 1;
@@ -342,8 +343,14 @@ struct BrokerCore::Impl {
       if (sit == sessions.end()) continue;
       Session& s = *sit->second;
       const QoS q = min_qos(m.qos, sub.qos);  // downgrade to the subscription's QoS
+      if (q == QoS::at_most_once && !s.connection) continue;  // QoS 0 is not queued for offline clients
       auto& bytes = encoded[qn(q)];
       if (bytes.empty()) id_offset[qn(q)] = encode_publish(bytes, m.topic, *m.payload, q, 0, false, false);
+      if (q == QoS::at_most_once) {  // hot path: the same bytes for every QoS 0 subscriber
+        ++messages_out;
+        out.send(*s.connection, bytes);
+        continue;
+      }
       deliver(s, Message{m.topic, m.payload, q, false}, &bytes, id_offset[qn(q)]);
     }
     subs.clear();
@@ -384,17 +391,17 @@ struct BrokerCore::Impl {
   }
 
   // 0 means no limit, as in Mosquitto.
+  // Never more than 65,535 in flight: there are no more packet ids.
   bool inflight_full(const Session& s) const {
-    return limits.max_inflight != 0 && s.inflight.size() >= limits.max_inflight;
+    const std::size_t cap = limits.max_inflight == 0 ? 0xFFFF : limits.max_inflight;
+    return s.inflight.size() >= cap;
   }
 
   std::uint16_t next_packet_id(Session& s) {
     while (true) {
       const std::uint16_t id = s.next_id;
       s.next_id = static_cast<std::uint16_t>(s.next_id == 0xFFFF ? 1 : s.next_id + 1);
-      const bool used = std::any_of(s.inflight.begin(), s.inflight.end(),
-                                    [id](const InFlight& f) { return f.packet_id == id; });
-      if (!used) return id;
+      if (!s.inflight_ids.contains(id)) return id;
     }
   }
 
@@ -408,6 +415,7 @@ struct BrokerCore::Impl {
       encode_publish(bytes, m.topic, *m.payload, m.qos, id, false, m.retain);
     }
     s.inflight.push_back(InFlight{id, std::move(m), false});
+    s.inflight_ids.insert(id);
     ++messages_out;
     out.send(*s.connection, std::move(bytes));
   }
@@ -443,6 +451,7 @@ struct BrokerCore::Impl {
       return f.packet_id == id && f.message.qos == qos && (qos == QoS::at_least_once || f.awaiting_pubcomp);
     });
     if (it == s.inflight.end()) return;  // unknown or duplicate acknowledgement: ignore
+    s.inflight_ids.erase(id);
     s.inflight.erase(it);
     pump(s);
   }

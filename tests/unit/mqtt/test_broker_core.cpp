@@ -734,3 +734,43 @@ TEST_CASE("core: zero limits mean no limit", "[core][limits]") {
   for (std::uint16_t i = 1; i <= 50; ++i) h.publish(pub, "t", "m", Q1, false, i);
   CHECK(h.out.take(sub).size() == 50);
 }
+
+TEST_CASE("core: outgoing packet ids wrap around and skip ids still in flight", "[core][session]") {
+  BrokerLimits limits;
+  limits.max_inflight = 2;
+  Harness h(limits);
+  const auto sub = h.connect("sub");
+  const auto pub = h.connect("pub");
+  h.subscribe(sub, "t", Q1);
+  h.publish(pub, "t", "held", Q1, false, 1);
+  auto got = h.out.take(sub);
+  REQUIRE(got.size() == 1);
+  CHECK(as_publish(got[0]).packet_id == 1);  // never acknowledged
+  for (std::uint32_t k = 2; k <= 0xFFFF; ++k) {
+    h.publish(pub, "t", "m", Q1, false, 1);
+    got = h.out.take(sub);
+    REQUIRE(got.size() == 1);
+    REQUIRE(as_publish(got[0]).packet_id == k);
+    h.send(sub, PubAck{static_cast<std::uint16_t>(k)});
+  }
+  h.publish(pub, "t", "wrapped", Q1, false, 1);
+  got = h.out.take(sub);
+  REQUIRE(got.size() == 1);
+  CHECK(as_publish(got[0]).packet_id == 2);  // 0 is never used, 1 is still in flight
+}
+
+TEST_CASE("core: at most 65535 messages in flight even without a limit", "[core][session]") {
+  BrokerLimits limits;
+  limits.max_inflight = 0;
+  limits.max_queued_messages = 0;
+  Harness h(limits);
+  const auto sub = h.connect("sub");
+  const auto pub = h.connect("pub");
+  h.subscribe(sub, "t", Q1);
+  for (std::uint32_t k = 0; k < 0xFFFF + 10; ++k) h.publish(pub, "t", "m", Q1, false, 1);
+  CHECK(h.out.take(sub).size() == 0xFFFF);  // the rest waits in the queue, no id is reused
+  h.send(sub, PubAck{7});
+  auto got = h.out.take(sub);
+  REQUIRE(got.size() == 1);
+  CHECK(as_publish(got[0]).packet_id == 7);
+}
