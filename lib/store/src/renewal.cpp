@@ -307,7 +307,7 @@ RenewItem renew_name(const CaFolder& folder, Index& index, const CaMaterial& ca,
   for (const IndexEntry* e : current) supersede.push_back(e->serial);
   const int days = options.days.value_or(validity_days(old->not_before(), old->not_after()));
   return issue_and_record(folder, index, ca, std::move(request), std::move(item), supersede, std::nullopt,
-                          /*require_gain=*/true, days, options);
+                          /*require_gain=*/options.within.has_value(), days, options);
 }
 
 RenewItem renew_certificate(const CaFolder& folder, Index& index, const CaMaterial& ca, const pki::Certificate& cert,
@@ -371,7 +371,7 @@ RenewItem renew_certificate(const CaFolder& folder, Index& index, const CaMateri
   old_entry.file = fs::absolute(fs::path(import.source_label)).string();
   const int days = options.days.value_or(validity_days(cert.not_before(), cert.not_after()));
   return issue_and_record(folder, index, ca, std::move(request), std::move(item), {}, std::move(old_entry),
-                          /*require_gain=*/true, days, options);
+                          /*require_gain=*/options.within.has_value(), days, options);
 }
 
 RenewItem rekey_name(const CaFolder& folder, Index& index, const CaMaterial& ca, std::string_view name,

@@ -211,13 +211,19 @@ TEST_CASE("the CA expiring before the new validity: capped with a warning, or re
     for (const auto& w : item.warnings) says_so = says_so || w.find("mqttpki renew --ca") != std::string::npos;
     CHECK(says_so);
   }
-  SECTION("no gain: failed with the fix") {
+  SECTION("no gain in the cron mode: failed with the fix") {
     f.issue("sensor-1", t0 + 20 * day, 40, pki::Profile::client, key);  // already capped at the CA's end
     auto index = f.folder.load_index();
-    const auto item = store::renew_name(f.folder, index, f.ca, "sensor-1", at(t0 + 50 * day));
+    const auto item =
+        store::renew_name(f.folder, index, f.ca, "sensor-1", at(t0 + 50 * day, std::chrono::seconds(30 * day)));
     CHECK(item.status == store::RenewStatus::failed);
     CHECK(item.message.find("mqttpki renew --ca") != std::string::npos);
     CHECK(f.folder.load_index().entries().size() == 1);
+    // Asked for explicitly (no window), it is renewed and capped, with the warning.
+    const auto asked = store::renew_name(f.folder, index, f.ca, "sensor-1", at(t0 + 50 * day));
+    CHECK(asked.status == store::RenewStatus::renewed);
+    CHECK(asked.new_not_after == f.ca.cert.not_after());
+    CHECK_FALSE(asked.warnings.empty());
   }
 }
 

@@ -115,8 +115,8 @@ struct RenewItem {
 // indexed one, CA expires before the certificate would gain anything, ...). Throws for folder-wide problems
 // (CA expired: Errc::expired; I/O on the index).
 // When the CA expires before the new validity would end, the validity is capped at the CA's notAfter with a
-// warning; when the cap leaves the new certificate no later than the old one, the item fails with the fix
-// (`mqttpki renew --ca`).
+// warning. With a window (the cron mode), a renewal that the cap leaves no later than the old certificate
+// fails instead, with the fix (`mqttpki renew --ca`): otherwise every run would re-issue it for nothing.
 RenewItem renew_name(const CaFolder& folder, Index& index, const CaMaterial& ca, std::string_view name,
                      const LeafRenewOptions& options);
 
