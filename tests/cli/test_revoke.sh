@@ -71,6 +71,9 @@ expect_ok "within 5d: CRL not due" "$MQTTPKI" renew --all --within 5d --quiet
 expect_eq "nothing printed" "" "$(cat "$T/.out")"
 expect_ok "within 30d: CRL re-issued" "$MQTTPKI" renew --all --within 30d
 expect_match "says so" "^renewed +CRL: number 5, 3 revoked, next update" "$T/.out"
+expect_ok "list" "$MQTTPKI" list
+expect_match "list shows the CRL's next update" "^CRL $D/crl.pem: number 5, 3 revoked, next update .* \((9|10) days left\)" "$T/.out"
+expect_match "list shows revoked entries" "revoked" "$T/.out"
 expect_ok "the re-issued CRL keeps its 10-day length" \
   openssl crl -in "$D/crl.pem" -noout -nextupdate
 next=$(openssl crl -in "$D/crl.pem" -noout -nextupdate | cut -d= -f2)

@@ -7,6 +7,7 @@
 #include <mqttpki/pki/util.hpp>
 #include <mqttpki/store/ca_folder.hpp>
 #include <mqttpki/store/index.hpp>
+#include <mqttpki/store/renewal.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -89,10 +90,26 @@ class ListCommand final : public Command {
     if (table.empty())
       ctx.err << (window ? fmt::format("mqttpki list: nothing expires within {}\n", expiring_)
                          : std::string("mqttpki list: no certificates issued yet\n"));
+    print_crl(ctx, folder, now, window);
     return 0;
   }
 
  private:
+  // DIR/crl.pem's nextUpdate: once it passes, Mosquitto refuses every client, so `list` shows it.
+  static void print_crl(Context& ctx, const store::CaFolder& folder, std::chrono::system_clock::time_point now,
+                        std::optional<std::chrono::seconds> window) {
+    const auto crl = store::current_crl(folder);
+    if (!crl || !crl->next_update) return;
+    const auto next = *crl->next_update;
+    if (window && next - now > *window) return;
+    ctx.out << fmt::format("\nCRL {}: number {}, {} revoked, next update {} ({} days left)\n",
+                           store::crl_file(folder.layout()).string(), crl->number ? std::to_string(*crl->number) : "?",
+                           crl->revoked_serials.size(), store::format_time(next), pki::days_between(now, next));
+    if (next <= now)
+      ctx.err << "mqttpki list: warning: the CRL is past its next update, so Mosquitto refuses every client; run "
+                 "`mqttpki crl` and reload the broker\n";
+  }
+
   bool json_ = false;
   std::string expiring_;
   std::string dir_;
