@@ -137,6 +137,19 @@ expect_ok "and that one verifies under the old ca.crt too" openssl verify -CAfil
 expect_fail "--ca with a NAME" "--ca renews only the CA" "$MQTTPKI" renew --ca server
 expect_fail "--ca-cert without --ca" "go with --ca" "$MQTTPKI" renew --all --ca-cert "$D/ca.crt"
 
+# --- a CA that expires within the cron window: the leaf cannot gain anything, so the run fails with the fix
+D2=$T/short
+expect_ok "short-lived CA" "$MQTTPKI" init-ca --cn "Short CA" --days 20 --dir "$D2"
+expect_ok "leaf capped at the CA's end" "$MQTTPKI" sign "$T/pi2.csr" --profile client --days 90 --name pi9 --dir "$D2"
+rc=0; "$MQTTPKI" renew --all --within 30d --dir "$D2" >"$T/.out" 2>"$T/.err" || rc=$?
+expect_eq "cron run fails while the CA is the limit" 1 "$rc"
+expect_match "failed line names the fix" "^failed +pi9: the CA certificate .* renew the CA first with .mqttpki renew --ca." "$T/.out"
+expect_match "CA expiry warned" "warning: the CA certificate $D2/ca.crt expires on .*: run .mqttpki renew --ca." "$T/.err"
+expect_ok "renew the CA" "$MQTTPKI" renew --ca --days 365 --dir "$D2"
+expect_ok "then the cron run renews the leaf" "$MQTTPKI" renew --all --within 30d --days 90 --dir "$D2"
+expect_match "pi9 renewed" "^renewed +pi9:" "$T/.out"
+expect_eq "no CA warning any more" "" "$(cat "$T/.err")"
+
 expect_ok "help documents the hook environment" "$MQTTPKI" renew --help
 for v in MQTTPKI_NAME MQTTPKI_CERT MQTTPKI_CA MQTTPKI_SERIAL "Exit status"; do
   expect_match "help mentions $v" "$v" "$T/.out"
