@@ -39,7 +39,7 @@ std::vector<Certificate> load_many(ByteView data, bool only_one) {
   auto blocks = pem::read_blocks(data);
   for (const auto& b : blocks) {
     if (pem::kind_of_label(b.label, false) != ObjectKind::certificate) {
-      if (out.empty()) pem::throw_expected(expected_cert, pem::describe_block(b));
+      if (out.empty()) pem::throw_expected(expected_cert, pem::describe_input(data));
       pem::throw_expected(std::string(only_one ? "one certificate" : "only certificates") + " (PEM 'BEGIN CERTIFICATE')",
                           pem::describe_block(b) + " after certificate " + std::to_string(out.size()));
     }

@@ -83,7 +83,8 @@ GeneralName parse_san(std::string_view text) {
   if (type == "dns") {
     std::string v = lower(value);
     if (auto why = dns_problem(v, true); !why.empty()) throw bad(why);
-    if (inet_pton(AF_INET, v.c_str(), std::array<unsigned char, 4>{}.data()) == 1) {
+    std::array<unsigned char, 4> ipv4{};
+    if (inet_pton(AF_INET, v.c_str(), ipv4.data()) == 1) {
       throw bad("an IP address must be given as IP:" + v);
     }
     return {GeneralName::Type::dns, v};

@@ -27,7 +27,7 @@ ossl::X509CrlPtr parse_crl(const Bytes& data) {
       const unsigned char* p = b.der.data();
       if (X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(b.der.size()))) return ossl::X509CrlPtr(crl);
       ERR_clear_error();
-      throw Error(Errc::invalid_argument, "truncated or damaged PEM (the CRL does not parse)");
+      throw Error(Errc::bad_format, "truncated or damaged PEM (the CRL does not parse)");
     }
     pem::throw_expected("a CRL (PEM 'BEGIN X509 CRL' or DER)", pem::describe_input(data));
   }

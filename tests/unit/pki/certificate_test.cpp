@@ -1,3 +1,4 @@
+#include "fixtures.hpp"
 #include "helpers.hpp"
 
 #include <openssl/sha.h>
@@ -19,6 +20,13 @@ TEST_CASE("Certificate load: PEM, DER, chain", "[certificate]") {
   CHECK(chain[0] == leaf);
   CHECK(chain[1] == ca.cert);
   CHECK(Certificate::load_chain(ca.cert.to_der()).size() == 1);
+  // CRLF line ends (a file that went through Windows) load the same.
+  std::string crlf;
+  for (char ch : ca.cert.to_pem()) {
+    if (ch == '\n') crlf += '\r';
+    crlf += ch;
+  }
+  CHECK(Certificate::load(crlf) == ca.cert);
   // Text around blocks (as `openssl x509 -text` leaves) is ignored.
   CHECK(Certificate::load("subject=CN=Test CA\n" + ca.cert.to_pem() + "trailing\n") == ca.cert);
 
@@ -33,6 +41,7 @@ TEST_CASE("Certificate loader errors", "[certificate][errors]") {
                 "expected a certificate (PEM 'BEGIN CERTIFICATE' or DER), found a private key");
   REQUIRE_ERROR(Certificate::load(ca.key.to_der()), Errc::bad_format, "found a private key");
   REQUIRE_ERROR(Certificate::load(ca.key.to_pem("pw")), Errc::bad_format, "found an encrypted private key");
+  REQUIRE_ERROR(Certificate::load(fixtures::ec_with_params), Errc::bad_format, "found a private key");
   REQUIRE_ERROR(Certificate::load(Csr::create(ca.key, Name::build("x")).to_pem()), Errc::bad_format,
                 "found a certificate request (CSR)");
   REQUIRE_ERROR(Certificate::load(std::string_view("")), Errc::bad_format, "found nothing (empty input)");

@@ -41,7 +41,8 @@ struct VerifyResult {
 };
 
 // Verify `cert` against the trusted `ca_certs`. Never throws for a verification failure (the result says
-// why); throws Errc::invalid_argument for an empty ca_certs or a bad CRL, Errc::crypto if OpenSSL fails.
+// why); throws Errc::invalid_argument for an empty ca_certs, Errc::bad_format for a CRL that does not
+// parse, Errc::crypto if OpenSSL fails.
 VerifyResult verify_chain(const std::vector<Certificate>& ca_certs, const Certificate& cert,
                           const VerifyOptions& options);
 VerifyResult verify_chain(const std::vector<Certificate>& ca_certs, const Certificate& cert, Purpose purpose,
