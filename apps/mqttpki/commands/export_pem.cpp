@@ -68,14 +68,8 @@ class ExportPemCommand final : public Command {
         pem = pki_common::load_private_key(input_, passphrase_file_).to_pem();
         secret = true;
         break;
-      case pki::ObjectKind::empty:
-        throw Error(Errc::bad_format,
-                    fmt::format("{}: empty file; expected a certificate, private key or CSR", input_));
       default:
-        throw Error(Errc::bad_format,
-                    fmt::format("{}: not a certificate, private key or CSR in PEM or DER ({}); check the file is "
-                                "complete and of the right kind",
-                                input_, pki::describe_kind(kind)));
+        pki_common::throw_unrecognised(input_, data, "a certificate, private key or CSR");
     }
     store::Secret hold{std::move(pem)};
     if (out_.empty()) {

@@ -162,14 +162,8 @@ class InspectCommand final : public Command {
         }
         break;
       }
-      case pki::ObjectKind::empty:
-        throw Error(Errc::bad_format,
-                    fmt::format("{}: empty file; expected a certificate, CSR or key in PEM or DER", file_));
       default:
-        throw Error(Errc::bad_format,
-                    fmt::format("{}: not a certificate, CSR or private key in PEM or DER ({}); check the file is "
-                                "complete and of the right kind",
-                                file_, pki::describe_kind(kind)));
+        pki_common::throw_unrecognised(file_, data, "a certificate, CSR or private key");
     }
     if (json_) ctx.out << j.dump(2) << "\n";
     return 0;

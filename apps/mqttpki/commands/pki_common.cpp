@@ -105,6 +105,18 @@ std::vector<pki::GeneralName> parse_sans(const std::vector<std::string>& values)
   return out;
 }
 
+void throw_unrecognised(const std::filesystem::path& path, std::string_view data, std::string_view expected) {
+  if (data.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    throw Error(Errc::bad_format, fmt::format("{}: empty file; expected {} in PEM or DER", path.string(), expected));
+  if (data.find("-----BEGIN ") != std::string_view::npos)
+    throw Error(Errc::bad_format,
+                fmt::format("{}: truncated or damaged PEM; copy the whole file again, from -----BEGIN to -----END",
+                            path.string()));
+  throw Error(Errc::bad_format,
+              fmt::format("{}: not {} in PEM or DER; check the file is complete and of the right kind", path.string(),
+                          expected));
+}
+
 void check_output_free(const std::filesystem::path& path, bool force) {
   if (!force && store::path_exists(path))
     throw Error(Errc::already_exists, fmt::format("{} exists; use --force to overwrite", path.string()));

@@ -39,6 +39,11 @@ void add_passphrase_file_option(CLI::App& app, std::string& file, std::string_vi
 // --san values; an error names the flag value and shows accepted forms.
 [[nodiscard]] std::vector<pki::GeneralName> parse_sans(const std::vector<std::string>& values);
 
+// The error for input detect_kind() could not classify: a PEM header without a readable body is called
+// truncated or damaged; anything else "not EXPECTED in PEM or DER".
+[[noreturn]] void throw_unrecognised(const std::filesystem::path& path, std::string_view data,
+                                     std::string_view expected);
+
 // Refuses an existing path unless force, before any work is done (the atomic write checks again).
 void check_output_free(const std::filesystem::path& path, bool force);
 

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Every bad input of the PKI commands: each one refused with a one-line error naming the file and the fix,
+# a non-zero exit, and no partial output.
+. "$MQTTPKI_SOURCE_DIR/tests/lib.sh"
+export MQTTPKI_DIR="$T/pki"
+unset MQTTPKI_PASSPHRASE
+
+# expect_one_line: the last command's stderr is exactly one line
+expect_one_line() { expect_eq "$1: one-line error" 1 "$(wc -l <"$T/.err")"; }
+
+expect_fail "sign without a CA" "no CA in $T/pki; create one with .mqttpki init-ca --cn NAME --dir $T/pki." \
+  "$MQTTPKI" sign nothing.csr --profile client
+expect_one_line "no CA"
+expect_ok "init-ca" "$MQTTPKI" init-ca --cn "Test CA"
+expect_match "unencrypted CA key warned" "not encrypted" "$T/.err"
+expect_ok "client key" "$MQTTPKI" gen-key --out c.key
+expect_ok "client csr" "$MQTTPKI" csr --key c.key --cn dev1 --out c.csr
+
+# --- missing / unreadable files
+expect_fail "missing CSR" "missing.csr: no such file" "$MQTTPKI" sign missing.csr --profile client
+expect_one_line "missing CSR"
+expect_fail "missing key for csr" "nokey.pem: no such file" "$MQTTPKI" csr --key nokey.pem --cn x
+expect_fail "missing inspect input" "gone.crt: no such file" "$MQTTPKI" inspect gone.crt
+expect_fail "missing passphrase file" "nopass.txt: no such file" \
+  "$MQTTPKI" gen-key --out p.key --passphrase-file nopass.txt
+expect_ok "no key written after a missing passphrase file" test ! -e p.key
+if [ "$(id -u)" -ne 0 ]; then
+  cp c.csr locked.csr && chmod 000 locked.csr
+  expect_fail "unreadable CSR" "locked.csr: permission denied" "$MQTTPKI" sign locked.csr --profile client
+else
+  echo "note: running as root, the unreadable-file case is skipped (root reads mode 000 files)"
+fi
+
+# --- not PEM/DER of the expected kind
+expect_fail "key given as CSR" "c.key: expected a certificate request" "$MQTTPKI" sign c.key --profile client
+expect_one_line "key given as CSR"
+expect_fail "CSR given as key" "c.csr: expected a private key" "$MQTTPKI" csr --key c.csr --cn x --out x.csr
+expect_ok "no CSR written" test ! -e x.csr
+head -c 300 /dev/urandom >garbage.bin
+expect_fail "garbage as CSR" "garbage.bin: " "$MQTTPKI" sign garbage.bin --profile client
+expect_fail "garbage inspect" "garbage.bin: not a certificate, CSR or private key" "$MQTTPKI" inspect garbage.bin
+expect_fail "garbage export" "garbage.bin: not a certificate, private key or CSR" "$MQTTPKI" export-pem garbage.bin
+: >empty.pem
+expect_fail "empty file" "empty.pem: empty file" "$MQTTPKI" sign empty.pem --profile client
+expect_fail "CA cert as CSR" "expected a certificate request" "$MQTTPKI" sign pki/ca.crt --profile client
+
+# --- truncated PEM
+head -c 200 c.csr >trunc.csr
+expect_fail "truncated CSR" "trunc.csr: .*(truncated|damaged)" "$MQTTPKI" sign trunc.csr --profile client
+expect_one_line "truncated CSR"
+head -n 3 pki/ca.crt >trunc.crt
+expect_fail "truncated cert inspect" "trunc.crt: .*(truncated|damaged)" "$MQTTPKI" inspect trunc.crt
+
+# --- CSR with a bad signature: flip the last byte of the DER (inside the signature value)
+openssl req -in c.csr -outform DER -out c.der
+python3 -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[-1]^=0x01; open(sys.argv[2],"wb").write(b)' c.der bad.der
+expect_fail "CSR with bad signature" "bad.der: .*signature does not verify" "$MQTTPKI" sign bad.der --profile client
+expect_one_line "bad signature"
+expect_ok "inspect shows the bad signature" "$MQTTPKI" inspect bad.der
+expect_match "inspect: INVALID" "INVALID" "$T/.out"
+
+# --- weak and unknown keys
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out rsa1024.key 2>/dev/null
+openssl req -new -key rsa1024.key -subj /CN=weak -out rsa1024.csr
+expect_fail "RSA 1024 CSR refused" "rsa1024.csr: .*RSA 1024.*2048" "$MQTTPKI" sign rsa1024.csr --profile client
+expect_fail "RSA 1024 key refused by csr" "rsa1024.key: .*2048" "$MQTTPKI" csr --key rsa1024.key --cn weak --out w.csr
+openssl ecparam -name secp224r1 -genkey -noout -out p224.key
+openssl req -new -key p224.key -subj /CN=p224 -out p224.csr
+expect_fail "secp224r1 CSR refused" "p224.csr: .*(224|secp224r1)" "$MQTTPKI" sign p224.csr --profile client
+expect_fail "gen-key unknown curve" "--key-type 'secp224r1'" "$MQTTPKI" gen-key --key-type secp224r1 --out k224.key
+expect_ok "no key written for an unknown curve" test ! -e k224.key
+expect_fail "init-ca rsa refused" "--key-type 'rsa'" "$MQTTPKI" init-ca --cn X --key-type rsa --dir other
+expect_ok "nothing created for a refused init-ca" test ! -e other
+
+# --- SAN syntax
+expect_fail "SAN without a type" "--san 'mqtt.example.com'" "$MQTTPKI" csr --key c.key --cn s --san mqtt.example.com --out s.csr
+expect_one_line "SAN without type"
+expect_fail "SAN with a space" "--san 'DNS:bad host'" "$MQTTPKI" csr --key c.key --cn s --san "DNS:bad host" --out s.csr
+expect_fail "SAN bad IP" "--san 'IP:999.1.1.1'" "$MQTTPKI" csr --key c.key --cn s --san IP:999.1.1.1 --out s.csr
+expect_fail "SAN unknown type" "--san 'foo:bar'" "$MQTTPKI" csr --key c.key --cn s --san foo:bar --out s.csr
+expect_ok "no CSR written for bad SANs" test ! -e s.csr
+expect_fail "sign: bad extra SAN" "--san 'DNS:'" "$MQTTPKI" sign c.csr --profile server --san DNS:
+expect_fail "server without SAN" "c.csr: a server certificate needs a subject alternative name.*--san DNS:dev1" \
+  "$MQTTPKI" sign c.csr --profile server
+
+# --- existing outputs without --force
+expect_fail "gen-key over an existing key" "c.key exists; use --force to overwrite" "$MQTTPKI" gen-key --out c.key
+expect_one_line "gen-key exists"
+expect_fail "csr over an existing CSR" "c.csr exists; use --force" "$MQTTPKI" csr --key c.key --cn dev1 --out c.csr
+expect_fail "csr --new-key over an existing key" "c.key exists; use --force" \
+  "$MQTTPKI" csr --new-key c.key --cn dev9 --out dev9.csr
+expect_ok "no CSR written when the key exists" test ! -e dev9.csr
+echo keep >taken.crt
+expect_fail "sign --out exists" "taken.crt exists; use --force" "$MQTTPKI" sign c.csr --profile client --out taken.crt
+expect_eq "taken.crt untouched" keep "$(cat taken.crt)"
+expect_ok "no certificate recorded for the refused sign" python3 -c '
+import json; assert json.load(open("pki/index.json"))["certificates"]==[]'
+expect_ok "sign dev1" "$MQTTPKI" sign c.csr --profile client --out dev1.crt
+expect_fail "same name again" "issued/dev1.crt exists and is valid.*--force" "$MQTTPKI" sign c.csr --profile client
+expect_ok "sign --force supersedes" "$MQTTPKI" sign c.csr --profile client --force
+expect_ok "list shows superseded" "$MQTTPKI" list
+expect_match "superseded row" "^dev1 .* superseded" "$T/.out"
+expect_match "valid row" "^dev1 .* valid" "$T/.out"
+
+# --- a client CN held by another valid certificate with a different key
+expect_ok "other key" "$MQTTPKI" csr --new-key o.key --cn dev1 --out o.csr
+expect_fail "CN clash" "o.csr: CN 'dev1' is already the MQTT user name of valid certificate 'dev1'" \
+  "$MQTTPKI" sign o.csr --profile client --name dev1-b
+expect_ok "same CN, same key, other name is fine" "$MQTTPKI" sign c.csr --profile client --name dev1-spare
+expect_fail "CN that is not a file name" "CN 'my device' cannot be a file name.*--name" \
+  bash -c '"$0" csr --key c.key --cn "my device" --out md.csr >/dev/null && "$0" sign md.csr --profile client' "$MQTTPKI"
+expect_fail "bad --name" "'../x' cannot be a certificate name" "$MQTTPKI" sign c.csr --profile client --name ../x
+
+# --- init-ca twice: refused, nothing touched; --force keeps a backup
+snapshot() { (cd pki && find . -type f ! -name .lock -print0 | sort -z | xargs -0 sha256sum); }
+before=$(snapshot)
+expect_fail "init-ca twice" "already holds a CA.*--force" "$MQTTPKI" init-ca --cn "Second CA"
+expect_one_line "init-ca twice"
+expect_eq "CA folder untouched" "$before" "$(snapshot)"
+old_fp=$(openssl x509 -in pki/ca.crt -noout -fingerprint -sha256)
+expect_ok "init-ca --force" "$MQTTPKI" init-ca --cn "Second CA" --force
+expect_match "backup announced" "backup" "$T/.out"
+backup=$(ls -d pki/backup/*/ | head -n1)
+expect_ok "backup holds the old CA" test -s "${backup}ca.crt" -a -s "${backup}private/ca.key" -a -s "${backup}index.json"
+expect_eq "backup is the old certificate" "$old_fp" "$(openssl x509 -in "${backup}ca.crt" -noout -fingerprint -sha256)"
+expect_ok "backup keeps issued certificates" test -s "${backup}issued/dev1.crt"
+expect_eq "backup key still 0600" 600 "$(file_mode "${backup}private/ca.key")"
+expect_ok "new index is empty" python3 -c 'import json; assert json.load(open("pki/index.json"))["certificates"]==[]'
+
+# --- CA key not matching ca.crt
+cp pki/private/ca.key saved_ca.key
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out pki/private/ca.key
+expect_fail "CA key mismatch" "pki/private/ca.key does not match .*pki/ca.crt" "$MQTTPKI" sign c.csr --profile client --name m
+expect_one_line "CA key mismatch"
+cp saved_ca.key pki/private/ca.key
+
+# --- passphrases
+printf 'right one\n' >good.pass
+printf 'wrong one\n' >bad.pass
+expect_ok "encrypted CA" "$MQTTPKI" init-ca --cn "Enc CA" --dir enc --passphrase-file good.pass
+expect_fail "wrong passphrase" "enc/private/ca.key: wrong passphrase" \
+  "$MQTTPKI" sign c.csr --profile client --dir enc --passphrase-file bad.pass
+expect_one_line "wrong passphrase"
+expect_fail "wrong passphrase from env" "wrong passphrase" \
+  env MQTTPKI_PASSPHRASE="nope" "$MQTTPKI" sign c.csr --profile client --dir enc
+expect_fail "no passphrase given" "enc/private/ca.key: the CA key is encrypted; give its passphrase with --passphrase-file" \
+  "$MQTTPKI" sign c.csr --profile client --dir enc </dev/null
+expect_ok "nothing issued by the failed signs" python3 -c 'import json; assert json.load(open("enc/index.json"))["certificates"]==[]'
+if grep -q "right one\|wrong one" "$T/.err" "$T/.out"; then fail "a passphrase was printed"; else pass; fi
+printf '\n' >empty.pass
+expect_fail "empty passphrase file" "empty.pass: empty passphrase" "$MQTTPKI" gen-key --out e.key --passphrase-file empty.pass
+expect_ok "gen-key encrypted" "$MQTTPKI" gen-key --out enc.key --passphrase-file good.pass
+expect_fail "csr with the wrong key passphrase" "enc.key: wrong passphrase" \
+  "$MQTTPKI" csr --key enc.key --cn e --out e.csr --passphrase-file bad.pass
+expect_ok "csr with the right key passphrase" "$MQTTPKI" csr --key enc.key --cn e --out e.csr --passphrase-file good.pass
+
+# --- an expired CA (made with `openssl ca -selfsign` and explicit dates in the past)
+mkdir -p old/db/newcerts old/pki/private
+touch old/db/index.txt
+echo 1000 >old/db/serial
+cat >old/ca.cnf <<'CNF'
+[ ca ]
+default_ca = old_ca
+[ old_ca ]
+database = old/db/index.txt
+new_certs_dir = old/db/newcerts
+serial = old/db/serial
+default_md = sha256
+policy = policy_any
+x509_extensions = v3_ca
+unique_subject = no
+[ policy_any ]
+commonName = supplied
+[ v3_ca ]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+CNF
+openssl ecparam -name prime256v1 -genkey -noout -out old/pki/private/ca.key
+chmod 700 old/pki/private && chmod 600 old/pki/private/ca.key
+openssl req -new -key old/pki/private/ca.key -subj "/CN=Expired CA" -out old/ca.csr
+openssl ca -batch -config old/ca.cnf -selfsign -keyfile old/pki/private/ca.key -in old/ca.csr \
+  -startdate 20200101000000Z -enddate 20210101000000Z -notext -out old/pki/ca.crt 2>/dev/null
+expect_match "the openssl-made CA really expired" "notAfter=Jan  1 00:00:00 2021 GMT" \
+  <(openssl x509 -in old/pki/ca.crt -noout -enddate)
+expect_fail "expired CA asked to sign" "old/pki/ca.crt expired on 2021-01-01" \
+  "$MQTTPKI" sign c.csr --profile client --dir old/pki
+expect_one_line "expired CA"
+expect_ok "nothing issued by the expired CA" test ! -e old/pki/issued/dev1.crt
+
+finish
