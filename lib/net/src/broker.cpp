@@ -71,6 +71,8 @@ struct Conn {
   asio::steady_timer wake;  // the writer sleeps on it; cancel() wakes it
   detail::VerifyReport report;
   bool handshake_done = false;
+  bool opened = false;       // the core was told (on_open)
+  std::string dead_reason;   // why we closed it ourselves, for the log
   bool closing = false;      // the core asked to close after flushing
   bool core_forgot = false;  // the core no longer knows this id (closed, or on_close sent)
   bool dead = false;         // the socket is closed or failing
@@ -148,6 +150,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
                       c.id, c.peer, options.write_queue_limit));
       // The reader sees the closed socket and tells the core (not from inside this callback).
       c.dead = true;
+      c.dead_reason = "write queue over its limit";
       c.close_socket();
       c.wake.cancel();
       return;
@@ -202,6 +205,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
       co_await c->write(asio::buffer(front), ec);
       if (ec) {
         c->dead = true;
+        c->dead_reason = fmt::format("write failed: {}", ec.message());
         c->close_socket();  // the reader sees it and tells the core
         co_return;
       }
@@ -258,57 +262,65 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     c->plain.emplace(std::move(socket));
     conns[c->id] = c;
     open_count = conns.size();
-
-    mqtt::ConnectionInfo info;
-    info.peer = c->peer;
-    info.listener = l.name;
-    std::string tls_text = "plain TCP";
-    bool ok = true;
-    if (l.cfg.tls()) {
-      ok = co_await handshake(c, l);
-      if (ok) {
-        SSL& ssl = *c->tls->native_handle();
-        tls_text = detail::tls_summary(ssl);
-        std::string cn = detail::peer_common_name(ssl);
-        bool verified = l.cfg.require_certificate && SSL_get0_peer_certificate(&ssl) != nullptr &&
-                        SSL_get_verify_result(&ssl) == X509_V_OK;
-        if (verified) {
-          info.certificate_cn = cn;
-          info.certificate_authenticated = true;
-          if (l.cfg.use_identity_as_username) info.identity_username = cn;
-        }
-      }
+    std::string end_reason = "closed by the client";
+    try {
+      end_reason = co_await converse(c, l);
+    } catch (const std::exception& e) {  // never lose a connection silently: clean up below
+      end_reason = fmt::format("internal error: {}", e.what());
     }
-    if (ok && !stopping) {
-      info.anonymous_allowed = options.config.anonymous_allowed(l.cfg);
-      log(fmt::format("connection {} from {} on {}: CN={} {}", c->id, c->peer, l.name,
-                      info.certificate_cn ? *info.certificate_cn : std::string("-"), tls_text));
-      asio::co_spawn(io, writer(c), asio::detached);
-      core.on_open(c->id, std::move(info), mqtt::Clock::now());
-      std::array<std::uint8_t, 16384> buf{};
-      while (!c->dead) {
-        std::size_t n = co_await c->read_some(asio::buffer(buf), ec);
-        if (ec) break;
-        c->bytes_in += n;
-        if (c->core_forgot) continue;  // draining after the core closed it, until the peer closes
-        core.on_bytes(c->id, std::span<const std::uint8_t>(buf.data(), n), mqtt::Clock::now());
-      }
-      if (!c->core_forgot) {
-        c->core_forgot = true;
-        log(fmt::format("connection {} from {} ended: {}", c->id, c->peer,
-                        ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
-                            ? std::string("closed by the client")
-                            : ec.message()));
-        core.on_close(c->id, mqtt::Clock::now());
-      }
-      if (options.verbose)
-        log(fmt::format("connection {}: {} bytes in, {} bytes out", c->id, c->bytes_in, c->bytes_out));
+    if (c->opened && !c->core_forgot) {
+      c->core_forgot = true;
+      log(fmt::format("connection {} from {} ended: {}", c->id, c->peer, end_reason));
+      core.on_close(c->id, mqtt::Clock::now());
     }
+    if (c->opened && options.verbose)
+      log(fmt::format("connection {}: {} bytes in, {} bytes out", c->id, c->bytes_in, c->bytes_out));
     c->dead = true;
     c->close_socket();
     c->wake.cancel();
     conns.erase(c->id);
     open_count = conns.size();
+  }
+
+  // TLS handshake, then bytes to the core until the connection ends; returns why it ended.
+  awaitable<std::string> converse(std::shared_ptr<Conn> c, Listener& l) {
+    mqtt::ConnectionInfo info;
+    info.peer = c->peer;
+    info.listener = l.name;
+    std::string tls_text = "plain TCP";
+    if (l.cfg.tls()) {
+      if (!co_await handshake(c, l)) co_return std::string("TLS handshake refused");
+      SSL& ssl = *c->tls->native_handle();
+      tls_text = detail::tls_summary(ssl);
+      std::string cn = detail::peer_common_name(ssl);
+      bool verified = l.cfg.require_certificate && SSL_get0_peer_certificate(&ssl) != nullptr &&
+                      SSL_get_verify_result(&ssl) == X509_V_OK;
+      if (verified) {
+        info.certificate_cn = cn;
+        info.certificate_authenticated = true;
+        if (l.cfg.use_identity_as_username) info.identity_username = cn;
+      }
+    }
+    if (stopping) co_return std::string("broker stopping");
+    info.anonymous_allowed = options.config.anonymous_allowed(l.cfg);
+    log(fmt::format("connection {} from {} on {}: CN={} {}", c->id, c->peer, l.name,
+                    info.certificate_cn ? *info.certificate_cn : std::string("-"), tls_text));
+    asio::co_spawn(io, writer(c), asio::detached);
+    c->opened = true;
+    core.on_open(c->id, std::move(info), mqtt::Clock::now());
+    std::array<std::uint8_t, 16384> buf{};
+    std::error_code ec;
+    while (!c->dead) {
+      std::size_t n = co_await c->read_some(asio::buffer(buf), ec);
+      if (ec) break;
+      c->bytes_in += n;
+      if (c->core_forgot) continue;  // draining after the core closed it, until the peer closes
+      core.on_bytes(c->id, std::span<const std::uint8_t>(buf.data(), n), mqtt::Clock::now());
+    }
+    if (!c->dead_reason.empty()) co_return c->dead_reason;
+    if (!ec || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
+      co_return std::string("closed by the client");
+    co_return ec.message();
   }
 
   awaitable<void> accept_loop(Listener& l) {
