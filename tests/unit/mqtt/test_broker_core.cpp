@@ -774,3 +774,19 @@ TEST_CASE("core: at most 65535 messages in flight even without a limit", "[core]
   REQUIRE(got.size() == 1);
   CHECK(as_publish(got[0]).packet_id == 7);
 }
+
+TEST_CASE("core: an identical SUBSCRIBE replaces the subscription and resends retained messages",
+          "[core][retained]") {
+  Harness h;
+  const auto pub = h.connect("pub");
+  h.publish(pub, "cfg/a", "1", Q1, true, 1);
+  const auto sub = h.connect("sub");
+  h.subscribe(sub, "cfg/#", Q0, 1);
+  CHECK(as_publish(h.out.take(sub).at(0)).qos == Q0);
+  h.subscribe(sub, "cfg/#", Q1, 2);  // replaced with QoS 1: retained sent again, at the new QoS
+  auto got = h.out.take(sub);
+  REQUIRE(got.size() == 1);
+  CHECK(as_publish(got[0]).qos == Q1);
+  CHECK(as_publish(got[0]).retain);
+  CHECK(h.core.stats().subscriptions == 1);
+}

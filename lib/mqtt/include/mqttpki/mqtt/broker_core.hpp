@@ -5,6 +5,15 @@
 // validation, CONNECT/CONNACK, sessions (clean and persistent, takeover), QoS 0/1/2 flows and resend,
 // subscriptions with wildcards, retained messages, wills, keep-alive and per-client limits.
 // Single-threaded by design: the net layer calls it from one io_context thread.
+//
+// Choices where MQTT 3.1.1 leaves room (as Mosquitto does by default):
+// - QoS 0 messages are not queued for offline persistent sessions; QoS 1/2 are, up to
+//   max_queued_messages, after which further ones are dropped with one log line.
+// - A session taken over by a new connection ends the old one abnormally: its will is published.
+// - Persistent sessions do not expire. Clients may publish to $-topics (no ACL yet; the single place
+//   where publish/subscribe authorisation would go is BrokerCore::Impl::authorize).
+// - An empty client id with clean_session=1 gets an assigned id ("auto-..."); a client id with
+//   ASCII control characters is rejected with CONNACK 2.
 
 #include <chrono>
 #include <cstddef>
