@@ -114,6 +114,11 @@ class RenewCommand final : public Command {
         "DIR/issued/NAME.crt is replaced. The validity is capped at the CA's expiry (with a warning).\n"
         "With --all --within D, DIR/crl.pem is re-issued too when its nextUpdate falls within D\n"
         "(Mosquitto refuses every client once its CRL has expired).\n"
+        "--ca replaces DIR/ca.crt (or the --ca-cert FILE) in place after copying the old one to\n"
+        "archive/ca-<UTC time>.crt next to it; copy the new one to every client and the broker.\n"
+        "A certificate FILE issued by this CA outside mqttpki (e.g. the seed guide's openssl commands;\n"
+        "put its CA in DIR as DIR/ca.crt and DIR/private/ca.key) is added to the index and renewed;\n"
+        "--name, --profile and --san fill in what such a certificate lacks.\n"
         "\n"
         "Deploy hook environment (one run per renewed certificate, after the CA folder is unlocked;\n"
         "its output goes to stderr):\n"
@@ -269,7 +274,7 @@ class RenewCommand final : public Command {
           if (std::find(names.begin(), names.end(), t) == names.end()) names.push_back(t);
 
       // Decide what is due before touching the CA key, so a cron run with nothing due needs no passphrase.
-      bool any_due = !csr.has_value() ? false : true;
+      bool any_due = csr.has_value();
       std::vector<std::optional<pki::Certificate>> files(names.size());
       for (std::size_t i = 0; i < names.size(); ++i) {
         if (looks_like_file(names[i])) {
@@ -312,10 +317,10 @@ class RenewCommand final : public Command {
             import.extra_sans = extra_sans;
             import.source_label = names[i];
             items.push_back(ca ? store::renew_certificate(folder, index, *ca, *files[i], import, options)
-                               : not_due_item(names[i], files[i]->not_after(), files[i]->serial_hex(), *within));
+                               : not_due_item(names[i], files[i]->not_after(), files[i]->serial_hex(), within));
           } else if (!ca) {
             const auto* e = index.valid_by_name(names[i]).front();
-            items.push_back(not_due_item(names[i], e->not_after, e->serial, *within));
+            items.push_back(not_due_item(names[i], e->not_after, e->serial, within));
           } else {
             items.push_back(store::renew_name(folder, index, *ca, names[i], options));
           }
@@ -374,16 +379,17 @@ class RenewCommand final : public Command {
     return failures == 0 ? 0 : 1;
   }
 
-  static store::RenewItem not_due_item(const std::string& name, std::chrono::system_clock::time_point not_after,
-                                       const std::string& serial, std::chrono::seconds within) {
+  // What the library would say for a certificate that is not due, without loading the CA key.
+  store::RenewItem not_due_item(const std::string& name, std::chrono::system_clock::time_point not_after,
+                                const std::string& serial, std::optional<std::chrono::seconds> within) const {
     store::RenewItem item;
     item.name = name;
     item.status = store::RenewStatus::not_due;
     item.old_serial = serial;
     item.old_not_after = not_after;
-    const auto days = pki::days_between(std::chrono::system_clock::now(), not_after);
+    const auto days = pki::days_between(now_, not_after);
     item.message = fmt::format("expires on {} (in {} days), not within {}", pki::format_date(not_after), days,
-                               format_seconds(within));
+                               within ? format_seconds(*within) : std::string("the window"));
     return item;
   }
 
@@ -391,6 +397,7 @@ class RenewCommand final : public Command {
     const auto n = s.count();
     if (n != 0 && n % 86400 == 0) return fmt::format("{}d", n / 86400);
     if (n != 0 && n % 3600 == 0) return fmt::format("{}h", n / 3600);
+    if (n != 0 && n % 60 == 0) return fmt::format("{}m", n / 60);
     return fmt::format("{}s", n);
   }
 
