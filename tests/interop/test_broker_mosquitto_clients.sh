@@ -47,6 +47,20 @@ expect_ok "mosquitto_pub to our sub" timeout 10 mosquitto_pub "${TLS[@]}" -t our
 wait $oursub || fail "our sub failed: $(cat "$T/oursub.err")"
 expect_eq "our sub output" "ours/x from mosquitto" "$(cat "$T/oursub.out")"
 
+# our pub -f FILE and -n (empty message), received by mosquitto_sub
+printf 'line one\nline two' >"$T/payload.txt"
+timeout 10 stdbuf -oL mosquitto_sub "${TLS[@]}" -t 'f/#' -v -C 2 -d >"$T/fsub.out" 2>&1 &
+fsub=$!
+track_pid $fsub
+for _ in $(seq 200); do grep -qs "Subscribed (mid" "$T/fsub.out" && break; sleep 0.05; done
+expect_ok "our pub -f" timeout 10 "$MQTTPKI" pub "${TLS[@]}" -t f/file -f "$T/payload.txt" -q 1
+expect_ok "our pub -n" timeout 10 "$MQTTPKI" pub "${TLS[@]}" -t f/null -n -q 2
+wait $fsub || fail "mosquitto_sub -C 2: $(cat "$T/fsub.out")"
+expect_match "file payload" "received PUBLISH \(d0, q0, r0, m0, 'f/file', \.\.\. \(17 bytes\)\)" "$T/fsub.out"
+expect_match "empty payload" "received PUBLISH \(d0, q0, r0, m0, 'f/null', \.\.\. \(0 bytes\)\)" "$T/fsub.out"
+expect_fail "pub without a message" "say what to publish" "$MQTTPKI" pub "${TLS[@]}" -t x
+expect_fail "pub -m and -n together" "excludes" "$MQTTPKI" pub "${TLS[@]}" -t x -m a -n
+
 # refused: a client certificate from another CA, and no client certificate
 expect_fail "client cert from another CA" "connection was lost|TLS error" timeout 10 mosquitto_pub -h localhost -p "$PORT" \
   --cafile "$C/ca.crt" --cert "$C/other-client.crt" --key "$C/other-client.key" -t x -m y -q 1
