@@ -74,6 +74,11 @@ expect_match "says so" "^renewed +CRL: number 5, 3 revoked, next update" "$T/.ou
 expect_ok "list" "$MQTTPKI" list
 expect_match "list shows the CRL's next update" "^CRL $D/crl.pem: number 5, 3 revoked, next update .* \((9|10) days left\)" "$T/.out"
 expect_match "list shows revoked entries" "revoked" "$T/.out"
+expect_ok "inspect the CRL" "$MQTTPKI" inspect "$D/crl.pem"
+expect_match "inspect: next update" "^  next update   .* \((9|10) days left\)" "$T/.out"
+expect_match "inspect: number" "^  number        5$" "$T/.out"
+expect_ok "inspect the CRL --json" "$MQTTPKI" inspect "$D/crl.pem" --json
+expect_eq "inspect json: revoked count" 3 "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["revoked"]))' <"$T/.out")"
 expect_ok "the re-issued CRL keeps its 10-day length" \
   openssl crl -in "$D/crl.pem" -noout -nextupdate
 next=$(openssl crl -in "$D/crl.pem" -noout -nextupdate | cut -d= -f2)

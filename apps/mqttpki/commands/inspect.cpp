@@ -9,6 +9,8 @@
 #include <mqttpki/pki/util.hpp>
 #include <mqttpki/store/ca_signer.hpp>
 #include <mqttpki/store/files.hpp>
+#include <mqttpki/store/index.hpp>
+#include <mqttpki/store/renewal.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -83,7 +85,7 @@ void certificate_text(std::ostream& out, const pki::Certificate& cert, pki::Time
 class InspectCommand final : public Command {
  public:
   void configure(CLI::App& app) override {
-    app.add_option("file", file_, "Certificate, CSR or key (PEM or DER)")->required();
+    app.add_option("file", file_, "Certificate, CSR, key or CRL (PEM or DER)")->required();
     app.add_flag("--json", json_, "Print JSON with stable keys");
     app.add_option("--passphrase-file", passphrase_file_,
                    "Passphrase of an encrypted key, to show its type (else $MQTTPKI_PASSPHRASE)")
@@ -92,6 +94,7 @@ class InspectCommand final : public Command {
         "Certificates: subject, issuer, serial, validity with days left, SANs, key type, key usage, CA flag,\n"
         "SHA-256 fingerprint. CSRs: subject, requested SANs, key type, whether the signature verifies.\n"
         "Keys: type and public-key fingerprint only; the secret is never printed.\n"
+        "CRLs: issuer, CRL number, this and next update (days left), revoked serials.\n"
         "Examples:\n"
         "  mqttpki inspect pki/issued/pi1.crt\n"
         "  mqttpki inspect server_mqtt.csr --json");
@@ -159,6 +162,30 @@ class InspectCommand final : public Command {
           ctx.out << fmt::format("  encrypted     {}\n", encrypted ? "yes" : "no");
           if (key)
             ctx.out << fmt::format("  pubkey sha256 {}\n", j["public_key_sha256"].get<std::string>());
+        }
+        break;
+      }
+      case pki::ObjectKind::crl: {
+        // nextUpdate matters most: once it passes, Mosquitto refuses every client.
+        const auto crl = store::with_file(file_, [&] { return store::read_crl_info(data); });
+        j["kind"] = "crl";
+        j["issuer"] = crl.issuer;
+        j["number"] = crl.number ? ordered_json(*crl.number) : ordered_json(nullptr);
+        j["this_update"] = store::format_time(crl.this_update);
+        j["next_update"] = crl.next_update ? ordered_json(store::format_time(*crl.next_update)) : ordered_json(nullptr);
+        j["days_left"] = crl.next_update ? ordered_json(pki::days_between(now, *crl.next_update)) : ordered_json(nullptr);
+        j["revoked"] = crl.revoked_serials;
+        if (!json_) {
+          ctx.out << "Certificate revocation list\n";
+          ctx.out << fmt::format("  issuer        {}\n", crl.issuer);
+          ctx.out << fmt::format("  number        {}\n", crl.number ? std::to_string(*crl.number) : "-");
+          ctx.out << fmt::format("  this update   {}\n", store::format_time(crl.this_update));
+          if (crl.next_update)
+            ctx.out << fmt::format("  next update   {} ({})\n", store::format_time(*crl.next_update),
+                                   *crl.next_update <= now
+                                       ? std::string("PASSED: Mosquitto refuses every client; run `mqttpki crl`")
+                                       : fmt::format("{} days left", pki::days_between(now, *crl.next_update)));
+          ctx.out << fmt::format("  revoked       {}\n", join(crl.revoked_serials));
         }
         break;
       }
