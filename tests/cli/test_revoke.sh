@@ -85,4 +85,10 @@ next=$(openssl crl -in "$D/crl.pem" -noout -nextupdate | cut -d= -f2)
 days_left=$(( ($(date -d "$next" +%s) - $(date +%s)) / 86400 ))
 if [ "$days_left" -ge 9 ] && [ "$days_left" -le 10 ]; then pass; else fail "re-issued CRL: $days_left days, expected 10"; fi
 expect_ok "revoked cert stays refused under the re-issued CRL" test -n "$(openssl verify -crl_check -CRLfile "$D/crl.pem" -CAfile "$D/ca.crt" "$T/bad-2.crt" 2>&1 | grep 'certificate revoked')"
+# A damaged crl.pem: the certificate renewals still run, the CRL is reported failed with the fix.
+echo "garbage" >"$D/crl.pem"
+rc=0; "$MQTTPKI" renew --all --within 30d >"$T/.out" 2>"$T/.err" || rc=$?
+expect_eq "damaged CRL makes the run fail" 1 "$rc"
+expect_match "and names the file and the fix" "^failed +CRL: $D/crl.pem: .*mqttpki crl" "$T/.out"
+expect_ok "mqttpki crl repairs it" "$MQTTPKI" crl
 finish

@@ -288,7 +288,12 @@ class RenewCommand final : public Command {
       std::optional<store::CrlInfo> crl_info;
       bool crl_due = false;
       if (all_) {
-        crl_info = store::current_crl(folder);
+        try {
+          crl_info = store::current_crl(folder);
+        } catch (const Error& e) {  // a damaged crl.pem must not stop the certificate renewals
+          if (e.code() != Errc::bad_format) throw;
+          crl_failure = e.what();
+        }
         crl_due = crl_info && (!crl_info->next_update || store::is_due(*crl_info->next_update, now_, within));
       }
       if (within && ca_cert.not_after() - now_ <= *within)
