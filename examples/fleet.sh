@@ -31,6 +31,7 @@ start=$(date +%s.%N)
 for i in $(seq -f '%03g' 1 "$count"); do
   name="sensor-$i"
   # On the device: key + CSR (the key never leaves it).
+  mkdir -p -m 700 "$W/devices/$name"
   "$MQTTPKI" csr --new-key "$W/devices/$name/$name.key" --cn "$name" --out "$W/devices/$name/$name.csr" >/dev/null
   # On the CA host: sign it.
   "$MQTTPKI" sign "$W/devices/$name/$name.csr" --profile client --out "$W/devices/$name/$name.crt" >/dev/null

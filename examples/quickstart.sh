@@ -47,6 +47,7 @@ step() { n=$((n + 1)); printf '\n[%d/8] %s\n' "$n" "$*"; }
 run() { printf '  $ %s\n' "$(echo "$*" | sed "s|$MQTTPKI|mqttpki|g; s|$W/||g")"; "$@" 2>&1 | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }
 export MQTTPKI_DIR="$W/pki"
 cd "$W"
+mkdir -p -m 700 server pi1  # key folders: 0700, as keys are 0600
 
 step "Create the CA (P-256, 10 years; private key 0600 in pki/private/)"
 run "$MQTTPKI" init-ca --cn "mqttpki quickstart CA" --org "Quickstart"
@@ -84,7 +85,7 @@ tls=(--cafile node-red/ca_cert.pem --cert node-red/pi1_cert.pem --key node-red/p
 run "$MQTTPKI" pub -h localhost -p "$port" "${tls[@]}" -i pi1 -q 1 -r -t sensors/pi1/temperature -m 21.5
 
 step "A subscriber receives it over mutual TLS"
-got=$("$MQTTPKI" sub -h localhost -p "$port" "${tls[@]}" -i pi1-sub -t 'sensors/#' -v -C 1 -W 10)
+got=$("$MQTTPKI" sub -h localhost -p "$port" "${tls[@]}" -i pi1-sub -t 'sensors/#' -v -C 1 -W 10 2>sub.log)
 echo "    $got"
 if [ "$got" != "sensors/pi1/temperature 21.5" ]; then
   echo "quickstart: FAILED: expected 'sensors/pi1/temperature 21.5'" >&2; cat broker.log >&2; exit 1

@@ -8,6 +8,7 @@ make_pki() {
   local clients=("$@")
   [ ${#clients[@]} -gt 0 ] || clients=(pi1)
   export MQTTPKI_DIR="$d/pki"
+  mkdir -p -m 700 "$d/server" "$d/wrongsan"
   "$MQTTPKI" init-ca --cn "interop test CA" >/dev/null
   "$MQTTPKI" csr --new-key "$d/server/server.key" --cn localhost --san DNS:localhost --san IP:127.0.0.1 \
     --out "$d/server/server.csr" >/dev/null
@@ -17,6 +18,7 @@ make_pki() {
   "$MQTTPKI" sign "$d/wrongsan/wrongsan.csr" --profile server --name wrongsan --out "$d/wrongsan/wrongsan.crt" >/dev/null
   local c
   for c in "${clients[@]}"; do
+    mkdir -p -m 700 "$d/$c"
     "$MQTTPKI" csr --new-key "$d/$c/$c.key" --cn "$c" --out "$d/$c/$c.csr" >/dev/null
     "$MQTTPKI" sign "$d/$c/$c.csr" --profile client --name "$c" --out "$d/$c/$c.crt" >/dev/null
   done
