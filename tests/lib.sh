@@ -14,6 +14,10 @@ _cleanup() {
 }
 trap _cleanup EXIT
 cd "$T"
+# Debian's Python, which has the Debian packages the tests use (python3-paho-mqtt), even when another
+# python3 (pyenv, a venv) comes first on PATH.
+PYTHON=/usr/bin/python3
+[ -x "$PYTHON" ] || PYTHON=python3
 _fails=0
 _passes=0
 
@@ -45,7 +49,7 @@ expect_match() { if grep -qE -- "$2" "$3"; then pass; else fail "$1: /$2/ not in
 # file_mode FILE: octal permission bits
 file_mode() { stat -c '%a' "$1"; }
 # free_port: an ephemeral TCP port on 127.0.0.1 that was free a moment ago
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+free_port() { "${PYTHON:-python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 # wait_port PORT [SECONDS]: wait until something listens on 127.0.0.1:PORT
 wait_port() {
   local port=$1 limit=${2:-10} i

@@ -27,7 +27,7 @@ track_pid $sub
 "$MQTTPKI" export-pem --bundle node-red --name logger --key "$T/logger/logger.key" --out-dir "$T/logger-certs" >/dev/null
 "$MQTTPKI" template paho-logger --set broker_host=localhost --set broker_port="$MOSQ_TLS" --set client_name=logger \
   --set cert_dir="$T/logger-certs" --set log_file="$T/log.txt" --out "$T/mqtt_logger.py"
-timeout 60 python3 "$T/mqtt_logger.py" >"$T/logger.out" 2>&1 &
+timeout 60 "$PYTHON" "$T/mqtt_logger.py" >"$T/logger.out" 2>&1 &
 track_pid $!
 
 # Node-RED with the rendered flow, editor on 127.0.0.1 only.
