@@ -125,7 +125,9 @@ class SignCommand final : public Command {
           return pki::issue(ca.cert, ca.key, request);
         } catch (const Error& e) {
           // CA problems already name ca.crt; the rest concern the CSR.
-          if (e.code() == Errc::expired || e.code() == Errc::mismatch) throw;
+          if (e.code() == Errc::expired || e.code() == Errc::mismatch ||
+              std::string_view(e.what()).find(request.ca_label) != std::string_view::npos)
+            throw;
           throw Error(e.code(), fmt::format("{}: {}", csr_, e.what()));
         }
       }());

@@ -11,7 +11,9 @@
 //
 // A seed-style CA made with the openssl CLI can be used by putting its files in this layout:
 //   mkdir -p DIR/private && chmod 700 DIR/private && cp ca.crt DIR/ && cp ca.key DIR/private/ca.key
-// (SEC1 "EC PRIVATE KEY" files are accepted as they are); the index starts empty.
+// (SEC1 "EC PRIVATE KEY" files are accepted as they are); the index starts empty. `openssl req -x509` with
+// the default config writes a CA without keyUsage, which strict X.509 refuses: `mqttpki renew --ca` re-issues
+// it with the same key, subject and key identifier (sign says so when it meets one).
 
 #include <mqttpki/store/index.hpp>
 #include <mqttpki/store/lock.hpp>
