@@ -58,6 +58,8 @@ expect_ok "our pub -n" timeout 10 "$MQTTPKI" pub "${TLS[@]}" -t f/null -n -q 2
 wait $fsub || fail "mosquitto_sub -C 2: $(cat "$T/fsub.out")"
 expect_match "file payload" "received PUBLISH \(d0, q0, r0, m0, 'f/file', \.\.\. \(17 bytes\)\)" "$T/fsub.out"
 expect_match "empty payload" "received PUBLISH \(d0, q0, r0, m0, 'f/null', \.\.\. \(0 bytes\)\)" "$T/fsub.out"
+expect_fail "sub -W gives up" "timed out after 1 s with 0 of 1 messages \(-W\)" \
+  timeout 10 "$MQTTPKI" sub "${TLS[@]}" -t nothing/here -C 1 -W 1
 expect_fail "pub without a message" "say what to publish" "$MQTTPKI" pub "${TLS[@]}" -t x
 expect_fail "pub -m and -n together" "excludes" "$MQTTPKI" pub "${TLS[@]}" -t x -m a -n
 

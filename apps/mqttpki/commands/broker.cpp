@@ -64,6 +64,9 @@ class BrokerCommand final : public Command {
       if (listener_.certfile.empty() && plain_port_ < 0)
         throw Error(Errc::invalid_argument,
                     "no listener: pass --certfile and --keyfile (TLS), --plain-port N, or --config FILE");
+      if (listener_.require_certificate && listener_.cafile.empty())
+        throw Error(Errc::invalid_argument,
+                    "--require-certificate needs --cafile: the CA certificate that signs client certificates");
       if (!listener_.certfile.empty() || !listener_.keyfile.empty()) {
         net::ListenerConfig tls = listener_;
         tls.port = static_cast<std::uint16_t>(port_);
