@@ -88,7 +88,7 @@ class RenewCommand final : public Command {
     app.add_option("--within", within_,
                    "Renew only what expires within DURATION (30d, 12h, 2w); otherwise a quiet no-op")
         ->type_name("DURATION");
-    app.add_option("--days", days_, "Validity of the new certificates (default: the original's length)")
+    app.add_option("--days", days_, "Validity in days of the new certificates, or of the CA with --ca (default: the original's length)")
         ->check(CLI::Range(1, 36500));
     app.add_option("--rekey", rekey_csr_,
                    "Re-key: sign this fresh CSR (new key) for the one NAME given, instead of reusing the old key")
@@ -99,11 +99,14 @@ class RenewCommand final : public Command {
     app.add_option("--ca-key", ca_key_, "With --ca-cert: its private key")->type_name("FILE");
     app.add_option("--deploy-hook", hook_, "Run CMD with /bin/sh -c after each renewed certificate (see below)")
         ->type_name("CMD");
-    app.add_option("--name", import_name_, "For a CERTFILE made outside mqttpki: the NAME to record it under");
+    app.add_option("--name", import_name_, "For a CERTFILE made outside mqttpki: the NAME to record it under")
+        ->type_name("NAME");
     app.add_option("--profile", import_profile_,
-                   "For a CERTFILE made outside mqttpki: server or client (default: from its extendedKeyUsage)");
+                   "For a CERTFILE made outside mqttpki: server or client (default: from its extendedKeyUsage)")
+        ->type_name("PROFILE");
     app.add_option("--san", import_sans_,
-                   "For a CERTFILE made outside mqttpki: add a SAN (DNS:host, IP:addr); servers need one");
+                   "For a CERTFILE made outside mqttpki: add a SAN (DNS:host, IP:addr); servers need one")
+        ->type_name("SAN");
     app.add_flag("--json", json_, "Print the results as JSON");
     app.add_flag("--quiet", quiet_, "Print only what was renewed or failed; nothing when nothing was due");
     pki_common::add_passphrase_file_option(app, passphrase_file_, "of the CA key");
@@ -112,8 +115,8 @@ class RenewCommand final : public Command {
         "A renewed certificate keeps its public key, subject, SANs and profile and gets a new serial and\n"
         "validity; the index marks the old one superseded (it still verifies until it expires), and\n"
         "DIR/issued/NAME.crt is replaced. The validity is capped at the CA's expiry (with a warning).\n"
-        "With --all --within D, DIR/crl.pem is re-issued too when its nextUpdate falls within D\n"
-        "(Mosquitto refuses every client once its CRL has expired).\n"
+        "With --all, DIR/crl.pem (if any) is re-issued too, for its previous length; with --within D only\n"
+        "when its nextUpdate falls within D (Mosquitto refuses every client once its CRL has expired).\n"
         "--ca replaces DIR/ca.crt (or the --ca-cert FILE) in place after copying the old one to\n"
         "archive/ca-<UTC time>.crt next to it; copy the new one to every client and the broker.\n"
         "A certificate FILE issued by this CA outside mqttpki (e.g. the seed guide's openssl commands;\n"
@@ -129,7 +132,8 @@ class RenewCommand final : public Command {
         "A failing hook is reported and makes the exit status non-zero; the renewal itself stays.\n"
         "\n"
         "Exit status: 0 when everything due was renewed, or nothing was due; 1 when any certificate or hook\n"
-        "failed; 2 usage error; 4 the CA folder is locked by another mqttpki (renewals serialise on it).\n"
+        "failed; 2 usage error; 4 the CA folder stayed locked by another mqttpki for 30 s (renewals\n"
+        "serialise on it).\n"
         "\n"
         "Examples:\n"
         "  mqttpki renew sensor-1                       # renew now, same key\n"
