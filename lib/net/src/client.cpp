@@ -110,11 +110,10 @@ struct Client::Impl {
   Clock::time_point deadline() const { return Clock::now() + options.timeout; }
 
   std::string describe_io_error(const std::error_code& ec) {
-    if (ec.category() == asio::error::get_ssl_category() || ec == asio::ssl::error::stream_truncated ||
-        !report.message.empty())
+    if (!report.message.empty() || ec.category() == asio::error::get_ssl_category())
       return detail::describe_tls_failure(ec.message(), report, false);
-    if (ec == asio::error::eof || ec == asio::error::connection_reset)
-      return "the broker closed the connection";
+    if (ec == asio::ssl::error::stream_truncated || ec == asio::error::eof || ec == asio::error::connection_reset)
+      return is_connected ? "the broker closed the connection" : "the broker closed the connection during the TLS handshake";
     return ec.message();
   }
 

@@ -283,3 +283,13 @@ TEST_CASE("a subscriber that stops reading is dropped at the write-queue cap", "
   CHECK(dropped);
   pub.ping();  // the publisher is unaffected
 }
+
+TEST_CASE("stopping the broker ends connected clients' sessions; the client reports the loss", "[broker]") {
+  auto b = std::make_unique<RunningBroker>(std::vector<mqttpki::net::ListenerConfig>{tls_listener()});
+  Client c(client_options(b->port()));
+  c.connect();
+  c.subscribe({{"x", 1}});
+  b.reset();  // stop() and join with the client still connected
+  CHECK_THROWS_WITH(c.receive(seconds(5)), Catch::Contains("lost: the broker closed the connection"));
+  CHECK_FALSE(c.connected());
+}
