@@ -1,0 +1,64 @@
+// The small text parsers behind command-line flags and the index: parse_duration (--days/--within style
+// "30d"), parse_san (--san TYPE:value), normalize_serial_hex, parse_key_type, parse_revocation_reason and the
+// store's index.json reader. Bad input is an mqttpki::Error; what parses round-trips.
+#include <mqttpki/pki/crl.hpp>
+#include <mqttpki/pki/error.hpp>
+#include <mqttpki/pki/key.hpp>
+#include <mqttpki/pki/san.hpp>
+#include <mqttpki/pki/util.hpp>
+#include <mqttpki/store/index.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+using namespace mqttpki;
+using namespace mqttpki::pki;
+
+namespace {
+
+[[noreturn]] void bug(const char* what, std::string_view detail) {
+  std::fprintf(stderr, "fuzz_parsers: %s: %.*s\n", what, static_cast<int>(detail.size()), detail.data());
+  std::abort();
+}
+
+template <typename F>
+void expect_error_or_ok(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (std::string_view(e.what()).empty()) bug("an Error with an empty message", "");
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+
+  expect_error_or_ok([&] {
+    const auto s = parse_duration(text);
+    if (s.count() < 0) bug("negative duration", text);
+  });
+  expect_error_or_ok([&] {
+    const GeneralName san = parse_san(text);
+    if (san.type == GeneralName::Type::other) bug("parse_san returned Type::other", text);
+    const std::string printed = san.to_string();
+    if (!(parse_san(printed) == san)) bug("SAN does not round-trip", printed);
+  });
+  expect_error_or_ok([&] {
+    const std::string serial = normalize_serial_hex(text);
+    if (normalize_serial_hex(serial) != serial) bug("serial normalisation is not idempotent", serial);
+  });
+  expect_error_or_ok([&] { (void)to_string(parse_key_type(text)); });
+  expect_error_or_ok([&] { (void)to_string(parse_revocation_reason(text)); });
+  expect_error_or_ok([&] {
+    const store::Index index = store::Index::parse(text, "index.json");
+    const std::string json = index.to_json();
+    const store::Index again = store::Index::parse(json, "index.json");
+    if (again.to_json() != json) bug("index.json does not round-trip", json);
+  });
+  return 0;
+}

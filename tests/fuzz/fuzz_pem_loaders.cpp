@@ -1,0 +1,86 @@
+// The PEM/DER loaders on arbitrary bytes: Certificate::load / load_chain, PrivateKey::load (no passphrase, a
+// passphrase), PublicKey::load, Csr::load, detect_kind and the CRL reader. Bad input must end in
+// mqttpki::Error (never another exception, a crash or a leak), and what loads must round-trip.
+#include <mqttpki/pki/certificate.hpp>
+#include <mqttpki/pki/csr.hpp>
+#include <mqttpki/pki/error.hpp>
+#include <mqttpki/pki/key.hpp>
+#include <mqttpki/pki/types.hpp>
+#include <mqttpki/store/renewal.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstdio>
+#include <string_view>
+
+using namespace mqttpki;
+using namespace mqttpki::pki;
+
+namespace {
+
+[[noreturn]] void bug(const char* what) {
+  std::fprintf(stderr, "fuzz_pem_loaders: %s\n", what);
+  std::abort();
+}
+
+// Runs f; an mqttpki::Error is the expected answer to bad input, anything else escapes and aborts.
+template <typename F>
+void expect_error_or_ok(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (std::string_view(e.what()).empty()) bug("an Error with an empty message");
+  }
+}
+
+const TimePoint fixed_now = TimePoint{} + std::chrono::seconds(1'800'000'000);
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const ByteView input(data, size);
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+
+  const ObjectKind kind = detect_kind(input);  // never throws
+  (void)describe_kind(kind);
+  (void)PrivateKey::is_encrypted(input);
+
+  expect_error_or_ok([&] {
+    const Certificate cert = Certificate::load(input);
+    (void)cert.describe(fixed_now);
+    (void)cert.extension_names();
+    (void)cert.is_self_signed();
+    if (!(Certificate::load(cert.to_der()) == cert)) bug("certificate DER does not round-trip");
+    if (!(Certificate::load(cert.to_pem()) == cert)) bug("certificate PEM does not round-trip");
+  });
+  expect_error_or_ok([&] {
+    const auto chain = Certificate::load_chain(input);
+    if (chain.empty()) bug("load_chain returned no certificate without an error");
+  });
+  expect_error_or_ok([&] {
+    const PrivateKey key = PrivateKey::load(input);
+    (void)key.type_name();
+    if (!key.matches(PrivateKey::load(key.to_der()).public_key())) bug("private key DER does not round-trip");
+  });
+  // A passphrase: also exercises the decryption paths of encrypted PKCS#8 and legacy encrypted PEM.
+  expect_error_or_ok([&] { (void)PrivateKey::load(input, std::string_view("fuzz passphrase")); });
+  expect_error_or_ok([&] {
+    const PublicKey pub = PublicKey::load(input);
+    (void)pub.type_name();
+    if (!(PublicKey::load(pub.der()) == pub)) bug("public key DER does not round-trip");
+  });
+  expect_error_or_ok([&] {
+    const Csr csr = Csr::load(input);
+    (void)csr.signature_valid();
+    (void)csr.subject();
+    (void)csr.sans();
+    (void)csr.requested_extensions();
+    (void)Csr::load(csr.to_der());
+  });
+  expect_error_or_ok([&] {
+    const store::CrlInfo info = store::read_crl_info(text);
+    (void)info.revoked_serials.size();
+  });
+  return 0;
+}
