@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# Broker benchmark: our `mqttpki broker` against Mosquitto 2.0 on the same machine, in one run, with the same
+# independent clients, both with mutual TLS on 127.0.0.1 and the same certificates (made by mqttpki):
+#   1. mutual-TLS handshakes/s          openssl s_time -new (a fresh full handshake per connection)
+#   2. QoS 0 and QoS 1 messages/s       mosquitto_pub -l feeding N lines, mosquitto_sub -C counting them
+#   3. publish -> receive latency       bench/mqtt_bench_client.py latency (median, p99; QoS 0)
+#   4. broker CPU seconds               /proc/PID/stat utime+stime, per phase and for the whole run
+#   5. RSS with idle TLS connections    bench/mqtt_bench_client.py idle (1,000, then 5,000 if ulimit -n allows)
+# Each figure is measured for our broker and then Mosquitto, back to back, so machine load hits both alike.
+# Ratios are ours/mosquitto; for lower-is-better figures (latency, CPU, RSS) a ratio below 1 favours ours.
+#
+# Usage: bench/broker_bench.sh [MQTTPKI_BINARY]   (default: build/apps/mqttpki/mqttpki)
+# Environment: MSGS (QoS 0 messages, default 100000), MSGS1 (QoS 1 messages, default 20000),
+#   HS_SECONDS (s_time duration, default 5), LAT_COUNT (latency samples, default 2000),
+#   IDLE (idle connection steps, default 1000,5000). Takes about 2 minutes.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+MQTTPKI=${1:-$here/../build/apps/mqttpki/mqttpki}
+MQTTPKI=$(realpath "$MQTTPKI")
+MSGS=${MSGS:-100000}
+MSGS1=${MSGS1:-20000}
+HS_SECONDS=${HS_SECONDS:-5}
+LAT_COUNT=${LAT_COUNT:-2000}
+IDLE=${IDLE:-1000,5000}
+PYTHON=/usr/bin/python3
+[ -x "$PYTHON" ] || PYTHON=python3
+MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+die() { echo "broker_bench: $*" >&2; exit 1; }
+[ -x "$MQTTPKI" ] || die "$MQTTPKI not found; build it: cmake --build build --target mqttpki"
+[ -x "$MOSQUITTO" ] || die "mosquitto not found (apt-get install mosquitto)"
+for c in mosquitto_pub mosquitto_sub openssl; do command -v $c >/dev/null || die "$c not found"; done
+
+# 5,000 idle connections need a descriptor each in the broker and in the client
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" -lt 5200 ]; then IDLE=1000; fi
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/broker-bench.XXXXXX")
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$W"
+}
+trap cleanup EXIT
+cd "$W"
+
+free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() {
+  local i
+  for ((i = 0; i < 200; i++)); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
+  return 1
+}
+now() { date +%s.%N; }
+# cpu_s PID: utime+stime in seconds
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+
+# --- certificates, made by mqttpki
+export MQTTPKI_DIR=$W/pki
+"$MQTTPKI" init-ca --cn "bench CA" >/dev/null 2>&1
+"$MQTTPKI" csr --new-key server.key --cn localhost --san DNS:localhost --san IP:127.0.0.1 --out server.csr >/dev/null
+"$MQTTPKI" sign server.csr --profile server --name server --out server.crt >/dev/null
+"$MQTTPKI" csr --new-key client.key --cn bench --out client.csr >/dev/null
+"$MQTTPKI" sign client.csr --profile client --name bench --out client.crt >/dev/null
+CA=$MQTTPKI_DIR/ca.crt
+
+# --- the brokers: ours, and Mosquitto with the same files and the same policy
+OURS_PORT=$(free_port)
+"$MQTTPKI" broker --port "$OURS_PORT" --bind 127.0.0.1 --cafile "$CA" --certfile server.crt --keyfile server.key \
+  --require-certificate --use-identity-as-username >ours.out 2>ours.log &
+OURS_PID=$!
+pids+=("$OURS_PID")
+MOSQ_PORT=$(free_port)
+cat >mosquitto.conf <<EOF
+per_listener_settings false
+listener $MOSQ_PORT 127.0.0.1
+cafile $CA
+certfile $W/server.crt
+keyfile $W/server.key
+require_certificate true
+use_identity_as_username true
+allow_anonymous false
+persistence false
+log_dest stderr
+user $(id -un)
+EOF
+"$MOSQUITTO" -c mosquitto.conf >mosquitto.log 2>&1 &
+MOSQ_PID=$!
+pids+=("$MOSQ_PID")
+wait_port "$OURS_PORT" || die "our broker did not start: $(cat ours.log)"
+wait_port "$MOSQ_PORT" || die "mosquitto did not start: $(cat mosquitto.log)"
+
+declare -A R  # R[figure.ours], R[figure.mosq]
+declare -A PORT=([ours]=$OURS_PORT [mosq]=$MOSQ_PORT)
+declare -A PID=([ours]=$OURS_PID [mosq]=$MOSQ_PID)
+declare -A CPU0
+for b in ours mosq; do CPU0[$b]=$(cpu_s "${PID[$b]}"); done
+TLS_ARGS() { echo "-h 127.0.0.1 -p ${PORT[$1]} --cafile $CA --cert $W/client.crt --key $W/client.key"; }
+
+echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), Linux $(uname -r)"
+echo "versions: $("$MQTTPKI" --version 2>/dev/null | head -n 1), $("$MOSQUITTO" -h 2>&1 | head -n 1), $(openssl version)"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# phase NAME: note CPU per broker at the start of a phase
+phase_cpu() { for b in ours mosq; do R[cpu_$1.$b]=$(cpu_s "${PID[$b]}"); done; }
+phase_cpu_end() {
+  for b in ours mosq; do
+    R[cpu_$1.$b]=$(awk -v a="$(cpu_s "${PID[$b]}")" -v b0="${R[cpu_$1.$b]}" 'BEGIN { printf "%.2f", a - b0 }')
+  done
+}
+
+# 1. handshakes/s
+echo "== 1. mutual-TLS handshakes (openssl s_time -new -time $HS_SECONDS)"
+phase_cpu hs
+for b in ours mosq; do
+  t0=$(now)
+  out=$(openssl s_time -connect "127.0.0.1:${PORT[$b]}" -CAfile "$CA" -cert client.crt -key client.key -new \
+    -time "$HS_SECONDS" 2>/dev/null | grep -m1 'connections in' || true)
+  t1=$(now)
+  n=$(echo "$out" | awk '{print $1}')
+  R[hsn.$b]=${n:-0}
+  R[hs.$b]=$(awk -v n="${n:-0}" -v a="$t0" -v z="$t1" 'BEGIN { printf "%.0f", n / (z - a) }')
+  echo "  $b: ${n:-0} handshakes in $(awk -v a="$t0" -v z="$t1" 'BEGIN { printf "%.2f", z - a }') s"
+done
+phase_cpu_end hs
+
+# 2. messages/s: the subscriber first receives a retained "ready" message (so it is subscribed), then
+# mosquitto_pub -l publishes N lines; the time runs from the first line sent to the subscriber's exit.
+throughput() {  # throughput BROKER QOS N
+  local b=$1 q=$2 n=$3
+  # shellcheck disable=SC2046
+  mosquitto_pub $(TLS_ARGS "$b") -t bench/ready -m ready -r -q 1
+  seq -f "%016.0f" "$n" >lines.txt
+  : >sub.out
+  # shellcheck disable=SC2046
+  mosquitto_sub $(TLS_ARGS "$b") -i "tp-sub-$q" -t bench/ready -t bench/data -q "$q" -C $((n + 1)) -W 120 \
+    >sub.out 2>sub.err &
+  local sub=$! i
+  for ((i = 0; i < 400; i++)); do [ -s sub.out ] && break; sleep 0.01; done
+  local t0 t1 got=0 last=0 last_t
+  t0=$(now)
+  # shellcheck disable=SC2046
+  mosquitto_pub $(TLS_ARGS "$b") -i "tp-pub-$q" -t bench/data -q "$q" -l <lines.txt
+  # The subscriber exits after N messages; if the broker dropped some (a full queue), stop waiting once
+  # nothing has arrived for 2 s, and time the run to the last arrival.
+  last_t=$(now)
+  while kill -0 "$sub" 2>/dev/null; do
+    got=$(wc -l <sub.out)
+    if [ "$got" != "$last" ]; then last=$got; last_t=$(now); fi
+    awk -v a="$last_t" -v z="$(now)" 'BEGIN { exit !(z - a > 2) }' && { kill "$sub" 2>/dev/null; break; }
+    sleep 0.02
+  done
+  wait "$sub" 2>/dev/null || true
+  got=$(($(wc -l <sub.out) - 1))
+  if [ "$got" -ge "$n" ]; then t1=$(now); else t1=$last_t; fi
+  # shellcheck disable=SC2046
+  mosquitto_pub $(TLS_ARGS "$b") -t bench/ready -r -n -q 1  # clear the retained message
+  R[lost$q.$b]=$((n - got))
+  echo "  $b: $got of $n QoS $q messages in $(awk -v a="$t0" -v z="$t1" 'BEGIN { printf "%.2f", z - a }') s" \
+    "($((n - got)) dropped by the broker)"
+  R[q$q.$b]=$(awk -v n="$got" -v a="$t0" -v z="$t1" 'BEGIN { printf "%.0f", n / (z - a) }')
+}
+echo "== 2. messages/s over TLS, 16-byte payloads (mosquitto_pub -l | broker | mosquitto_sub -C)"
+phase_cpu q0
+for b in ours mosq; do throughput "$b" 0 "$MSGS"; done
+phase_cpu_end q0
+phase_cpu q1
+for b in ours mosq; do throughput "$b" 1 "$MSGS1"; done
+phase_cpu_end q1
+
+# 3. latency
+echo "== 3. publish -> receive latency, QoS 0, one message at a time ($LAT_COUNT samples)"
+phase_cpu lat
+for b in ours mosq; do
+  out=$("$PYTHON" "$here/mqtt_bench_client.py" latency 127.0.0.1 "${PORT[$b]}" "$CA" client.crt client.key "$LAT_COUNT")
+  echo "  $b: $out"
+  R[lat50.$b]=$(echo "$out" | sed -n 's/.*median=\([0-9.]*\).*/\1/p')
+  R[lat99.$b]=$(echo "$out" | sed -n 's/.*p99=\([0-9.]*\).*/\1/p')
+done
+phase_cpu_end lat
+
+# 5. idle connections (before the CPU total, which covers phases 1-3 and this one)
+echo "== 5. broker RSS with idle mutual-TLS MQTT connections (steps $IDLE)"
+phase_cpu idle
+for b in ours mosq; do
+  R[rss0.$b]=$(rss_kib "${PID[$b]}")
+  out=$("$PYTHON" "$here/mqtt_bench_client.py" idle 127.0.0.1 "${PORT[$b]}" "$CA" client.crt client.key \
+    "${PID[$b]}" "$IDLE")
+  echo "  $b: before: ${R[rss0.$b]} KiB"
+  echo "$out" | sed 's/^/  '"$b"': /'
+  while read -r _ nfield rfield _; do
+    R[rss_${nfield#n=}.$b]=${rfield#rss=}
+  done <<<"$out"
+  sleep 1
+done
+phase_cpu_end idle
+
+for b in ours mosq; do
+  R[cpu.$b]=$(awk -v a="$(cpu_s "${PID[$b]}")" -v b0="${CPU0[$b]}" 'BEGIN { printf "%.2f", a - b0 }')
+  R[rss_end.$b]=$(rss_kib "${PID[$b]}")
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo
+printf '%-44s %12s %12s %16s\n' "figure" "ours" "mosquitto" "ours/mosquitto"
+row() { printf '%-44s %12s %12s %16s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")$4"; }
+row "mutual-TLS handshakes/s" "${R[hs.ours]}" "${R[hs.mosq]}" ""
+row "QoS 0 messages/s ($MSGS)" "${R[q0.ours]}" "${R[q0.mosq]}" ""
+row "QoS 1 messages/s ($MSGS1)" "${R[q1.ours]}" "${R[q1.mosq]}" ""
+row "QoS 0 messages dropped" "${R[lost0.ours]}" "${R[lost0.mosq]}" " (lower)"
+row "QoS 1 messages dropped (queue full)" "${R[lost1.ours]}" "${R[lost1.mosq]}" " (lower)"
+row "latency median, us" "${R[lat50.ours]}" "${R[lat50.mosq]}" " (lower)"
+row "latency p99, us" "${R[lat99.ours]}" "${R[lat99.mosq]}" " (lower)"
+row "CPU ms per handshake" \
+  "$(awk -v c="${R[cpu_hs.ours]}" -v n="${R[hsn.ours]}" 'BEGIN { if (n) printf "%.3f", c * 1000 / n }')" \
+  "$(awk -v c="${R[cpu_hs.mosq]}" -v n="${R[hsn.mosq]}" 'BEGIN { if (n) printf "%.3f", c * 1000 / n }')" " (lower)"
+row "CPU s, QoS 0 messages" "${R[cpu_q0.ours]}" "${R[cpu_q0.mosq]}" " (lower)"
+row "CPU s, QoS 1 messages" "${R[cpu_q1.ours]}" "${R[cpu_q1.mosq]}" " (lower)"
+row "CPU s, latency" "${R[cpu_lat.ours]}" "${R[cpu_lat.mosq]}" " (lower)"
+row "CPU s, idle connections" "${R[cpu_idle.ours]}" "${R[cpu_idle.mosq]}" " (lower)"
+row "CPU s, whole run" "${R[cpu.ours]}" "${R[cpu.mosq]}" " (lower)"
+row "RSS KiB before idle connections" "${R[rss0.ours]}" "${R[rss0.mosq]}" " (lower)"
+for n in ${IDLE//,/ }; do
+  [ -n "${R[rss_$n.ours]:-}" ] && [ -n "${R[rss_$n.mosq]:-}" ] || continue
+  row "RSS KiB with $n idle TLS connections" "${R[rss_$n.ours]}" "${R[rss_$n.mosq]}" " (lower)"
+  row "  KiB per idle connection" \
+    "$(awk -v a="${R[rss_$n.ours]}" -v z="${R[rss0.ours]}" -v n="$n" 'BEGIN { printf "%.1f", (a - z) / n }')" \
+    "$(awk -v a="${R[rss_$n.mosq]}" -v z="${R[rss0.mosq]}" -v n="$n" 'BEGIN { printf "%.1f", (a - z) / n }')" " (lower)"
+done
