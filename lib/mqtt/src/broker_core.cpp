@@ -61,6 +61,17 @@ bool has_control_characters(std::string_view s) {
   });
 }
 
+// Client-chosen text (user names, topics) for a log line: control characters become '?', so that a
+// client cannot forge or split log lines.
+std::string printable(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) c = '?';
+  }
+  return out;
+}
+
 // An outgoing QoS 1/2 message sent and not yet fully acknowledged.
 struct InFlight {
   std::uint16_t packet_id = 0;
@@ -305,7 +316,7 @@ struct BrokerCore::Impl {
     c.username = c.info.identity_username ? c.info.identity_username : std::move(connect.username);
     send(c.id, ConnAck{present, ConnectReturnCode::accepted});
     out.log(fmt::format("client '{}' connected from {} on {} (user '{}', clean_session={}, keep_alive={}{})",
-                        s->client_id, c.info.peer, c.info.listener, c.username.value_or(""),
+                        s->client_id, c.info.peer, c.info.listener, printable(c.username.value_or("")),
                         connect.clean_session ? 1 : 0, c.keep_alive, present ? ", session resumed" : ""));
     resume(*s);
   }
@@ -323,7 +334,7 @@ struct BrokerCore::Impl {
       if (authorize(c, Action::publish, p.topic)) {
         route(Message{std::move(p.topic), make_payload(std::move(p.payload)), qos, p.retain});
       } else {
-        out.log(fmt::format("{}: publish to '{}' not authorised, dropped", who(c), p.topic));
+        out.log(fmt::format("{}: publish to '{}' not authorised, dropped", who(c), printable(p.topic)));
       }
     }
     if (qos == QoS::at_least_once) send(c.id, PubAck{id});
@@ -378,7 +389,7 @@ struct BrokerCore::Impl {
         s.queue_full_logged = true;
         out.log(fmt::format("client '{}': queue full (max_queued_messages={}), refusing further QoS 1/2 messages "
                             "until it drains (first dropped on '{}')",
-                            s.client_id, limits.max_queued_messages, m.topic));
+                            s.client_id, limits.max_queued_messages, printable(m.topic)));
       }
       return;
     }
@@ -476,14 +487,14 @@ struct BrokerCore::Impl {
     std::vector<const SubscribeTopic*> granted;
     for (const auto& t : sub.topics) {
       if (!authorize(c, Action::subscribe, t.filter)) {
-        out.log(fmt::format("{}: subscription to '{}' not authorised", who(c), t.filter));
+        out.log(fmt::format("{}: subscription to '{}' not authorised", who(c), printable(t.filter)));
         ack.return_codes.push_back(suback_failure);
         continue;
       }
       if (!subscriptions.has(s.client_id, t.filter) &&
           subscriptions.count(s.client_id) >= limits.max_subscriptions_per_client) {
         out.log(fmt::format("{}: subscription to '{}' refused, max_subscriptions_per_client={} reached", who(c),
-                            t.filter, limits.max_subscriptions_per_client));
+                            printable(t.filter), limits.max_subscriptions_per_client));
         ack.return_codes.push_back(suback_failure);
         continue;
       }

@@ -790,3 +790,16 @@ TEST_CASE("core: an identical SUBSCRIBE replaces the subscription and resends re
   CHECK(as_publish(got[0]).retain);
   CHECK(h.core.stats().subscriptions == 1);
 }
+
+TEST_CASE("core: client-chosen text cannot split log lines", "[core][connect]") {
+  Harness h;
+  ConnectionInfo info = with_certificate();
+  const auto id = h.open(info);
+  Connect c;
+  c.client_id = "x";
+  c.username = "bob\nFAKE: admin connected";
+  h.send(id, c);
+  CHECK(h.connack(id).return_code == ConnectReturnCode::accepted);
+  for (const auto& line : h.out.logs) CHECK(line.find('\n') == std::string::npos);
+  CHECK(h.out.logged("user 'bob?FAKE: admin connected'"));
+}

@@ -402,3 +402,13 @@ TEST_CASE("FrameReader rejects a five-byte remaining length as soon as it is see
   reader.feed(bad);
   CHECK(reader.error() == errc::malformed_remaining_length);
 }
+
+TEST_CASE("printed packets are one line even with control characters", "[codec]") {
+  Publish p;
+  p.topic = "a\nb";
+  CHECK(to_string(Packet{p}) == "PUBLISH(qos=0, topic=\"a?b\", 0 bytes)");
+  Connect c;
+  c.client_id = "x\r";
+  c.username = "u\n";
+  CHECK(to_string(Packet{c}) == "CONNECT(client_id=\"x?\", clean_session=1, keep_alive=60, username=\"u?\")");
+}
