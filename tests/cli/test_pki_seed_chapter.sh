@@ -86,6 +86,15 @@ expect_match "export-pem warns" "UNENCRYPTED" "$T/.err"
 expect_match "export-pem key is PKCS#8" "BEGIN PRIVATE KEY" sec1_key.pem
 expect_eq "export-pem key 0600" 600 "$(file_mode sec1_key.pem)"
 expect_ok "same key" bash -c 'cmp <(openssl pkey -in sec1.key -pubout) <(openssl pkey -in sec1_key.pem -pubout)'
+expect_ok "gen-key encrypted" "$MQTTPKI" gen-key --out enc.key --key-type p384 --passphrase-file ca.pass
+expect_match "encrypted PKCS#8" "BEGIN ENCRYPTED PRIVATE KEY" enc.key
+expect_ok "export-pem encrypted PKCS#8 with its passphrase" "$MQTTPKI" export-pem enc.key --passphrase-file ca.pass \
+  --out enc_plain.pem
+expect_match "decrypted to PKCS#8" "BEGIN PRIVATE KEY" enc_plain.pem
+expect_ok "openssl reads the decrypted key" openssl pkey -in enc_plain.pem -noout
+openssl pkey -in sec1.key -outform DER -out sec1.der
+expect_ok "export-pem DER key" "$MQTTPKI" export-pem sec1.der --out sec1_from_der.pem
+expect_ok "DER key -> same PKCS#8 PEM" cmp sec1_from_der.pem sec1_key.pem
 openssl x509 -in pki/ca.crt -outform DER -out ca.der
 expect_ok "export-pem DER cert" "$MQTTPKI" export-pem ca.der --out ca_from_der.pem
 expect_ok "DER -> PEM is the same certificate" cmp ca_from_der.pem pki/ca.crt

@@ -128,10 +128,21 @@ CaFolder::Created CaFolder::create(const fs::path& dir, std::string_view ca_cert
   ensure_dir(l.private_dir, mode_private_dir);
   set_mode(l.private_dir, mode_private_dir);
   ensure_dir(l.issued_dir, mode_public_dir);
-  // Key first, then the certificate: a CA is only usable (open() succeeds) once both exist.
+  // Key first, then the certificate: a CA is only usable (open() succeeds) once both exist. If a later step
+  // fails, what this call wrote is removed again, so a failed init-ca never leaves half a CA behind.
   write_file_atomic(l.ca_key, ca_key_pem, mode_secret, /*overwrite=*/false);
-  write_file_atomic(l.ca_cert, ca_cert_pem, mode_public, /*overwrite=*/false);
-  Index{}.save(l.index);
+  try {
+    write_file_atomic(l.ca_cert, ca_cert_pem, mode_public, /*overwrite=*/false);
+    try {
+      Index{}.save(l.index);
+    } catch (...) {
+      std::remove(l.ca_cert.c_str());
+      throw;
+    }
+  } catch (...) {
+    std::remove(l.ca_key.c_str());
+    throw;
+  }
   return result;
 }
 
