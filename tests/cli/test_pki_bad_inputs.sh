@@ -44,6 +44,13 @@ expect_fail "garbage export" "garbage.bin: not a certificate, private key or CSR
 expect_fail "empty file" "empty.pem: empty file" "$MQTTPKI" sign empty.pem --profile client
 expect_fail "CA cert as CSR" "expected a certificate request" "$MQTTPKI" sign pki/ca.crt --profile client
 
+openssl pkey -in c.key -pubout -out pub.pem
+expect_fail "public key given as CSR" "pub.pem: expected a certificate request" "$MQTTPKI" sign pub.pem --profile client
+expect_fail "public key given to export-pem" "pub.pem: holds a public key, not a certificate, private key or CSR" \
+  "$MQTTPKI" export-pem pub.pem
+expect_ok "inspect a public key" "$MQTTPKI" inspect pub.pem
+expect_match "public key type" "EC P-256" "$T/.out"
+
 # --- truncated PEM
 head -c 200 c.csr >trunc.csr
 expect_fail "truncated CSR" "trunc.csr: .*(truncated|damaged)" "$MQTTPKI" sign trunc.csr --profile client

@@ -13,6 +13,11 @@ openssl ecparam -name prime256v1 -genkey -noout -out server_mqtt.key
 openssl req -new -sha256 -key server_mqtt.key -out server_mqtt.csr -subj "/C=DE/O=Home/CN=localhost"
 openssl ecparam -name prime256v1 -genkey -noout -out client_mqtt.key
 openssl req -new -sha256 -key client_mqtt.key -out client_mqtt.csr -subj "/C=DE/O=Home/CN=pi1/emailAddress=pi@example.com"
+expect_ok "mqttpki csr from the seed's SEC1 key" "$MQTTPKI" csr --key server_mqtt.key --cn localhost \
+  --san DNS:localhost --out mqttpki_server.csr
+expect_ok "openssl verifies that CSR" openssl req -in mqttpki_server.csr -noout -verify
+expect_eq "same public key as the SEC1 key" "$(openssl pkey -in server_mqtt.key -pubout)" \
+  "$(openssl req -in mqttpki_server.csr -noout -pubkey)"
 expect_ok "sign openssl server CSR" "$MQTTPKI" sign server_mqtt.csr --profile server --dir ca \
   --san DNS:localhost --san IP:127.0.0.1 --days 1000 --out server.crt
 expect_ok "sign openssl client CSR" "$MQTTPKI" sign client_mqtt.csr --profile client --dir ca --out client1.crt

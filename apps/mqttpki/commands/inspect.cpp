@@ -189,6 +189,19 @@ class InspectCommand final : public Command {
         }
         break;
       }
+      case pki::ObjectKind::public_key: {
+        const auto key = store::with_file(file_, [&] { return pki::PublicKey::load(data); });
+        j["kind"] = "public_key";
+        j["key_type"] = key.type_name();
+        j["bits"] = key.bits();
+        j["public_key_sha256"] = store::public_key_fingerprint(key);
+        if (!json_) {
+          ctx.out << "Public key\n";
+          ctx.out << fmt::format("  type          {}\n", key.type_name());
+          ctx.out << fmt::format("  pubkey sha256 {}\n", j["public_key_sha256"].get<std::string>());
+        }
+        break;
+      }
       default:
         pki_common::throw_unrecognised(file_, data, "a certificate, CSR or private key");
     }

@@ -106,6 +106,10 @@ std::vector<pki::GeneralName> parse_sans(const std::vector<std::string>& values)
 }
 
 void throw_unrecognised(const std::filesystem::path& path, std::string_view data, std::string_view expected) {
+  const auto kind = pki::detect_kind(pki::as_bytes(data));
+  if (kind != pki::ObjectKind::unknown && kind != pki::ObjectKind::empty)
+    throw Error(Errc::bad_format, fmt::format("{}: holds {}, not {}; give the right file", path.string(),
+                                              pki::describe_kind(kind), expected));
   if (data.find_first_not_of(" \t\r\n") == std::string_view::npos)
     throw Error(Errc::bad_format, fmt::format("{}: empty file; expected {} in PEM or DER", path.string(), expected));
   if (data.find("-----BEGIN ") != std::string_view::npos)

@@ -92,6 +92,10 @@ class SignCommand final : public Command {
       // Everything from reading the index to writing it happens under the folder lock, so parallel signs
       // serialise and never reuse a serial or lose an entry.
       auto lock = folder.lock();
+      // An `init-ca --force` may have replaced the CA between loading it and taking the lock.
+      if (!(store::load_ca_cert(folder) == ca.cert))
+        throw Error(Errc::mismatch, fmt::format("{} was replaced while signing; run the command again",
+                                                layout.ca_cert.string()));
       auto index = folder.load_index();
       const auto now = std::chrono::system_clock::now();
       request.now = now;
