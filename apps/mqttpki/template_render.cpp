@@ -58,13 +58,15 @@ std::string substitute(std::string_view text, std::string_view file,
     size_t eol = text.find('\n', pos);
     std::string_view line = text.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos + 1);
     pos = eol == std::string_view::npos ? text.size() : eol + 1;
-    if (line.starts_with("{{?")) {
+    // {{?var}} keeps the line when var is set, {{!var}} when it is empty.
+    if (line.starts_with("{{?") || line.starts_with("{{!")) {
+      const bool keep_if_set = line[2] == '?';
       size_t close = line.find("}}");
-      if (close == std::string_view::npos) throw Error(Errc::bad_format, fmt::format("template {}: unclosed {{{{?", file));
+      if (close == std::string_view::npos) throw Error(Errc::bad_format, fmt::format("template {}: unclosed marker", file));
       std::string var(line.substr(3, close - 3));
       auto it = values.find(var);
       if (it == values.end()) throw Error(Errc::bad_format, fmt::format("template {}: unknown variable {}", file, var));
-      if (it->second.empty()) continue;
+      if (it->second.empty() == keep_if_set) continue;
       line.remove_prefix(close + 2);
     }
     size_t i = 0;

@@ -1,6 +1,7 @@
 #pragma once
 // Renders the files of templates/ (embedded in the binary). A template is text with {{var}} placeholders;
-// a line starting with {{?var}} is kept (without the marker) only when var is not empty. Variables and their
+// a line starting with {{?var}} is kept (without the marker) only when var is not empty, one starting with
+// {{!var}} only when it is empty. Variables and their
 // defaults come from templates/manifest.json; --set key=value overrides them.
 
 #include <map>

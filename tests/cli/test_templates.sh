@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# `mqttpki template`: every template renders into a file its target program accepts; variables, markers and
+# refusals behave. (Mosquitto, Node-RED and paho are started with rendered templates in
+# tests/interop/test_seed_story.sh.)
+. "$MQTTPKI_SOURCE_DIR/tests/lib.sh"
+
+expect_ok "template list" "$MQTTPKI" template list
+cp "$T/.out" "$T/list.out"
+for t in mosquitto-tls node-red-tls paho-logger cron-renew systemd-renew.service systemd-renew.timer; do
+  expect_match "listed: $t" "^$t " "$T/list.out"
+  expect_ok "render $t with defaults" "$MQTTPKI" template "$t" --out "$T/$t.out"
+  if grep -q '{{' "$T/$t.out"; then fail "$t: placeholder left: $(grep '{{' "$T/$t.out" | head -1)"; else pass; fi
+done
+
+# Node-RED flow: valid JSON with the nodes Node-RED needs, verification on.
+expect_ok "node-red flow with values" "$MQTTPKI" template node-red-tls --set broker_host=mqtt.example.com \
+  --set 'client_name=pi"1' --set cert_dir=/home/pi/certs --out flow.json
+expect_ok "flow is JSON with tls-config verifying the server" "$PYTHON" - flow.json <<'PY'
+import json, sys
+nodes = {n["type"]: n for n in json.load(open(sys.argv[1]))}
+tls, broker, out = nodes["tls-config"], nodes["mqtt-broker"], nodes["mqtt out"]
+assert tls["verifyservercert"] is True and tls["servername"] == "mqtt.example.com", tls
+assert tls["ca"] == "/home/pi/certs/ca_cert.pem" and tls["cert"] == '/home/pi/certs/pi"1_cert.pem', tls
+assert broker["usetls"] is True and broker["tls"] == tls["id"] and broker["port"] == "8883", broker
+assert out["broker"] == broker["id"] and nodes["inject"]["wires"] == [[out["id"]]]
+PY
+
+# paho logger: valid Python, TLS verification required.
+expect_ok "paho logger with values" "$MQTTPKI" template paho-logger --set broker_host=mqtt.example.com --out logger.py
+expect_ok "paho logger compiles" "$PYTHON" -m py_compile logger.py
+expect_match "paho logger requires the server certificate" "cert_reqs=ssl.CERT_REQUIRED" logger.py
+
+# Mosquitto: crlfile only when given; the install step for the mosquitto user is spelled out.
+"$MQTTPKI" template mosquitto-tls >m1.conf
+if grep -q '^crlfile' m1.conf; then fail "crlfile without crl_file"; else pass; fi
+expect_match "install step for the key" "install -o mosquitto -g mosquitto -m 0640" m1.conf
+"$MQTTPKI" template mosquitto-tls --set crl_file=/etc/mosquitto/certs/crl.pem >m2.conf
+expect_match "crlfile with crl_file" "^crlfile /etc/mosquitto/certs/crl.pem$" m2.conf
+expect_match "TLS 1.2 minimum" "^tls_version tlsv1.2$" m2.conf
+
+# cron: one job line, passphrase only when asked for.
+"$MQTTPKI" template cron-renew >cron1
+expect_eq "one cron job line" "1" "$(grep -c 'mqttpki renew --all --within 30d' cron1)"
+if grep -q 'passphrase-file' cron1 | grep -v '^#'; then fail "passphrase without passphrase_file"; else pass; fi
+"$MQTTPKI" template cron-renew --set passphrase_file=/etc/mqttpki/ca.pass --set hour=4 >cron2
+expect_eq "one cron job line with passphrase" "1" "$(grep -c '^17 4 \* \* \* root mqttpki renew --all --within 30d --quiet --passphrase-file /etc/mqttpki/ca.pass' cron2)"
+
+# systemd: the units parse (systemd-analyze where available).
+"$MQTTPKI" template systemd-renew.service >mqttpki-renew.service
+"$MQTTPKI" template systemd-renew.timer >mqttpki-renew.timer
+expect_match "service runs the renewal" "^ExecStart=/usr/bin/env mqttpki renew --all --within 30d" mqttpki-renew.service
+expect_match "timer is daily and persistent" "^Persistent=true" mqttpki-renew.timer
+if command -v systemd-analyze >/dev/null 2>&1; then
+  # Only syntax errors count: the machine may lack a running systemd or mqttpki on PATH.
+  systemd-analyze verify --man=no "$T/mqttpki-renew.service" "$T/mqttpki-renew.timer" >sa.out 2>&1 || true
+  if grep -qiE "unknown (key|section)|invalid|failed to parse|bad" sa.out; then fail "systemd-analyze: $(cat sa.out)"; else pass; fi
+fi
+
+# Refusals: one line, exit 2, nothing written.
+expect_fail "unknown template" "no template named 'nope'; templates: mosquitto-tls" "$MQTTPKI" template nope
+expect_fail "unknown variable" "template paho-logger has no variable 'foo'; its variables: broker_host" \
+  "$MQTTPKI" template paho-logger --set foo=1
+expect_fail "bad --set" "write it as key=value" "$MQTTPKI" template paho-logger --set novalue
+expect_fail "bad port" "a port is a number from 1 to 65535" "$MQTTPKI" template node-red-tls --set broker_port=70000
+expect_fail "line break in a value" "cannot contain a line break" "$MQTTPKI" template cron-renew --set "hour=3
+x"
+expect_fail "existing --out without --force" "exists; use --force" "$MQTTPKI" template cron-renew --out cron1
+expect_ok "--force overwrites" "$MQTTPKI" template cron-renew --out cron1 --force
+finish
