@@ -293,3 +293,36 @@ TEST_CASE("stopping the broker ends connected clients' sessions; the client repo
   CHECK_THROWS_WITH(c.receive(seconds(5)), Catch::Contains("lost: the broker closed the connection"));
   CHECK_FALSE(c.connected());
 }
+
+TEST_CASE("persistent session: QoS 1 messages queued while away arrive on reconnect", "[broker][session]") {
+  RunningBroker b({tls_listener()});
+  auto o = client_options(b.port());
+  o.client_id = "pi1-persistent";
+  o.clean_session = false;
+  {
+    Client c(o);
+    CHECK_FALSE(c.connect().session_present);
+    c.subscribe({{"cmd/pi1", 1}});
+    c.disconnect();
+  }
+  Client pub(client_options(b.port()));
+  pub.connect();
+  pub.publish("cmd/pi1", "reboot", 1);
+  Client c(o);
+  CHECK(c.connect().session_present);
+  auto m = c.receive(seconds(5));
+  REQUIRE(m.has_value());
+  CHECK(m->payload_string() == "reboot");
+  CHECK(m->qos == 1);
+}
+
+TEST_CASE("the client's keep-alive pings keep an idle connection open", "[client][keepalive]") {
+  RunningBroker b({tls_listener()});
+  auto o = client_options(b.port());
+  o.keepalive = 1;  // the broker drops a silent client after 1.5 s
+  Client c(o);
+  c.connect();
+  CHECK_FALSE(c.receive(milliseconds(3200)).has_value());
+  CHECK(c.connected());
+  c.ping();
+}
