@@ -10,17 +10,20 @@
 # Ratios are ours/mosquitto; for lower-is-better figures (latency, CPU, RSS) a ratio below 1 favours ours.
 #
 # Usage: bench/broker_bench.sh [MQTTPKI_BINARY]   (default: build/apps/mqttpki/mqttpki)
-# Environment: MSGS (QoS 0 messages, default 100000), MSGS1 (QoS 1 messages, default 20000),
-#   HS_SECONDS (s_time duration, default 5), LAT_COUNT (latency samples, default 2000),
-#   IDLE (idle connection steps, default 1000,5000). Takes about 2 minutes.
+# Environment: MSGS (QoS 0 messages, default 50000), MSGS1 (QoS 1 messages, default 10000),
+#   ROUNDS (default 3; the table shows the median round), HS_SECONDS (s_time duration, default 3),
+#   LAT_COUNT (latency samples per round, default 1000),
+#   IDLE (idle connection steps, default 1000,5000), MOSQ_NODELAY (Mosquitto's set_tcp_nodelay, default
+#   false as in its defaults; ours does not set TCP_NODELAY either). Takes about 2.5 minutes.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 MQTTPKI=${1:-$here/../build/apps/mqttpki/mqttpki}
 MQTTPKI=$(realpath "$MQTTPKI")
-MSGS=${MSGS:-100000}
-MSGS1=${MSGS1:-20000}
-HS_SECONDS=${HS_SECONDS:-5}
-LAT_COUNT=${LAT_COUNT:-2000}
+MSGS=${MSGS:-50000}
+MSGS1=${MSGS1:-10000}
+HS_SECONDS=${HS_SECONDS:-3}
+ROUNDS=${ROUNDS:-3}
+LAT_COUNT=${LAT_COUNT:-1000}
 IDLE=${IDLE:-1000,5000}
 PYTHON=/usr/bin/python3
 [ -x "$PYTHON" ] || PYTHON=python3
@@ -69,7 +72,7 @@ CA=$MQTTPKI_DIR/ca.crt
 # --- the brokers: ours, and Mosquitto with the same files and the same policy
 OURS_PORT=$(free_port)
 "$MQTTPKI" broker --port "$OURS_PORT" --bind 127.0.0.1 --cafile "$CA" --certfile server.crt --keyfile server.key \
-  --require-certificate --use-identity-as-username >ours.out 2>ours.log &
+  --require-certificate --use-identity-as-username --max-connections 10000 >ours.out 2>ours.log &
 OURS_PID=$!
 pids+=("$OURS_PID")
 MOSQ_PORT=$(free_port)
@@ -85,6 +88,7 @@ allow_anonymous false
 persistence false
 log_dest stderr
 user $(id -un)
+set_tcp_nodelay ${MOSQ_NODELAY:-false}
 EOF
 "$MOSQUITTO" -c mosquitto.conf >mosquitto.log 2>&1 &
 MOSQ_PID=$!
@@ -101,30 +105,32 @@ TLS_ARGS() { echo "-h 127.0.0.1 -p ${PORT[$1]} --cafile $CA --cert $W/client.crt
 
 echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), Linux $(uname -r)"
 echo "versions: $("$MQTTPKI" --version 2>/dev/null | head -n 1), $("$MOSQUITTO" -h 2>&1 | head -n 1), $(openssl version)"
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); mosquitto set_tcp_nodelay ${MOSQ_NODELAY:-false}"
 
 # phase NAME: note CPU per broker at the start of a phase
-phase_cpu() { for b in ours mosq; do R[cpu_$1.$b]=$(cpu_s "${PID[$b]}"); done; }
+# phase_cpu NAME / phase_cpu_end NAME: add the broker CPU seconds between the two to R[cpu_NAME.*]
+phase_cpu() { for b in ours mosq; do R[cpu0_$1.$b]=$(cpu_s "${PID[$b]}"); done; }
 phase_cpu_end() {
   for b in ours mosq; do
-    R[cpu_$1.$b]=$(awk -v a="$(cpu_s "${PID[$b]}")" -v b0="${R[cpu_$1.$b]}" 'BEGIN { printf "%.2f", a - b0 }')
+    R[cpu_$1.$b]=$(awk -v a="$(cpu_s "${PID[$b]}")" -v b0="${R[cpu0_$1.$b]}" -v s="${R[cpu_$1.$b]:-0}" \
+      'BEGIN { printf "%.2f", s + a - b0 }')
   done
 }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+spread() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { printf "%s..%s", v[1], v[NR] }'; }
 
 # 1. handshakes/s
-echo "== 1. mutual-TLS handshakes (openssl s_time -new -time $HS_SECONDS)"
-phase_cpu hs
-for b in ours mosq; do
+handshakes() {  # handshakes BROKER
+  local b=$1 t0 t1 out n
   t0=$(now)
   out=$(openssl s_time -connect "127.0.0.1:${PORT[$b]}" -CAfile "$CA" -cert client.crt -key client.key -new \
     -time "$HS_SECONDS" 2>/dev/null | grep -m1 'connections in' || true)
   t1=$(now)
   n=$(echo "$out" | awk '{print $1}')
-  R[hsn.$b]=${n:-0}
-  R[hs.$b]=$(awk -v n="${n:-0}" -v a="$t0" -v z="$t1" 'BEGIN { printf "%.0f", n / (z - a) }')
+  R[hsn.$b]=$((${R[hsn.$b]:-0} + ${n:-0}))
+  R[hs.$b]+=" $(awk -v n="${n:-0}" -v a="$t0" -v z="$t1" 'BEGIN { printf "%.0f", n / (z - a) }')"
   echo "  $b: ${n:-0} handshakes in $(awk -v a="$t0" -v z="$t1" 'BEGIN { printf "%.2f", z - a }') s"
-done
-phase_cpu_end hs
+}
 
 # 2. messages/s: the subscriber first receives a retained "ready" message (so it is subscribed), then
 # mosquitto_pub -l publishes N lines; the time runs from the first line sent to the subscriber's exit.
@@ -157,29 +163,38 @@ throughput() {  # throughput BROKER QOS N
   if [ "$got" -ge "$n" ]; then t1=$(now); else t1=$last_t; fi
   # shellcheck disable=SC2046
   mosquitto_pub $(TLS_ARGS "$b") -t bench/ready -r -n -q 1  # clear the retained message
-  R[lost$q.$b]=$((n - got))
+  R[lost$q.$b]=$((${R[lost$q.$b]:-0} + n - got))
   echo "  $b: $got of $n QoS $q messages in $(awk -v a="$t0" -v z="$t1" 'BEGIN { printf "%.2f", z - a }') s" \
     "($((n - got)) dropped by the broker)"
-  R[q$q.$b]=$(awk -v n="$got" -v a="$t0" -v z="$t1" 'BEGIN { printf "%.0f", n / (z - a) }')
+  R[q$q.$b]+=" $(awk -v n="$got" -v a="$t0" -v z="$t1" 'BEGIN { printf "%.0f", n / (z - a) }')"
 }
-echo "== 2. messages/s over TLS, 16-byte payloads (mosquitto_pub -l | broker | mosquitto_sub -C)"
-phase_cpu q0
-for b in ours mosq; do throughput "$b" 0 "$MSGS"; done
-phase_cpu_end q0
-phase_cpu q1
-for b in ours mosq; do throughput "$b" 1 "$MSGS1"; done
-phase_cpu_end q1
-
-# 3. latency
-echo "== 3. publish -> receive latency, QoS 0, one message at a time ($LAT_COUNT samples)"
-phase_cpu lat
-for b in ours mosq; do
+latency() {  # latency BROKER
+  local b=$1 out
   out=$("$PYTHON" "$here/mqtt_bench_client.py" latency 127.0.0.1 "${PORT[$b]}" "$CA" client.crt client.key "$LAT_COUNT")
   echo "  $b: $out"
-  R[lat50.$b]=$(echo "$out" | sed -n 's/.*median=\([0-9.]*\).*/\1/p')
-  R[lat99.$b]=$(echo "$out" | sed -n 's/.*p99=\([0-9.]*\).*/\1/p')
+  R[lat50.$b]+=" $(echo "$out" | sed -n 's/.*median=\([0-9.]*\).*/\1/p')"
+  R[lat99.$b]+=" $(echo "$out" | sed -n 's/.*p99=\([0-9.]*\).*/\1/p')"
+}
+
+# Rounds: each figure for ours, then Mosquitto, ROUNDS times; the table shows the median round.
+for ((round = 1; round <= ROUNDS; round++)); do
+  echo "== round $round of $ROUNDS"
+  echo "-- 1. mutual-TLS handshakes (openssl s_time -new -time $HS_SECONDS)"
+  phase_cpu hs
+  for b in ours mosq; do handshakes "$b"; done
+  phase_cpu_end hs
+  echo "-- 2. messages/s over TLS, 16-byte payloads (mosquitto_pub -l | broker | mosquitto_sub -C)"
+  phase_cpu q0
+  for b in ours mosq; do throughput "$b" 0 "$MSGS"; done
+  phase_cpu_end q0
+  phase_cpu q1
+  for b in ours mosq; do throughput "$b" 1 "$MSGS1"; done
+  phase_cpu_end q1
+  echo "-- 3. publish -> receive latency, QoS 0, one message at a time ($LAT_COUNT samples)"
+  phase_cpu lat
+  for b in ours mosq; do latency "$b"; done
+  phase_cpu_end lat
 done
-phase_cpu_end lat
 
 # 5. idle connections (before the CPU total, which covers phases 1-3 and this one)
 echo "== 5. broker RSS with idle mutual-TLS MQTT connections (steps $IDLE)"
@@ -204,21 +219,26 @@ done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
-printf '%-44s %12s %12s %16s\n' "figure" "ours" "mosquitto" "ours/mosquitto"
 row() { printf '%-44s %12s %12s %16s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")$4"; }
-row "mutual-TLS handshakes/s" "${R[hs.ours]}" "${R[hs.mosq]}" ""
-row "QoS 0 messages/s ($MSGS)" "${R[q0.ours]}" "${R[q0.mosq]}" ""
-row "QoS 1 messages/s ($MSGS1)" "${R[q1.ours]}" "${R[q1.mosq]}" ""
+med() { echo "${R[$1]}" | median; }
+for f in hs q0 q1 lat50 lat99; do
+  for b in ours mosq; do echo "rounds $f.$b: ${R[$f.$b]} (median $(med "$f.$b"), range $(echo "${R[$f.$b]}" | spread))"; done
+done
+echo
+printf '%-44s %12s %12s %16s\n' "figure (median of $ROUNDS rounds)" "ours" "mosquitto" "ours/mosquitto"
+row "mutual-TLS handshakes/s" "$(med hs.ours)" "$(med hs.mosq)" ""
+row "QoS 0 messages/s ($MSGS per round)" "$(med q0.ours)" "$(med q0.mosq)" ""
+row "QoS 1 messages/s ($MSGS1 per round)" "$(med q1.ours)" "$(med q1.mosq)" ""
 row "QoS 0 messages dropped" "${R[lost0.ours]}" "${R[lost0.mosq]}" " (lower)"
 row "QoS 1 messages dropped (queue full)" "${R[lost1.ours]}" "${R[lost1.mosq]}" " (lower)"
-row "latency median, us" "${R[lat50.ours]}" "${R[lat50.mosq]}" " (lower)"
-row "latency p99, us" "${R[lat99.ours]}" "${R[lat99.mosq]}" " (lower)"
+row "latency median, us" "$(med lat50.ours)" "$(med lat50.mosq)" " (lower)"
+row "latency p99, us" "$(med lat99.ours)" "$(med lat99.mosq)" " (lower)"
 row "CPU ms per handshake" \
   "$(awk -v c="${R[cpu_hs.ours]}" -v n="${R[hsn.ours]}" 'BEGIN { if (n) printf "%.3f", c * 1000 / n }')" \
   "$(awk -v c="${R[cpu_hs.mosq]}" -v n="${R[hsn.mosq]}" 'BEGIN { if (n) printf "%.3f", c * 1000 / n }')" " (lower)"
-row "CPU s, QoS 0 messages" "${R[cpu_q0.ours]}" "${R[cpu_q0.mosq]}" " (lower)"
-row "CPU s, QoS 1 messages" "${R[cpu_q1.ours]}" "${R[cpu_q1.mosq]}" " (lower)"
-row "CPU s, latency" "${R[cpu_lat.ours]}" "${R[cpu_lat.mosq]}" " (lower)"
+row "CPU s, QoS 0 messages (all rounds)" "${R[cpu_q0.ours]}" "${R[cpu_q0.mosq]}" " (lower)"
+row "CPU s, QoS 1 messages (all rounds)" "${R[cpu_q1.ours]}" "${R[cpu_q1.mosq]}" " (lower)"
+row "CPU s, latency (all rounds)" "${R[cpu_lat.ours]}" "${R[cpu_lat.mosq]}" " (lower)"
 row "CPU s, idle connections" "${R[cpu_idle.ours]}" "${R[cpu_idle.mosq]}" " (lower)"
 row "CPU s, whole run" "${R[cpu.ours]}" "${R[cpu.mosq]}" " (lower)"
 row "RSS KiB before idle connections" "${R[rss0.ours]}" "${R[rss0.mosq]}" " (lower)"
