@@ -90,6 +90,11 @@ expect_fail "sign: bad extra SAN" "--san 'DNS:'" "$MQTTPKI" sign c.csr --profile
 expect_fail "server without SAN" "c.csr: a server certificate needs a subject alternative name.*--san DNS:dev1" \
   "$MQTTPKI" sign c.csr --profile server
 
+# --- bad subject flags
+expect_fail "country of 3 letters" "--cn/--org/--country: .*2 letters" "$MQTTPKI" init-ca --cn X --country DEU --dir bad-c
+expect_ok "nothing created for a bad country" test ! -e bad-c
+expect_fail "empty CN" "--cn/--org/--country: .*CN" "$MQTTPKI" csr --key c.key --cn "" --out empty-cn.csr
+
 # --- existing outputs without --force
 expect_fail "gen-key over an existing key" "c.key exists; use --force to overwrite" "$MQTTPKI" gen-key --out c.key
 expect_one_line "gen-key exists"

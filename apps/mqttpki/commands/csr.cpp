@@ -42,7 +42,7 @@ class CsrCommand final : public Command {
   int run(Context& ctx) override {
     if (key_.empty() && new_key_.empty())
       throw Error(Errc::invalid_argument, "give the key with --key FILE, or --new-key FILE to generate one");
-    const auto subject = pki::Name::build(cn_, org_, country_);
+    const auto subject = pki_common::subject_from_flags(cn_, org_, country_);
     const auto sans = pki_common::parse_sans(sans_);
     std::string out = out_;
     if (out.empty()) {

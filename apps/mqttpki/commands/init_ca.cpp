@@ -49,7 +49,7 @@ class InitCaCommand final : public Command {
                               "{}/backup/)",
                               dir_, layout.ca_cert.string(), dir_));
     const auto type = pki_common::new_key_type(key_type_);
-    const auto subject = pki::Name::build(cn_, org_, country_);
+    const auto subject = pki_common::subject_from_flags(cn_, org_, country_);
 
     store::PassphraseRequest request;
     if (!passphrase_file_.empty()) request.file = passphrase_file_;

@@ -92,6 +92,14 @@ pki::KeyType new_key_type(std::string_view text) {
   return type;
 }
 
+pki::Name subject_from_flags(const std::string& cn, const std::string& org, const std::string& country) {
+  try {
+    return pki::Name::build(cn, org, country);
+  } catch (const Error& e) {
+    throw Error(Errc::invalid_argument, fmt::format("--cn/--org/--country: {}", e.what()));
+  }
+}
+
 std::vector<pki::GeneralName> parse_sans(const std::vector<std::string>& values) {
   std::vector<pki::GeneralName> out;
   for (const auto& v : values) {

@@ -7,6 +7,7 @@
 #include <mqttpki/pki/certificate.hpp>
 #include <mqttpki/pki/csr.hpp>
 #include <mqttpki/pki/key.hpp>
+#include <mqttpki/pki/name.hpp>
 #include <mqttpki/pki/san.hpp>
 #include <mqttpki/store/passphrase.hpp>
 
@@ -35,6 +36,9 @@ void add_passphrase_file_option(CLI::App& app, std::string& file, std::string_vi
 
 // --key-type for new keys: p256 | p384 | ed25519 (aliases as pki::parse_key_type; rsa refused).
 [[nodiscard]] pki::KeyType new_key_type(std::string_view text);
+
+// The subject from --cn/--org/--country; an error says which flags to fix.
+[[nodiscard]] pki::Name subject_from_flags(const std::string& cn, const std::string& org, const std::string& country);
 
 // --san values; an error names the flag value and shows accepted forms.
 [[nodiscard]] std::vector<pki::GeneralName> parse_sans(const std::vector<std::string>& values);
