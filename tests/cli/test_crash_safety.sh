@@ -9,7 +9,7 @@
 #   - an index entry whose certificate is not on disk is allowed only as the newest entry of its file (a kill
 #     between steps 1 and 2), at most one more per killed run, and never for a run that exited by itself;
 #   - no file is torn: besides the above, only hidden temp files of atomic writes (".NAME.tmp.PID.N.X") of
-#     a killed process may be left, never under a real name.
+#     a killed process may be left, never under a real name, and the next run removes them (as documented).
 # Then 8 `sign` and 8 `renew` processes at once on one folder (8 concurrent signs alone are in
 # test_pki_concurrent_sign.sh): all succeed, the index has every serial once.
 . "$MQTTPKI_SOURCE_DIR/tests/lib.sh"
@@ -85,8 +85,8 @@ def check(state, killed):
             continue
         if not re.fullmatch(r"\.(index\.json|[A-Za-z0-9_@.-]+\.crt)\.tmp\.\d+\.\d+\.[0-9a-f]+", base):
             errors.append("unexpected hidden file %s" % path)
-        elif not killed and path not in temps:
-            errors.append("temp file %s left by a run that was not killed" % path)
+        elif not killed:  # the run took the lock, and CaFolder::lock() removes a dead writer's temp files
+            errors.append("temp file %s still there after a run that was not killed" % path)
         temps.add(path)
     state["temps"] = sorted(temps)
     return errors
@@ -127,7 +127,7 @@ def storm(mqttpki, iterations, budget, window, key_sum, ca_sum):
                   % (n, "killed" if killed else "exit %d" % rc, ms, " ".join(argv[1:4]), "; ".join(errors)))
             return 1
     json.dump(state, open("state.json", "w"))
-    print("%d iterations: %d killed, %d completed; %d entries, %d without their file, %d temp files left"
+    print("%d iterations: %d killed, %d completed; %d entries, %d without their file, %d temp files seen"
           % (n, kills, completed, len(json.load(open("pki/index.json"))["certificates"]),
              len(state["unwritten"]), len(state["temps"])))
     if kills < 10:

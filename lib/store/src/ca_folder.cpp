@@ -66,7 +66,12 @@ CaFolder CaFolder::open(const fs::path& dir) {
   return CaFolder(std::move(l));
 }
 
-FolderLock CaFolder::lock(std::chrono::milliseconds timeout) const { return FolderLock::acquire(layout_.lock, timeout); }
+FolderLock CaFolder::lock(std::chrono::milliseconds timeout) const {
+  FolderLock held = FolderLock::acquire(layout_.lock, timeout);
+  // Under the lock no other mqttpki process writes here: clear what a killed one left mid-write.
+  for (const auto& dir : {layout_.dir, layout_.issued_dir, layout_.private_dir}) (void)remove_stale_temp_files(dir);
+  return held;
+}
 
 std::string CaFolder::read_ca_cert() const { return read_file(layout_.ca_cert); }
 std::string CaFolder::read_ca_key() const { return read_file(layout_.ca_key); }

@@ -8,6 +8,7 @@
 #include <random>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -115,6 +116,34 @@ void sync_dir(const fs::path& dir) {
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) throw_errno(errno, dir, "opening the folder to sync it");
   if (::fsync(fd.get()) != 0 && errno != EINVAL) throw_errno(errno, dir, "syncing the folder");
+}
+
+std::size_t remove_stale_temp_files(const fs::path& dir) noexcept {
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    // ".TARGET.tmp.PID.N.X", as temp_suffix() makes it.
+    const std::size_t tmp = name.rfind(".tmp.");
+    if (name.size() < 2 || name[0] != '.' || tmp == std::string::npos || tmp == 0) continue;
+    const std::string rest = name.substr(tmp + 5);
+    const std::size_t dot = rest.find('.');
+    if (dot == 0 || dot == std::string::npos) continue;
+    long pid = 0;
+    bool digits = true;
+    for (std::size_t i = 0; i < dot; ++i) {
+      if (rest[i] < '0' || rest[i] > '9' || pid > 100'000'000) {
+        digits = false;
+        break;
+      }
+      pid = pid * 10 + (rest[i] - '0');
+    }
+    if (!digits || pid <= 0) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // its writer may still run
+    std::error_code rm;
+    if (fs::remove(it->path(), rm)) ++removed;
+  }
+  return removed;
 }
 
 bool path_exists(const fs::path& path) {

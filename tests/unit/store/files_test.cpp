@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -129,4 +130,29 @@ TEST_CASE("ensure_dir creates folders with the requested mode and accepts existi
   store::ensure_dir(priv, store::mode_private_dir);  // idempotent
   std::ofstream(t.path / "file") << "x";
   CHECK(code_of([&] { store::ensure_dir(t.path / "file", 0700); }) == Errc::io);
+}
+
+TEST_CASE("remove_stale_temp_files removes a killed writer's temp files, not a live one's or other files") {
+  TempDir t;
+  // A child that exits at once gives a PID that is no longer running.
+  pid_t dead = ::fork();
+  REQUIRE(dead >= 0);
+  if (dead == 0) ::_exit(0);
+  int status = 0;
+  REQUIRE(::waitpid(dead, &status, 0) == dead);
+  auto touch = [&](const std::string& name) { std::ofstream(t.path / name) << "x"; };
+  const std::string stale = ".a.crt.tmp." + std::to_string(dead) + ".0.1f";
+  const std::string live = ".index.json.tmp." + std::to_string(::getpid()) + ".3.ab";
+  touch(stale);
+  touch(live);
+  touch("a.crt");
+  touch(".lock");
+  touch(".notes.tmp.x.1.2");
+  CHECK(store::remove_stale_temp_files(t.path) == 1);
+  CHECK_FALSE(fs::exists(t.path / stale));
+  CHECK(fs::exists(t.path / live));
+  CHECK(fs::exists(t.path / "a.crt"));
+  CHECK(fs::exists(t.path / ".lock"));
+  CHECK(fs::exists(t.path / ".notes.tmp.x.1.2"));
+  CHECK(store::remove_stale_temp_files(t.path / "missing") == 0);
 }

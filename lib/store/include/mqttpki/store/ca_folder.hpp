@@ -82,8 +82,9 @@ class CaFolder {
   //      journal, so every certificate that ever reaches disk is listed and its serial can never be reused;
   //   2. issued/NAME.crt (atomic) is written, replacing an older file of that name.
   // A kill between 1 and 2 leaves an index entry whose file is missing, which `list` still shows and a
-  // re-run with --force supersedes; nothing is ever half written. If step 2 fails, the entry is taken out of
-  // the index again (best effort) and the error is rethrown.
+  // re-run with --force supersedes; nothing is ever half written. A kill inside an atomic write can leave its
+  // hidden temp file (".NAME.crt.tmp.PID.N.X", ".index.json.tmp.PID.N.X"), which the next lock() removes.
+  // If step 2 fails, the entry is taken out of the index again (best effort) and the error is rethrown.
   void record_issued(Index& index, IndexEntry entry, std::string_view cert_pem,
                      const std::vector<std::string>& supersede = {}) const;
 

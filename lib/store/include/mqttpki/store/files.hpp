@@ -26,6 +26,12 @@ inline constexpr unsigned mode_public_dir = 0755;
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes, unsigned mode,
                        bool overwrite);
 
+// Removes the temp files write_file_atomic leaves when its process is killed (SIGKILL, power loss) between
+// creating ".NAME.tmp.PID.N.X" and the rename: those in `dir` (not recursive) whose PID is not a running
+// process. Best effort, never throws; returns how many were removed. CaFolder::lock() calls it for the CA
+// folder, so a crash's debris is cleared by the next mutating command.
+std::size_t remove_stale_temp_files(const std::filesystem::path& dir) noexcept;
+
 // Creates the folder (and its parents) if missing; a folder this call creates gets exactly `mode`.
 // An existing non-folder is Errc::io.
 void ensure_dir(const std::filesystem::path& path, unsigned mode);
