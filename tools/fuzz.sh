@@ -18,6 +18,11 @@ targets=("$@")
 build=${FUZZ_BUILD:-build-fuzz}
 cxx=${CXX:-clang++}
 command -v "$cxx" >/dev/null || { echo "fuzz.sh: $cxx not found; apt-get install clang libclang-rt-14-dev" >&2; exit 2; }
+probe=$(mktemp -d)
+trap 'rm -rf "$probe"' EXIT
+echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }' >"$probe/p.cpp"
+"$cxx" -fsanitize=fuzzer,address "$probe/p.cpp" -o "$probe/p" 2>/dev/null ||
+  { echo "fuzz.sh: $cxx cannot link libFuzzer; apt-get install libclang-rt-14-dev (Debian 12)" >&2; exit 2; }
 
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DMQTTPKI_FUZZ=ON -DMQTTPKI_BUILD_BENCH=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
