@@ -191,43 +191,43 @@ void Index::save(const std::filesystem::path& path) const {
 bool Index::has_serial(std::string_view serial_hex) const { return find_serial(serial_hex) != nullptr; }
 
 const IndexEntry* Index::find_serial(std::string_view serial_hex) const {
-  const std::string s = normalize_serial(serial_hex);
-  auto it = std::find_if(entries_.begin(), entries_.end(), [&](const IndexEntry& e) { return e.serial == s; });
-  return it == entries_.end() ? nullptr : &*it;
+  auto it = by_serial_.find(normalize_serial(serial_hex));
+  return it == by_serial_.end() ? nullptr : &entries_[it->second];
 }
 
-namespace {
-template <typename Pred>
-std::vector<const IndexEntry*> valid_where(const std::vector<IndexEntry>& entries, Pred pred) {
+// Newest first, valid status only.
+std::vector<const IndexEntry*> Index::valid_in(const std::unordered_map<std::string, std::vector<std::size_t>>& map,
+                                               std::string_view key) const {
   std::vector<const IndexEntry*> out;
-  for (auto it = entries.rbegin(); it != entries.rend(); ++it)
-    if (it->status == CertStatus::valid && pred(*it)) out.push_back(&*it);
+  auto it = map.find(std::string(key));
+  if (it == map.end()) return out;
+  for (auto pos = it->second.rbegin(); pos != it->second.rend(); ++pos)
+    if (entries_[*pos].status == CertStatus::valid) out.push_back(&entries_[*pos]);
   return out;
 }
-}  // namespace
 
-std::vector<const IndexEntry*> Index::valid_by_name(std::string_view name) const {
-  return valid_where(entries_, [&](const IndexEntry& e) { return e.name == name; });
-}
+std::vector<const IndexEntry*> Index::valid_by_name(std::string_view name) const { return valid_in(by_name_, name); }
 
-std::vector<const IndexEntry*> Index::valid_by_cn(std::string_view cn) const {
-  return valid_where(entries_, [&](const IndexEntry& e) { return e.cn == cn; });
-}
+std::vector<const IndexEntry*> Index::valid_by_cn(std::string_view cn) const { return valid_in(by_cn_, cn); }
 
 void Index::add(IndexEntry entry) {
   entry.serial = normalize_serial(entry.serial);
   if (has_serial(entry.serial))
     throw Error(Errc::policy, fmt::format("serial {} is already in the index; a serial is never reused", entry.serial));
+  const std::size_t pos = entries_.size();
+  by_serial_.emplace(entry.serial, pos);
+  by_name_[entry.name].push_back(pos);
+  by_cn_[entry.cn].push_back(pos);
   entries_.push_back(std::move(entry));
 }
 
 IndexEntry& Index::entry_for(std::string_view serial_hex) {
   const std::string s = normalize_serial(serial_hex);
-  auto it = std::find_if(entries_.begin(), entries_.end(), [&](const IndexEntry& e) { return e.serial == s; });
-  if (it == entries_.end())
+  auto it = by_serial_.find(s);
+  if (it == by_serial_.end())
     throw Error(Errc::not_found,
                 fmt::format("serial {} is not in the CA index; see `mqttpki list` for the issued serials", s));
-  return *it;
+  return entries_[it->second];
 }
 
 void Index::mark_superseded(std::string_view serial_hex, std::string_view by_serial_hex) {

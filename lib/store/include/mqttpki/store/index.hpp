@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace mqttpki::store {
@@ -79,7 +80,13 @@ class Index {
 
  private:
   IndexEntry& entry_for(std::string_view serial_hex);
-  std::vector<IndexEntry> entries_;
+  std::vector<const IndexEntry*> valid_in(const std::unordered_map<std::string, std::vector<std::size_t>>& map,
+                                          std::string_view key) const;
+  std::vector<IndexEntry> entries_;  // only ever grows: positions below stay valid
+  // Lookups stay O(1) for fleets of tens of thousands (cron runs `renew --all` over all of them).
+  std::unordered_map<std::string, std::size_t> by_serial_;
+  std::unordered_map<std::string, std::vector<std::size_t>> by_name_;
+  std::unordered_map<std::string, std::vector<std::size_t>> by_cn_;
   std::uint64_t crl_number_ = 0;
 };
 
