@@ -4,6 +4,11 @@ add_library(mqttpki::warnings ALIAS mqttpki_warnings)
 target_compile_options(mqttpki_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
   -Wno-sign-conversion -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual
   -Wimplicit-fallthrough)
+# GCC 12 at -O3 reports false -Wrestrict errors inside libstdc++'s string concatenation (GCC bug 105329).
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_GREATER_EQUAL 12
+   AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+  target_compile_options(mqttpki_warnings INTERFACE -Wno-restrict)
+endif()
 if(MQTTPKI_WERROR)
   target_compile_options(mqttpki_warnings INTERFACE -Werror)
 endif()
