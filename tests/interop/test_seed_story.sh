@@ -67,4 +67,20 @@ expect_eq "the flow's message reached Mosquitto" "helloWorld" "$(cat "$T/sub.out
 for _ in $(seq 1 100); do grep -qs "helloWorld" "$T/log.txt" && break; sleep 0.1; done
 expect_match "paho logger wrote the message to its file" "test/topic: helloWorld" "$T/log.txt"
 expect_match "Mosquitto took pi1's user name from its certificate CN" "u'pi1'" "$T/mosquitto.log"
+
+# mqttpki pub/sub and mosquitto_pub/sub through the template's TLS listener (retained, so no subscribe race).
+NR=(--cafile "$T/nr-certs/ca_cert.pem" --cert "$T/nr-certs/pi1_cert.pem" --key "$T/nr-certs/pi1_key.pem")
+LG=(--cafile "$T/logger-certs/ca_cert.pem" --cert "$T/logger-certs/logger_cert.pem" --key "$T/logger-certs/logger_key.pem")
+expect_ok "mqttpki pub through Mosquitto's TLS listener" timeout 10 "$MQTTPKI" pub -h localhost -p "$MOSQ_TLS" "${NR[@]}" \
+  -t sensors/pi1/temp -m 21.5 -q 1 -r
+expect_ok "mosquitto_sub over TLS gets it" timeout 10 mosquitto_sub -h localhost -p "$MOSQ_TLS" "${LG[@]}" \
+  -t sensors/pi1/temp -C 1 -W 5
+expect_eq "mosquitto_sub payload" "21.5" "$(cat "$T/.out")"
+expect_ok "mosquitto_pub over TLS" timeout 10 mosquitto_pub -h localhost -p "$MOSQ_TLS" "${LG[@]}" \
+  -t status/logger -m up -q 1 -r
+expect_ok "mqttpki sub through Mosquitto's TLS listener" timeout 10 "$MQTTPKI" sub -h localhost -p "$MOSQ_TLS" "${NR[@]}" \
+  -t status/logger -C 1 -W 5
+expect_eq "mqttpki sub payload" "up" "$(cat "$T/.out")"
+expect_fail "the template's TLS listener refuses a client without a certificate" "certificate|handshake|refused" \
+  timeout 10 "$MQTTPKI" pub -h localhost -p "$MOSQ_TLS" --cafile "$T/nr-certs/ca_cert.pem" -t x -m y -q 1
 finish
