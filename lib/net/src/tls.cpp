@@ -17,13 +17,7 @@
 namespace mqttpki::net::detail {
 
 std::string drain_openssl_errors() {
-  std::string text;
-  while (unsigned long e = ERR_get_error()) {
-    std::array<char, 256> buf{};
-    ERR_error_string_n(e, buf.data(), buf.size());
-    if (!text.empty()) text += "; ";
-    text += buf.data();
-  }
+  std::string text = pki::ossl::drain_errors();
   return text.empty() ? std::string("no OpenSSL error detail") : text;
 }
 

@@ -9,6 +9,7 @@
 #include <mqttpki/pki/name.hpp>
 #include <mqttpki/pki/san.hpp>
 #include <mqttpki/pki/types.hpp>
+#include <mqttpki/pki/detail/ossl_ptr.hpp>
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -24,16 +25,6 @@
 #include <string_view>
 
 namespace mqttpki::pki::ossl {
-
-template <auto Free>
-struct Deleter {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    Free(p);
-  }
-};
-template <class T, auto Free>
-using Ptr = std::unique_ptr<T, Deleter<Free>>;
 
 using EvpPkeyPtr = Ptr<EVP_PKEY, EVP_PKEY_free>;
 using EvpPkeyCtxPtr = Ptr<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
@@ -74,8 +65,6 @@ struct ExtensionStackDeleter {
 };
 using ExtensionStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionStackDeleter>;
 
-// The drained OpenSSL error queue as one line ("" if empty).
-std::string drain_errors();
 // An Error for a failed OpenSSL call: "what: <drained queue>", or "what failed" when the queue is empty
 // (a call that fails without a queued error is still a failure). Use as `throw openssl_error("...")`.
 Error openssl_error(const char* what, Errc code = Errc::crypto);

@@ -1,6 +1,7 @@
 // The few OpenSSL calls the store needs beyond mqttpki::pki: reading a CRL back (nextUpdate for renewal and
 // `list`), checking that a certificate file was signed by this CA, and SHA-256 fingerprints for the index.
 
+#include <mqttpki/pki/detail/ossl_ptr.hpp>
 #include <mqttpki/pki/error.hpp>
 #include <mqttpki/store/renewal.hpp>
 
@@ -20,38 +21,14 @@ namespace mqttpki::store {
 
 namespace {
 
-struct BioFree {
-  void operator()(BIO* p) const noexcept { BIO_free(p); }
-};
-struct CrlFree {
-  void operator()(X509_CRL* p) const noexcept { X509_CRL_free(p); }
-};
-struct X509Free {
-  void operator()(X509* p) const noexcept { X509_free(p); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
-};
-struct IntFree {
-  void operator()(ASN1_INTEGER* p) const noexcept { ASN1_INTEGER_free(p); }
-};
-struct BnFree {
-  void operator()(BIGNUM* p) const noexcept { BN_free(p); }
-};
-struct OsslFree {
-  void operator()(char* p) const noexcept { OPENSSL_free(p); }
-};
-
-std::string drain_errors() {
-  std::string text;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!text.empty()) text += "; ";
-    text += buf;
-  }
-  return text;
-}
+using pki::ossl::drain_errors;
+using BioPtr = pki::ossl::Ptr<BIO, BIO_free>;
+using CrlPtr = pki::ossl::Ptr<X509_CRL, X509_CRL_free>;
+using X509Ptr = pki::ossl::Ptr<X509, X509_free>;
+using IntPtr = pki::ossl::Ptr<ASN1_INTEGER, ASN1_INTEGER_free>;
+using BnPtr = pki::ossl::Ptr<BIGNUM, BN_free>;
+void free_openssl_string(char* p) { OPENSSL_free(p); }
+using OsslStringPtr = pki::ossl::Ptr<char, free_openssl_string>;
 
 TimePoint to_time_point(const ASN1_TIME* t) {
   std::tm tm{};
@@ -60,17 +37,17 @@ TimePoint to_time_point(const ASN1_TIME* t) {
 }
 
 std::string integer_hex(const ASN1_INTEGER* value) {
-  std::unique_ptr<BIGNUM, BnFree> bn(ASN1_INTEGER_to_BN(value, nullptr));
+  BnPtr bn(ASN1_INTEGER_to_BN(value, nullptr));
   if (!bn) throw Error(Errc::crypto, "cannot read a serial number: " + drain_errors());
-  std::unique_ptr<char, OsslFree> hex(BN_bn2hex(bn.get()));
+  OsslStringPtr hex(BN_bn2hex(bn.get()));
   if (!hex) throw Error(Errc::crypto, "cannot format a serial number: " + drain_errors());
   return normalize_serial(hex.get());
 }
 
-std::unique_ptr<X509, X509Free> parse_x509(const pki::Certificate& cert) {
+X509Ptr parse_x509(const pki::Certificate& cert) {
   const pki::Bytes der = cert.to_der();
   const unsigned char* p = der.data();
-  std::unique_ptr<X509, X509Free> x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  X509Ptr x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
   if (!x) throw Error(Errc::crypto, "cannot parse a certificate: " + drain_errors());
   return x;
 }
@@ -79,9 +56,9 @@ std::unique_ptr<X509, X509Free> parse_x509(const pki::Certificate& cert) {
 
 CrlInfo read_crl_info(std::string_view data) {
   ERR_clear_error();
-  std::unique_ptr<X509_CRL, CrlFree> crl;
+  CrlPtr crl;
   if (data.find("-----BEGIN X509 CRL-----") != std::string_view::npos) {
-    std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+    BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
     if (!bio) throw Error(Errc::crypto, "out of memory reading a CRL");
     crl.reset(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
   } else {
@@ -98,13 +75,13 @@ CrlInfo read_crl_info(std::string_view data) {
   if (const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl.get())) info.next_update = to_time_point(next);
   {
     int crit = 0;
-    std::unique_ptr<ASN1_INTEGER, IntFree> number(
+    IntPtr number(
         static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl.get(), NID_crl_number, &crit, nullptr)));
     std::uint64_t n = 0;
     if (number && ASN1_INTEGER_get_uint64(&n, number.get()) == 1) info.number = n;
   }
   if (const X509_NAME* issuer = X509_CRL_get_issuer(crl.get())) {
-    std::unique_ptr<BIO, BioFree> out(BIO_new(BIO_s_mem()));
+    BioPtr out(BIO_new(BIO_s_mem()));
     if (out && X509_NAME_print_ex(out.get(), issuer, 0, XN_FLAG_RFC2253) >= 0) {
       char* p = nullptr;
       const long len = BIO_get_mem_data(out.get(), &p);
