@@ -1,5 +1,7 @@
 #include <mqttpki/store/files.hpp>
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -16,20 +18,7 @@ namespace store = mqttpki::store;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "mqttpki-store-XXXXXX").string();
-    REQUIRE(::mkdtemp(templ.data()) != nullptr);
-    path = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+using mqttpki::test::TempDir;
 
 unsigned mode_of(const fs::path& p) {
   struct stat st {};

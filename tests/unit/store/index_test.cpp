@@ -2,6 +2,8 @@
 #include <mqttpki/store/files.hpp>
 #include <mqttpki/store/index.hpp>
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
@@ -21,20 +23,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "mqttpki-index-XXXXXX").string();
-    REQUIRE(::mkdtemp(templ.data()) != nullptr);
-    path = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+using mqttpki::test::TempDir;
 
 store::TimePoint at(const char* text) { return *store::parse_time(text); }
 

@@ -11,6 +11,8 @@
 #include <mqttpki/store/files.hpp>
 #include <mqttpki/store/renewal.hpp>
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -34,20 +36,7 @@ store::PassphraseRequest no_passphrase() {
   return request;
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("mqttpki-renewal-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+using mqttpki::test::TempDir;
 
 // A CA folder with a CA valid for ca_days from t0.
 struct Fixture {
