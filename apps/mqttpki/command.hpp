@@ -27,7 +27,7 @@ class Command {
 struct CommandSpec {
   std::string name;
   std::string description;
-  int order;  // position in --help
+  int order;  // position in --help: PKI lifecycle 10-100, MQTT 110-140, templates 150
   std::unique_ptr<Command> (*make)();
 };
 

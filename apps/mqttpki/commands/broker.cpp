@@ -107,6 +107,6 @@ class BrokerCommand final : public Command {
 
 }  // namespace
 
-MQTTPKI_REGISTER_COMMAND(BrokerCommand, "broker", 50, "Run the bundled TLS MQTT 3.1.1 broker")
+MQTTPKI_REGISTER_COMMAND(BrokerCommand, "broker", 110, "Run the bundled TLS MQTT 3.1.1 broker")
 
 }  // namespace mqttpki::cli

@@ -82,6 +82,6 @@ class CrlCommand final : public Command {
 
 }  // namespace
 
-MQTTPKI_REGISTER_COMMAND(CrlCommand, "crl", 75, "Write DIR/crl.pem from the revoked certificates (Mosquitto crlfile)")
+MQTTPKI_REGISTER_COMMAND(CrlCommand, "crl", 70, "Write DIR/crl.pem from the revoked certificates (Mosquitto crlfile)")
 
 }  // namespace mqttpki::cli

@@ -153,7 +153,7 @@ class ExportPemCommand final : public Command {
 
 }  // namespace
 
-MQTTPKI_REGISTER_COMMAND(ExportPemCommand, "export-pem", 50,
+MQTTPKI_REGISTER_COMMAND(ExportPemCommand, "export-pem", 80,
                          "Convert a certificate, key or CSR to clean PEM, or write a Node-RED/Mosquitto bundle")
 
 }  // namespace mqttpki::cli

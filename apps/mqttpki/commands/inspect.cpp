@@ -217,6 +217,6 @@ class InspectCommand final : public Command {
 
 }  // namespace
 
-MQTTPKI_REGISTER_COMMAND(InspectCommand, "inspect", 60, "Show what a certificate, CSR or key file holds")
+MQTTPKI_REGISTER_COMMAND(InspectCommand, "inspect", 90, "Show what a certificate, CSR or key file holds")
 
 }  // namespace mqttpki::cli

@@ -117,6 +117,6 @@ class ListCommand final : public Command {
 
 }  // namespace
 
-MQTTPKI_REGISTER_COMMAND(ListCommand, "list", 70, "List the certificates the CA has issued")
+MQTTPKI_REGISTER_COMMAND(ListCommand, "list", 100, "List the certificates the CA has issued")
 
 }  // namespace mqttpki::cli

@@ -77,6 +77,6 @@ class PubCommand final : public Command {
 
 }  // namespace
 
-MQTTPKI_REGISTER_COMMAND(PubCommand, "pub", 60, "Publish an MQTT message over TLS (flags as in mosquitto_pub)")
+MQTTPKI_REGISTER_COMMAND(PubCommand, "pub", 120, "Publish an MQTT message over TLS (flags as in mosquitto_pub)")
 
 }  // namespace mqttpki::cli

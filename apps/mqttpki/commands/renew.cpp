@@ -484,7 +484,7 @@ class RenewCommand final : public Command {
 
 }  // namespace
 
-MQTTPKI_REGISTER_COMMAND(RenewCommand, "renew", 60,
+MQTTPKI_REGISTER_COMMAND(RenewCommand, "renew", 50,
                          "Renew certificates (same key) before they expire, the CA itself, and the CRL; cron-safe")
 
 }  // namespace mqttpki::cli

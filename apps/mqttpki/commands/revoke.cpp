@@ -114,6 +114,6 @@ class RevokeCommand final : public Command {
 
 }  // namespace
 
-MQTTPKI_REGISTER_COMMAND(RevokeCommand, "revoke", 72, "Revoke a certificate NAME or SERIAL (then run `mqttpki crl`)")
+MQTTPKI_REGISTER_COMMAND(RevokeCommand, "revoke", 60, "Revoke a certificate NAME or SERIAL (then run `mqttpki crl`)")
 
 }  // namespace mqttpki::cli

@@ -90,6 +90,6 @@ class SubCommand final : public Command {
 
 }  // namespace
 
-MQTTPKI_REGISTER_COMMAND(SubCommand, "sub", 61, "Subscribe and print messages over TLS (flags as in mosquitto_sub)")
+MQTTPKI_REGISTER_COMMAND(SubCommand, "sub", 130, "Subscribe and print messages over TLS (flags as in mosquitto_sub)")
 
 }  // namespace mqttpki::cli

@@ -63,7 +63,7 @@ class TemplateCommand final : public Command {
 
 }  // namespace
 
-MQTTPKI_REGISTER_COMMAND(TemplateCommand, "template", 90,
+MQTTPKI_REGISTER_COMMAND(TemplateCommand, "template", 150,
                          "Render a ready-to-use config file (Mosquitto, Node-RED, paho, cron, systemd)")
 
 }  // namespace mqttpki::cli

@@ -160,7 +160,7 @@ class VerifyCommand final : public Command {
 
 }  // namespace
 
-MQTTPKI_REGISTER_COMMAND(VerifyCommand, "verify", 60,
+MQTTPKI_REGISTER_COMMAND(VerifyCommand, "verify", 140,
                          "Prove a server/client certificate set end to end, or check a running broker")
 
 }  // namespace mqttpki::cli
