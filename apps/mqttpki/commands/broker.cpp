@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <ostream>
 
 namespace mqttpki::cli {
@@ -48,6 +49,16 @@ class BrokerCommand final : public Command {
         ->check(CLI::Range(0, 65535));
     app.add_option("--max-connections", max_connections_, "Most simultaneous connections")
         ->check(CLI::PositiveNumber);
+    app.add_option("--tls-version", tls_version_, "Minimum TLS version of the TLS listener: tlsv1.2 or tlsv1.3")
+        ->check(CLI::IsMember({"tlsv1.2", "tlsv1.3"}))
+        ->capture_default_str();
+    app.add_option("--handshake-timeout", handshake_timeout_s_,
+                   "Seconds a new connection gets to finish its TLS handshake")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
+    app.add_option("--connect-timeout", connect_timeout_s_, "Seconds a client gets to send CONNECT after the handshake")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
     app.add_flag("-v,--verbose", verbose_, "Log more per connection");
     app.footer(kFooter);
   }
@@ -55,9 +66,10 @@ class BrokerCommand final : public Command {
   int run(Context& ctx) override {
     net::BrokerOptions options;
     if (!config_file_.empty()) {
-      if (!listener_.certfile.empty() || !listener_.keyfile.empty() || !listener_.cafile.empty() || plain_port_ >= 0)
+      if (!listener_.certfile.empty() || !listener_.keyfile.empty() || !listener_.cafile.empty() || plain_port_ >= 0 ||
+          tls_version_ != "tlsv1.2")
         throw Error(Errc::invalid_argument,
-                    "--config and the listener flags (--certfile, --keyfile, --cafile, --plain-port) exclude each "
+                    "--config and the listener flags (--certfile, --keyfile, --cafile, --plain-port, --tls-version) exclude each "
                     "other; put the listener in the config file");
       options.config = net::load_mosquitto_config(config_file_);
     } else {
@@ -69,6 +81,7 @@ class BrokerCommand final : public Command {
                     "--require-certificate needs --cafile: the CA certificate that signs client certificates");
       if (!listener_.certfile.empty() || !listener_.keyfile.empty()) {
         net::ListenerConfig tls = listener_;
+        tls.tls_version = tls_version_ == "tlsv1.3" ? net::TlsVersion::tls1_3 : net::TlsVersion::tls1_2;
         tls.port = static_cast<std::uint16_t>(port_);
         tls.address = bind_;
         options.config.listeners.push_back(tls);
@@ -85,6 +98,8 @@ class BrokerCommand final : public Command {
       for (auto& l : options.config.listeners) l.allow_anonymous = true;
     }
     if (max_connections_ > 0) options.config.max_connections = static_cast<std::size_t>(max_connections_);
+    options.handshake_timeout = std::chrono::seconds(handshake_timeout_s_);
+    options.connect_timeout = std::chrono::seconds(connect_timeout_s_);
     options.handle_signals = true;
     options.verbose = verbose_;
     net::Broker broker(std::move(options));
@@ -102,6 +117,9 @@ class BrokerCommand final : public Command {
   bool allow_anonymous_ = false;
   int plain_port_ = -1;
   long long max_connections_ = 0;
+  std::string tls_version_ = "tlsv1.2";
+  int handshake_timeout_s_ = 10;
+  int connect_timeout_s_ = 10;
   bool verbose_ = false;
 };
 
