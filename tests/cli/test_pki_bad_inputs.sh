@@ -200,4 +200,16 @@ expect_fail "expired CA asked to sign" "old/pki/ca.crt expired on 2021-01-01" \
 expect_one_line "expired CA"
 expect_ok "nothing issued by the expired CA" test ! -e old/pki/issued/dev1.crt
 
+# --- a CSR asking for CA:TRUE and keyCertSign gets a plain client certificate, and the user is told
+mkdir -p -m 700 evil
+openssl ecparam -name prime256v1 -genkey -noout -out evil/k.pem
+openssl req -new -key evil/k.pem -subj "/CN=evil" -addext "basicConstraints=critical,CA:TRUE" \
+  -addext "keyUsage=keyCertSign" -out evil/e.csr 2>/dev/null
+expect_ok "sign a CSR that asks for CA:TRUE" "$MQTTPKI" sign evil/e.csr --profile client --out evil/e.crt
+expect_match "the ignored extensions are named" \
+  "warning: ignored extensions requested in the CSR \(basicConstraints, keyUsage\): only subjectAltName is taken" "$T/.err"
+openssl x509 -in evil/e.crt -noout -ext basicConstraints,keyUsage >evil/ext.txt
+expect_match "issued with CA:FALSE" "CA:FALSE" evil/ext.txt
+if grep -q "Certificate Sign" evil/ext.txt; then fail "keyCertSign was copied from the CSR"; else pass; fi
+
 finish
