@@ -76,12 +76,7 @@ std::string Certificate::to_pem() const {
 }
 
 Bytes Certificate::to_der() const {
-  unsigned char* out = nullptr;
-  int len = i2d_X509(Access::x509(*this), &out);
-  if (len <= 0) throw ossl::openssl_error("i2d_X509");
-  Bytes bytes(out, out + len);
-  OPENSSL_free(out);
-  return bytes;
+  return ossl::i2d_bytes(i2d_X509, Access::x509(*this), "i2d_X509");
 }
 
 int Certificate::version() const { return static_cast<int>(X509_get_version(Access::x509(*this))) + 1; }
@@ -111,13 +106,7 @@ PublicKey Certificate::public_key() const {
 }
 
 Bytes Certificate::public_key_der() const {
-  X509_PUBKEY* pk = X509_get_X509_PUBKEY(Access::x509(*this));
-  unsigned char* out = nullptr;
-  int len = i2d_X509_PUBKEY(pk, &out);
-  if (len <= 0) throw ossl::openssl_error("i2d_X509_PUBKEY");
-  Bytes bytes(out, out + len);
-  OPENSSL_free(out);
-  return bytes;
+  return ossl::i2d_bytes(i2d_X509_PUBKEY, X509_get_X509_PUBKEY(Access::x509(*this)), "i2d_X509_PUBKEY");
 }
 
 std::string Certificate::key_type_name() const {

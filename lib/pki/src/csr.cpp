@@ -66,12 +66,7 @@ std::string Csr::to_pem() const {
 }
 
 Bytes Csr::to_der() const {
-  unsigned char* out = nullptr;
-  int len = i2d_X509_REQ(Access::req(*this), &out);
-  if (len <= 0) throw ossl::openssl_error("i2d_X509_REQ");
-  Bytes bytes(out, out + len);
-  OPENSSL_free(out);
-  return bytes;
+  return ossl::i2d_bytes(i2d_X509_REQ, Access::req(*this), "i2d_X509_REQ");
 }
 
 bool Csr::signature_valid() const {

@@ -147,13 +147,7 @@ PublicKey PublicKey::load(ByteView data) {
 }
 
 Bytes PublicKey::der() const {
-  EVP_PKEY* pkey = Access::pkey(*this);
-  unsigned char* out = nullptr;
-  int len = i2d_PUBKEY(pkey, &out);
-  if (len <= 0) throw ossl::openssl_error("i2d_PUBKEY");
-  Bytes bytes(out, out + len);
-  OPENSSL_free(out);
-  return bytes;
+  return ossl::i2d_bytes(i2d_PUBKEY, Access::pkey(*this), "i2d_PUBKEY");
 }
 
 std::string PublicKey::to_pem() const {

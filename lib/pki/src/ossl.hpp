@@ -79,6 +79,17 @@ T* check_ptr(T* p, const char* what) {
   return p;
 }
 
+// DER of an OpenSSL object through its i2d function, e.g. i2d_bytes(i2d_X509, x, "i2d_X509").
+template <class T>
+Bytes i2d_bytes(int (*i2d)(const T*, unsigned char**), const T* object, const char* what) {
+  unsigned char* out = nullptr;
+  const int len = i2d(object, &out);
+  if (len <= 0) throw openssl_error(what);
+  Bytes bytes(out, out + len);
+  OPENSSL_free(out);
+  return bytes;
+}
+
 // Memory BIO contents as a string.
 std::string bio_to_string(BIO* bio);
 BioPtr new_mem_bio();
