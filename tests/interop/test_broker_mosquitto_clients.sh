@@ -63,10 +63,12 @@ expect_fail "sub -W gives up" "timed out after 1 s with 0 of 1 messages \(-W\)" 
 expect_fail "pub without a message" "say what to publish" "$MQTTPKI" pub "${TLS[@]}" -t x
 expect_fail "pub -m and -n together" "excludes" "$MQTTPKI" pub "${TLS[@]}" -t x -m a -n
 
-# refused: a client certificate from another CA, and no client certificate
-expect_fail "client cert from another CA" "connection was lost|TLS error" timeout 10 mosquitto_pub -h localhost -p "$PORT" \
+# refused: a client certificate from another CA, and no client certificate. The broker sends OpenSSL's TLS
+# alert before closing; libmosquitto reports an alert it reads as EPROTO ("Protocol error"), or "The
+# connection was lost" when the close wins the race. The broker's reasons are checked below.
+expect_fail "client cert from another CA" "connection was lost|TLS error|Protocol error" timeout 10 mosquitto_pub -h localhost -p "$PORT" \
   --cafile "$C/ca.crt" --cert "$C/other-client.crt" --key "$C/other-client.key" -t x -m y -q 1
-expect_fail "no client cert" "connection was lost|TLS error" timeout 10 mosquitto_pub -h localhost -p "$PORT" --cafile "$C/ca.crt" -t x -m y -q 1
+expect_fail "no client cert" "connection was lost|TLS error|Protocol error" timeout 10 mosquitto_pub -h localhost -p "$PORT" --cafile "$C/ca.crt" -t x -m y -q 1
 for _ in $(seq 100); do grep -q "no client certificate presented" "$T/broker.log" && break; sleep 0.05; done
 expect_match "broker logs the wrong CA" "refused TLS handshake from 127\.0\.0\.1:[0-9]+ on tls:$PORT: client certificate 'intruder' is not signed by" "$T/broker.log"
 expect_match "broker logs the missing certificate" "no client certificate presented \(this listener has require_certificate true\)" "$T/broker.log"

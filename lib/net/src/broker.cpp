@@ -1,16 +1,19 @@
 // The broker's I/O: accept, TLS handshake (with a deadline and a human reason for every refusal),
-// then one reader coroutine and one writer coroutine per connection feeding mqtt::BrokerCore.
+// then one reader coroutine per connection feeding mqtt::BrokerCore. Output is written straight away when the
+// socket takes it; a writer coroutine exists only while a connection has a backlog (or is closing), so an idle
+// connection costs one suspended reader.
 // Everything runs on the one io_context thread, so the shared state needs no locks.
 
 #include <mqttpki/net/broker.hpp>
 
 #include "tls.hpp"
+#include "transport.hpp"
 
 #include <mqttpki/mqtt/broker_core.hpp>
 #include <mqttpki/pki/error.hpp>
 
 #include <asio.hpp>
-#include <asio/ssl.hpp>
+#include <asio/ssl/error.hpp>
 
 #include <fmt/format.h>
 
@@ -20,7 +23,7 @@
 #include <mutex>
 #include <csignal>
 #include <ctime>
-#include <deque>
+#include <list>
 #include <future>
 #include <iostream>
 #include <map>
@@ -36,7 +39,8 @@ using asio::awaitable;
 using asio::use_awaitable;
 using asio::ip::tcp;
 using mqtt::ConnectionId;
-using SslContextPtr = std::shared_ptr<asio::ssl::context>;
+using SslContextPtr = std::shared_ptr<SSL_CTX>;
+using Want = detail::Transport::Want;
 
 constexpr auto kLinger = std::chrono::seconds(2);  // after our FIN, how long the peer gets to close
 
@@ -49,7 +53,7 @@ void default_log(std::string_view line) {
             << std::flush;
 }
 
-SslContextPtr wrap(detail::SslCtxPtr ctx) { return std::make_shared<asio::ssl::context>(ctx.release()); }
+SslContextPtr wrap(detail::SslCtxPtr ctx) { return SslContextPtr(ctx.release(), SSL_CTX_free); }
 
 struct Listener {
   ListenerConfig cfg;
@@ -59,17 +63,17 @@ struct Listener {
 };
 
 struct Conn {
-  Conn(asio::any_io_executor ex, ConnectionId cid) : id(cid), wake(ex) {}
+  Conn(asio::any_io_executor ex, ConnectionId cid, tcp::socket socket)
+      : id(cid), link(std::move(socket)), wake(ex) {}
   ConnectionId id;
   std::string peer;
   std::string listener;
-  SslContextPtr ctx;  // keeps the context alive while the stream uses it
-  std::optional<asio::ssl::stream<tcp::socket>> tls;
-  std::optional<tcp::socket> plain;
-  std::deque<std::vector<std::uint8_t>> queue;
+  SslContextPtr ctx;  // keeps the context alive while the connection's SSL object uses it
+  detail::Transport link;
+  std::list<std::vector<std::uint8_t>> queue;  // a list: an empty deque costs ~600 bytes per idle client
   std::size_t queued = 0;
-  asio::steady_timer wake;  // the writer sleeps on it; cancel() wakes it
-  detail::VerifyReport report;
+  asio::steady_timer wake;  // the closing writer lingers on it; cancel() ends the linger
+  bool writer_running = false;
   bool handshake_done = false;
   bool opened = false;       // the core was told (on_open)
   std::string dead_reason;   // why we closed it ourselves, for the log
@@ -79,18 +83,18 @@ struct Conn {
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
 
-  tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
-  void close_socket() {
-    std::error_code ec;
-    socket().close(ec);
-  }
-  awaitable<std::size_t> read_some(asio::mutable_buffer b, std::error_code& ec) {
-    if (tls) co_return co_await tls->async_read_some(b, asio::redirect_error(use_awaitable, ec));
-    co_return co_await plain->async_read_some(b, asio::redirect_error(use_awaitable, ec));
-  }
-  awaitable<std::size_t> write(asio::const_buffer b, std::error_code& ec) {
-    if (tls) co_return co_await asio::async_write(*tls, b, asio::redirect_error(use_awaitable, ec));
-    co_return co_await asio::async_write(*plain, b, asio::redirect_error(use_awaitable, ec));
+  void close_socket() { link.close(); }
+  awaitable<void> write_all(std::span<const std::uint8_t> bytes, std::error_code& ec) {
+    while (!bytes.empty()) {
+      auto step = link.write_some(bytes, ec);
+      if (ec) co_return;
+      if (step.want != Want::nothing) {
+        co_await link.wait(step.want, ec);
+        if (ec) co_return;
+        continue;
+      }
+      bytes = bytes.subspan(step.bytes);
+    }
   }
 };
 
@@ -127,6 +131,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
   asio::steady_timer tick_timer;
   asio::signal_set signals;
   ConnectionId next_id = 1;
+  std::array<std::uint8_t, 16 * 1024> read_buf{};  // one TLS record's plaintext; shared, see converse()
   bool started = false;
   bool stopping = false;
   std::atomic<bool> running{false};
@@ -144,6 +149,26 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     if (it == conns.end()) return;
     auto& c = *it->second;
     if (c.dead || c.core_forgot) return;
+    if (c.queue.empty() && !c.writer_running) {
+      // Fast path: nothing is waiting, so write now; only what the socket does not take is queued.
+      std::error_code ec;
+      std::size_t done = 0;
+      while (done < bytes.size()) {
+        auto step = c.link.write_some(std::span<const std::uint8_t>(bytes).subspan(done), ec);
+        if (ec || step.want != Want::nothing) break;
+        done += step.bytes;
+      }
+      if (ec) {
+        c.dead = true;  // the reader sees the closed socket and tells the core
+        c.dead_reason = fmt::format("write failed: {}", ec.message());
+        c.close_socket();
+        return;
+      }
+      c.bytes_out += done;
+      if (done == bytes.size()) return;
+      // A TLS write that wants to wait must be repeated with the same bytes: the remainder starts with them.
+      bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(done));
+    }
     if (c.queued + bytes.size() > options.write_queue_limit) {
       log(fmt::format("connection {} from {}: dropped, more than {} bytes waiting to be sent (the client reads too "
                       "slowly)",
@@ -152,12 +177,11 @@ struct Broker::Impl final : mqtt::BrokerOutput {
       c.dead = true;
       c.dead_reason = "write queue over its limit";
       c.close_socket();
-      c.wake.cancel();
       return;
     }
     c.queued += bytes.size();
     c.queue.push_back(std::move(bytes));
-    c.wake.cancel();
+    start_writer(it->second);
   }
 
   void close(ConnectionId id, std::string_view reason) override {
@@ -168,7 +192,13 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     c.closing = true;
     // The core has logged why; repeat it only when asked for detail.
     if (options.verbose) log(fmt::format("connection {} from {} closed by broker: {}", c.id, c.peer, reason));
-    c.wake.cancel();
+    start_writer(it->second);  // flushes what is queued, then FIN and linger
+  }
+
+  void start_writer(const std::shared_ptr<Conn>& c) {
+    if (c->writer_running || c->dead) return;
+    c->writer_running = true;
+    asio::co_spawn(io, writer(c), asio::detached);
   }
 
   std::vector<SslContextPtr> build_contexts() const {
@@ -192,22 +222,18 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     }
   }
 
+  // Runs while the connection has a backlog; ends when it is flushed (send() starts it again), or after
+  // the linger when the core asked to close.
   awaitable<void> writer(std::shared_ptr<Conn> c) {
     std::error_code ec;
-    while (!c->dead) {
-      if (c->queue.empty()) {
-        if (c->closing) break;
-        c->wake.expires_at(asio::steady_timer::time_point::max());
-        co_await c->wake.async_wait(asio::redirect_error(use_awaitable, ec));
-        continue;
-      }
-      const auto& front = c->queue.front();  // deque::push_back keeps references valid
-      co_await c->write(asio::buffer(front), ec);
+    while (!c->dead && !c->queue.empty()) {
+      const auto& front = c->queue.front();  // list::push_back keeps references valid
+      co_await c->write_all(front, ec);
       if (ec) {
         c->dead = true;
         c->dead_reason = fmt::format("write failed: {}", ec.message());
         c->close_socket();  // the reader sees it and tells the core
-        co_return;
+        break;
       }
       c->bytes_out += front.size();
       c->queued -= front.size();
@@ -216,22 +242,24 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     if (c->closing && !c->dead) {
       // FIN after the flushed data; closing outright while unread input is pending would send a RST
       // that can destroy the data (e.g. a refusing CONNACK) before the peer reads it.
-      c->socket().shutdown(tcp::socket::shutdown_send, ec);
+      c->link.shutdown_send();
       c->wake.expires_after(kLinger);
       co_await c->wake.async_wait(asio::redirect_error(use_awaitable, ec));
       c->dead = true;
       c->close_socket();
     }
+    c->writer_running = false;
   }
 
   awaitable<bool> handshake(std::shared_ptr<Conn> c, Listener& l) {
     c->ctx = l.ctx;
-    c->tls.emplace(std::move(*c->plain), *c->ctx);
-    c->plain.reset();
-    c->report.peer_role = "client certificate";
-    c->report.cafile = l.cfg.cafile;
-    c->report.crlfile = l.cfg.crlfile;
-    detail::attach_report(*c->tls->native_handle(), c->report);
+    c->link.start_tls_server(*c->ctx);
+    // Lives in this frame: the verify callback only runs during the handshake (no renegotiation).
+    detail::VerifyReport report;
+    report.peer_role = "client certificate";
+    report.cafile = l.cfg.cafile;
+    report.crlfile = l.cfg.crlfile;
+    detail::attach_report(*c->link.ssl(), report);
     asio::steady_timer deadline(io, options.handshake_timeout);
     bool timed_out = false;
     deadline.async_wait([c, &timed_out](std::error_code e) {
@@ -241,25 +269,37 @@ struct Broker::Impl final : mqtt::BrokerOutput {
       }
     });
     std::error_code ec;
-    co_await c->tls->async_handshake(asio::ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+    for (;;) {
+      auto step = c->link.handshake(ec);
+      if (ec || step.want == Want::nothing) break;
+      co_await c->link.wait(step.want, ec);
+      if (ec) break;
+    }
     c->handshake_done = true;
     deadline.cancel();
+    detail::detach_report(*c->link.ssl());
     if (!ec) co_return true;
     ++refused;
     std::string why = timed_out ? fmt::format("no TLS handshake within {} ms (silent or slow client)",
                                               options.handshake_timeout.count())
-                                : detail::describe_tls_failure(ec.message(), c->report, true);
+                                : detail::describe_tls_failure(ec.message(), report, true);
     log(fmt::format("refused TLS handshake from {} on {}: {}", c->peer, c->listener, why));
     co_return false;
   }
 
   awaitable<void> serve(tcp::socket socket, Listener& l) {
-    auto c = std::make_shared<Conn>(io.get_executor(), next_id++);
     std::error_code ec;
     auto ep = socket.remote_endpoint(ec);
-    c->peer = ec ? std::string("unknown peer") : endpoint_text(ep);
+    std::string peer = ec ? std::string("unknown peer") : endpoint_text(ep);
+    std::shared_ptr<Conn> c;
+    try {
+      c = std::make_shared<Conn>(io.get_executor(), next_id++, std::move(socket));
+    } catch (const std::exception& e) {
+      log(fmt::format("refused connection from {} on {}: {}", peer, l.name, e.what()));
+      co_return;
+    }
+    c->peer = std::move(peer);
     c->listener = l.name;
-    c->plain.emplace(std::move(socket));
     conns[c->id] = c;
     open_count = conns.size();
     std::string end_reason = "closed by the client";
@@ -290,7 +330,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     std::string tls_text = "plain TCP";
     if (l.cfg.tls()) {
       if (!co_await handshake(c, l)) co_return std::string("TLS handshake refused");
-      SSL& ssl = *c->tls->native_handle();
+      SSL& ssl = *c->link.ssl();
       tls_text = detail::tls_summary(ssl);
       std::string cn = detail::peer_common_name(ssl);
       bool verified = l.cfg.require_certificate && SSL_get0_peer_certificate(&ssl) != nullptr &&
@@ -305,17 +345,22 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     info.anonymous_allowed = options.config.anonymous_allowed(l.cfg);
     log(fmt::format("connection {} from {} on {}: CN={} {}", c->id, c->peer, l.name,
                     info.certificate_cn ? *info.certificate_cn : std::string("-"), tls_text));
-    asio::co_spawn(io, writer(c), asio::detached);
     c->opened = true;
     core.on_open(c->id, std::move(info), mqtt::Clock::now());
-    std::array<std::uint8_t, 16384> buf{};
     std::error_code ec;
     while (!c->dead) {
-      std::size_t n = co_await c->read_some(asio::buffer(buf), ec);
+      // read_buf is shared by all connections: a read step fills it and on_bytes consumes it before
+      // anything else runs on this thread (neither suspends).
+      auto step = c->link.read_some(read_buf, ec);
       if (ec) break;
-      c->bytes_in += n;
+      if (step.want != Want::nothing) {
+        co_await c->link.wait(step.want, ec);
+        if (ec) break;
+        continue;
+      }
+      c->bytes_in += step.bytes;
       if (c->core_forgot) continue;  // draining after the core closed it, until the peer closes
-      core.on_bytes(c->id, std::span<const std::uint8_t>(buf.data(), n), mqtt::Clock::now());
+      core.on_bytes(c->id, std::span<const std::uint8_t>(read_buf.data(), step.bytes), mqtt::Clock::now());
     }
     if (!c->dead_reason.empty()) co_return c->dead_reason;
     if (!ec || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)

@@ -254,6 +254,8 @@ void attach_report(SSL& ssl, VerifyReport& report) {
   if (SSL_set_ex_data(&ssl, report_index(), &report) != 1) fail(Errc::crypto, "cannot attach verify report");
 }
 
+void detach_report(SSL& ssl) noexcept { (void)SSL_set_ex_data(&ssl, report_index(), nullptr); }
+
 void set_client_peer_checks(SSL& ssl, const std::string& host, bool insecure) {
   std::array<unsigned char, 16> addr{};
   bool is_ip = inet_pton(AF_INET, host.c_str(), addr.data()) == 1 || inet_pton(AF_INET6, host.c_str(), addr.data()) == 1;

@@ -27,6 +27,7 @@ struct VerifyReport {
   std::string message;  // the first failure, filled by the callback
 };
 void attach_report(SSL& ssl, VerifyReport& report);
+void detach_report(SSL& ssl) noexcept;  // before the report goes away
 
 // Client side, per connection: SNI (DNS names only), hostname or IP check against the SAN.
 void set_client_peer_checks(SSL& ssl, const std::string& host, bool insecure);

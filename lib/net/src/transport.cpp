@@ -1,0 +1,151 @@
+#include "transport.hpp"
+
+#include <mqttpki/pki/error.hpp>
+
+#include <asio/ssl/error.hpp>
+
+#include <cerrno>
+#include <climits>
+
+namespace mqttpki::net::detail {
+
+using asio::ip::tcp;
+
+Transport::Transport(tcp::socket socket) : socket_(std::move(socket)) {
+  std::error_code ec;
+  socket_.non_blocking(true, ec);
+  if (ec) throw Error(Errc::network, "cannot make the connection's socket non-blocking: " + ec.message());
+}
+
+void Transport::start_tls_server(SSL_CTX& ctx) {
+  SslPtr ssl(SSL_new(&ctx));
+  if (!ssl) throw Error(Errc::crypto, "cannot start TLS on a connection: " + drain_openssl_errors());
+  // Partial writes and a moving buffer make SSL_write behave like write(2); buffers go back to the heap
+  // whenever they are empty, which is what keeps idle connections small.
+  SSL_set_mode(ssl.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+  if (SSL_set_fd(ssl.get(), socket_.native_handle()) != 1)  // a socket BIO that does not own the descriptor
+    throw Error(Errc::crypto, "cannot attach TLS to a connection: " + drain_openssl_errors());
+  SSL_set_accept_state(ssl.get());
+  ssl_ = std::move(ssl);
+}
+
+Transport::Step Transport::ssl_step(int ret, int saved_errno, std::error_code& ec) {
+  int err = SSL_get_error(ssl_.get(), ret);
+  switch (err) {
+    case SSL_ERROR_WANT_READ:
+      return Step{0, Want::read};
+    case SSL_ERROR_WANT_WRITE:
+      return Step{0, Want::write};
+    case SSL_ERROR_ZERO_RETURN:
+      ec = asio::error::eof;
+      break;
+    case SSL_ERROR_SYSCALL:
+      if (unsigned long e = ERR_peek_error(); e != 0)
+        ec = std::error_code(static_cast<int>(e), asio::error::get_ssl_category());
+      else if (saved_errno == 0)
+        ec = asio::ssl::error::stream_truncated;
+      else
+        ec = std::error_code(saved_errno, asio::error::get_system_category());
+      break;
+    default: {
+      unsigned long e = ERR_peek_error();
+      if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+        ec = asio::ssl::error::stream_truncated;
+      else
+        ec = std::error_code(static_cast<int>(e), asio::error::get_ssl_category());
+    }
+  }
+  ERR_clear_error();  // the queue is per thread, shared by every connection
+  return Step{};
+}
+
+Transport::Step Transport::handshake(std::error_code& ec) {
+  ec.clear();
+  if (!socket_.is_open()) {
+    ec = asio::error::bad_descriptor;
+    return {};
+  }
+  if (!ssl_) return {};
+  ERR_clear_error();
+  errno = 0;
+  int ret = SSL_do_handshake(ssl_.get());
+  int saved_errno = errno;
+  if (ret == 1) return {};
+  return ssl_step(ret, saved_errno, ec);
+}
+
+Transport::Step Transport::read_some(std::span<std::uint8_t> into, std::error_code& ec) {
+  ec.clear();
+  if (!socket_.is_open()) {
+    ec = asio::error::bad_descriptor;
+    return {};
+  }
+  if (into.empty()) return {};
+  if (!ssl_) {
+    std::size_t n = socket_.read_some(asio::buffer(into.data(), into.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec.clear();
+      return Step{0, Want::read};
+    }
+    return Step{n, Want::nothing};
+  }
+  ERR_clear_error();
+  errno = 0;
+  std::size_t n = 0;
+  int ret = SSL_read_ex(ssl_.get(), into.data(), into.size(), &n);
+  int saved_errno = errno;
+  if (ret == 1) return Step{n, Want::nothing};
+  return ssl_step(ret, saved_errno, ec);
+}
+
+Transport::Step Transport::write_some(std::span<const std::uint8_t> bytes, std::error_code& ec) {
+  ec.clear();
+  if (!socket_.is_open()) {
+    ec = asio::error::bad_descriptor;
+    return {};
+  }
+  if (bytes.empty()) return {};
+  if (!ssl_) {
+    std::size_t n = socket_.write_some(asio::buffer(bytes.data(), bytes.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec.clear();
+      return Step{0, Want::write};
+    }
+    return Step{n, Want::nothing};
+  }
+  ERR_clear_error();
+  errno = 0;
+  std::size_t n = 0;
+  int ret = SSL_write_ex(ssl_.get(), bytes.data(), bytes.size(), &n);
+  int saved_errno = errno;
+  if (ret == 1) return Step{n, Want::nothing};
+  return ssl_step(ret, saved_errno, ec);
+}
+
+asio::awaitable<void> Transport::wait(Want want, std::error_code& ec) {
+  ec.clear();
+  if (want == Want::nothing) co_return;
+  auto type = want == Want::read ? tcp::socket::wait_read : tcp::socket::wait_write;
+  co_await socket_.async_wait(type, asio::redirect_error(asio::use_awaitable, ec));
+  // A wait that completed just before another handler closed the socket still reports success.
+  if (!ec && !socket_.is_open()) ec = asio::error::operation_aborted;
+}
+
+void Transport::shutdown_send() {
+  if (!socket_.is_open()) return;
+  if (ssl_ && SSL_is_init_finished(ssl_.get())) {
+    ERR_clear_error();
+    (void)SSL_shutdown(ssl_.get());  // queues close_notify; a full socket buffer just loses it
+    ERR_clear_error();
+  }
+  std::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+void Transport::close() noexcept {
+  std::error_code ignored;
+  socket_.close(ignored);
+}
+
+}  // namespace mqttpki::net::detail

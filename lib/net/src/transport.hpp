@@ -1,0 +1,63 @@
+#pragma once
+// One broker connection's byte stream, plain TCP or TLS, on a non-blocking socket driven by readiness
+// waits. OpenSSL reads and writes the socket itself (a socket BIO on the descriptor, as Mosquitto does),
+// so an idle TLS connection holds only OpenSSL's state: with SSL_MODE_RELEASE_BUFFERS its record buffers
+// are freed whenever they are empty. asio::ssl::stream, which this replaces in the broker, keeps a BIO
+// pair and two 17 KiB staging buffers per connection for its whole life (about 70 KiB of the ~99 KiB an
+// idle connection used to cost; see docs/benchmarks.md).
+//
+// The steps are synchronous and never block: each one moves bytes or says what it waits for. The caller
+// co_awaits wait(want) and tries again. Because a step completes without suspending, the bytes a read step
+// puts into a buffer can be consumed before any other connection runs, so all connections can share one
+// read buffer.
+
+#include "ossl.hpp"
+
+#include <asio.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+
+namespace mqttpki::net::detail {
+
+using SslPtr = pki::ossl::Ptr<SSL, SSL_free>;
+
+class Transport {
+ public:
+  enum class Want { nothing, read, write };
+  struct Step {
+    std::size_t bytes = 0;     // moved by this step
+    Want want = Want::nothing;  // read/write: wait for the socket, then repeat the step (with the same arguments)
+  };
+
+  explicit Transport(asio::ip::tcp::socket socket);  // plain TCP; makes the socket non-blocking
+
+  // Switches to TLS as the server with a new SSL object from ctx. Throws mqttpki::Error.
+  void start_tls_server(SSL_CTX& ctx);
+  [[nodiscard]] bool tls() const noexcept { return ssl_ != nullptr; }
+  [[nodiscard]] SSL* ssl() const noexcept { return ssl_.get(); }
+  [[nodiscard]] asio::ip::tcp::socket& socket() noexcept { return socket_; }
+
+  // Errors: asio::error::eof (orderly close), asio::ssl::error::stream_truncated (TCP closed without a TLS
+  // close_notify), errors of the ssl category (their message is OpenSSL's reason), system errors, and
+  // asio::error::bad_descriptor once the socket is closed.
+  Step handshake(std::error_code& ec);
+  Step read_some(std::span<std::uint8_t> into, std::error_code& ec);
+  Step write_some(std::span<const std::uint8_t> bytes, std::error_code& ec);
+
+  // Waits until the socket is ready for want (operation_aborted when it is closed meanwhile).
+  asio::awaitable<void> wait(Want want, std::error_code& ec);
+
+  // Best effort, never waits: a TLS close_notify, then TCP FIN. The socket stays open for reading.
+  void shutdown_send();
+  void close() noexcept;
+
+ private:
+  Step ssl_step(int ret, int saved_errno, std::error_code& ec);
+  asio::ip::tcp::socket socket_;
+  SslPtr ssl_;
+};
+
+}  // namespace mqttpki::net::detail
