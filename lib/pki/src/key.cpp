@@ -1,6 +1,7 @@
 #include <mqttpki/pki/certificate.hpp>
 #include <mqttpki/pki/key.hpp>
 
+#include "kdf_limits.hpp"
 #include "ossl.hpp"
 #include "pem.hpp"
 
@@ -223,12 +224,14 @@ PrivateKey PrivateKey::load(ByteView data, std::optional<std::string_view> passp
       return k == ObjectKind::private_key || k == ObjectKind::encrypted_private_key;
     });
     if (it == blocks.end()) pem::throw_expected(expected, pem::describe_input(data));
+    if (it->label == "ENCRYPTED PRIVATE KEY") detail::check_kdf_cost(it->der);
     pkey = decode_private(as_bytes(it->text), "PEM", state);
   } else {
     ObjectKind kind = pem::classify_der(data);
     if (kind != ObjectKind::private_key && kind != ObjectKind::encrypted_private_key) {
       pem::throw_expected(expected, pem::describe_input(data));
     }
+    if (kind == ObjectKind::encrypted_private_key) detail::check_kdf_cost(data);
     pkey = decode_private(data, "DER", state);
   }
   if (!pkey) {

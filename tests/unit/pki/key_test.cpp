@@ -77,6 +77,45 @@ TEST_CASE("encrypted PKCS#8 DER is detected and decrypted", "[key][passphrase]")
   REQUIRE_ERROR(PrivateKey::load(bytes), Errc::bad_passphrase, "passphrase is needed");
 }
 
+namespace {
+// An encrypted PKCS#8 PEM whose algorithm identifier is `pbe` and whose ciphertext is junk: enough to test
+// that the stated KDF cost is refused before any key derivation is attempted.
+std::string encrypted_key_with(X509_ALGOR* pbe) {
+  REQUIRE(pbe != nullptr);
+  X509_SIG* sig = X509_SIG_new();
+  X509_ALGOR* alg = nullptr;
+  ASN1_OCTET_STRING* digest = nullptr;
+  X509_SIG_getm(sig, &alg, &digest);
+  REQUIRE(X509_ALGOR_copy(alg, pbe) == 1);
+  X509_ALGOR_free(pbe);
+  const unsigned char junk[48] = {1, 2, 3};
+  REQUIRE(ASN1_OCTET_STRING_set(digest, junk, sizeof junk) == 1);
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  REQUIRE(PEM_write_bio_PKCS8(bio.get(), sig) == 1);
+  X509_SIG_free(sig);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(len));
+}
+}  // namespace
+
+TEST_CASE("an encrypted key asking for a hostile KDF cost is refused before deriving anything", "[key][passphrase]") {
+  // PBES2 + PBKDF2 with 2,000,000,000 iterations: hours of work for a single load attempt.
+  std::string pbkdf2 = encrypted_key_with(
+      PKCS5_pbe2_set_iv(EVP_aes_256_cbc(), 2'000'000'000, nullptr, 0, nullptr, NID_hmacWithSHA256));
+  REQUIRE_ERROR(PrivateKey::load(pbkdf2, "pw"), Errc::bad_format, "2000000000 key-derivation iterations");
+  REQUIRE_ERROR(PrivateKey::load(pbkdf2), Errc::bad_format, "re-encrypt it");
+  // scrypt with N*r*p = 2^23 (64 times what mqttpki writes)
+  std::string scrypt = encrypted_key_with(PKCS5_pbe2_set_scrypt(EVP_aes_256_cbc(), nullptr, 0, nullptr, 16384, 8, 64));
+  REQUIRE_ERROR(PrivateKey::load(scrypt, "pw"), Errc::bad_format, "scrypt N=16384 r=8 p=64");
+  // PBES1 / PKCS#12-style PBE (PBEParameter's iteration count)
+  std::string pbes1 = encrypted_key_with(PKCS5_pbe_set(NID_pbe_WithSHA1And3_Key_TripleDES_CBC, 2'000'000'000, nullptr, 0));
+  REQUIRE_ERROR(PrivateKey::load(pbes1, "pw"), Errc::bad_format, "key-derivation iterations");
+  // a cost within the limits is derived, and then the junk ciphertext is a wrong passphrase as usual
+  std::string fine = encrypted_key_with(PKCS5_pbe2_set_iv(EVP_aes_256_cbc(), 1000, nullptr, 0, nullptr, NID_hmacWithSHA256));
+  REQUIRE_ERROR(PrivateKey::load(fine, "pw"), Errc::bad_passphrase, "wrong passphrase");
+}
+
 TEST_CASE("SEC1 EC key as written by `openssl ecparam -genkey`, with its EC PARAMETERS block", "[key][sec1]") {
   PrivateKey k = PrivateKey::load(fixtures::ec_with_params);
   CHECK(k.type() == KeyType::p256);
