@@ -72,7 +72,7 @@ step "Start the bundled broker on 127.0.0.1 with mutual TLS (ephemeral port)"
 broker_pid=$!
 port=""
 for _ in $(seq 1 200); do
-  port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\) (tls).*/\1/p' broker.out | head -n 1)
+  port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\) (tls).*/\1/p' broker.out 2>/dev/null | head -n 1 || true)
   [ -n "$port" ] && break
   kill -0 "$broker_pid" 2>/dev/null || { cat broker.log >&2; exit 1; }
   sleep 0.05

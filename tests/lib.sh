@@ -23,6 +23,9 @@ _passes=0
 
 fail() { echo "FAIL: $*" >&2; _fails=$((_fails + 1)); }
 pass() { _passes=$((_passes + 1)); }
+# listening_port FILE: the port of the first "listening on 127.0.0.1:PORT (tls)" line of a broker's stdout, or
+# nothing yet. Never fails: the background broker may not even have created FILE when this first runs.
+listening_port() { sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\) (tls).*/\1/p' "$1" 2>/dev/null | head -n 1 || true; }
 # kill this pid when the test ends
 track_pid() { _cleanup_pids+=("$1"); }
 

@@ -12,7 +12,7 @@ start_broker() {
   track_pid $!
   PORT=""
   for _ in $(seq 1 200); do
-    PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\) (tls).*/\1/p' "$T/$name.out")
+    PORT=$(listening_port "$T/$name.out")
     [ -n "$PORT" ] && return 0
     sleep 0.05
   done

@@ -96,7 +96,7 @@ good_port=$OUR_PORT
   --keyfile "$T/wrongsan/wrongsan.key" --require-certificate >"$T/wrong.out" 2>"$T/wrong.log" &
 track_pid $!
 for _ in $(seq 1 200); do grep -q "listening on" "$T/wrong.out" && break; sleep 0.05; done
-wrong_port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\) (tls).*/\1/p' "$T/wrong.out")
+wrong_port=$(listening_port "$T/wrong.out")
 verify_red "remote broker whose certificate lacks the dialled name" "TLS handshake.*not in SAN \[DNS:wrong.example\]" \
   --broker "localhost:$wrong_port" --cafile "$T/pki/ca.crt" --cert "$T/pi1/pi1.crt" --key "$T/pi1/pi1.key" --timeout 5
 expect_ok "good broker still fine" test -n "$good_port"

@@ -34,7 +34,7 @@ start_our_broker() {
   OUR_PORT=""
   local i
   for ((i = 0; i < 200; i++)); do
-    OUR_PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\) (tls).*/\1/p' "$d/our-broker.out" | head -n 1)
+    OUR_PORT=$(listening_port "$d/our-broker.out")
     [ -n "$OUR_PORT" ] && return 0
     sleep 0.05
   done

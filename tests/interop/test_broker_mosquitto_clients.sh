@@ -11,7 +11,7 @@ C=$T/c
   --require-certificate >"$T/broker.out" 2>"$T/broker.log" &
 track_pid $!
 for _ in $(seq 100); do grep -q "listening on" "$T/broker.out" && break; sleep 0.05; done
-PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\) (tls)$/\1/p' "$T/broker.out")
+PORT=$(listening_port "$T/broker.out")
 [ -n "$PORT" ] || { echo "broker did not start: $(cat "$T/broker.log")"; exit 1; }
 
 TLS=(-h localhost -p "$PORT" --cafile "$C/ca.crt" --cert "$C/client.crt" --key "$C/client.key")

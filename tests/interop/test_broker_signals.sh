@@ -12,7 +12,7 @@ cp "$C/ca.crt" "$T/live-ca.crt"
 broker=$!
 track_pid $broker
 for _ in $(seq 100); do grep -qs "listening on" "$T/broker.out" && break; sleep 0.05; done
-PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\) (tls)$/\1/p' "$T/broker.out")
+PORT=$(listening_port "$T/broker.out")
 [ -n "$PORT" ] || { echo "broker did not start: $(cat "$T/broker.log")"; exit 1; }
 # wait_log TEXT: bounded wait for a broker log line
 wait_log() { for _ in $(seq 200); do grep -qF -- "$1" "$T/broker.log" && return 0; sleep 0.05; done; return 1; }

@@ -13,7 +13,7 @@ start_broker() {
   "$MQTTPKI" broker "$@" >"$T/$name.out" 2>"$T/$name.log" &
   track_pid $!
   for _ in $(seq 100); do grep -qs "listening on" "$T/$name.out" && break; sleep 0.05; done
-  PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\) (tls)$/\1/p' "$T/$name.out")
+  PORT=$(listening_port "$T/$name.out")
   [ -n "$PORT" ] || { echo "broker $name did not start: $(cat "$T/$name.log")"; exit 1; }
 }
 wait_log() { for _ in $(seq 200); do grep -qE -- "$2" "$T/$1.log" && return 0; sleep 0.05; done; return 1; }

@@ -1,7 +1,7 @@
 // The broker's I/O: accept, TLS handshake (with a deadline and a human reason for every refusal),
-// then one reader coroutine per connection feeding mqtt::BrokerCore. Output is written straight away when the
-// socket takes it; a writer coroutine exists only while a connection has a backlog (or is closing), so an idle
-// connection costs one suspended reader.
+// then the connection's bytes to mqtt::BrokerCore from readiness callbacks. Output is written straight away
+// when the socket takes it; a writer coroutine exists only while a connection has a backlog (or is closing).
+// An idle connection costs its Conn, its SSL object and one pending wait (see docs/benchmarks.md).
 // Everything runs on the one io_context thread, so the shared state needs no locks.
 
 #include <mqttpki/net/broker.hpp>
@@ -63,17 +63,15 @@ struct Listener {
 };
 
 struct Conn {
-  Conn(asio::any_io_executor ex, ConnectionId cid, tcp::socket socket)
-      : id(cid), link(std::move(socket)), wake(ex) {}
+  Conn(ConnectionId cid, tcp::socket socket) : id(cid), link(std::move(socket)) {}
   ConnectionId id;
   std::string peer;
   std::string listener;
-  SslContextPtr ctx;  // keeps the context alive while the connection's SSL object uses it
   detail::Transport link;
   std::list<std::vector<std::uint8_t>> queue;  // a list: an empty deque costs ~600 bytes per idle client
   std::size_t queued = 0;
-  asio::steady_timer wake;  // the closing writer lingers on it; cancel() ends the linger
   bool writer_running = false;
+  bool finished = false;     // finish() ran
   bool handshake_done = false;
   bool opened = false;       // the core was told (on_open)
   std::string dead_reason;   // why we closed it ourselves, for the log
@@ -243,8 +241,8 @@ struct Broker::Impl final : mqtt::BrokerOutput {
       // FIN after the flushed data; closing outright while unread input is pending would send a RST
       // that can destroy the data (e.g. a refusing CONNACK) before the peer reads it.
       c->link.shutdown_send();
-      c->wake.expires_after(kLinger);
-      co_await c->wake.async_wait(asio::redirect_error(use_awaitable, ec));
+      asio::steady_timer linger(io, kLinger);  // ended early only by the broker stopping
+      co_await linger.async_wait(asio::redirect_error(use_awaitable, ec));
       c->dead = true;
       c->close_socket();
     }
@@ -252,8 +250,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
   }
 
   awaitable<bool> handshake(std::shared_ptr<Conn> c, Listener& l) {
-    c->ctx = l.ctx;
-    c->link.start_tls_server(*c->ctx);
+    c->link.start_tls_server(*l.ctx);  // the SSL object holds a reference to the context (reloads swap l.ctx)
     // Lives in this frame: the verify callback only runs during the handshake (no renegotiation).
     detail::VerifyReport report;
     report.peer_role = "client certificate";
@@ -287,13 +284,16 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     co_return false;
   }
 
+  // An accepted socket: registered, then the TLS handshake and on_open run in this coroutine. After that
+  // the connection is read by callbacks (read_ready), so an idle connection holds no coroutine frame: only
+  // its Conn, its SSL object and one pending readiness wait.
   awaitable<void> serve(tcp::socket socket, Listener& l) {
     std::error_code ec;
     auto ep = socket.remote_endpoint(ec);
     std::string peer = ec ? std::string("unknown peer") : endpoint_text(ep);
     std::shared_ptr<Conn> c;
     try {
-      c = std::make_shared<Conn>(io.get_executor(), next_id++, std::move(socket));
+      c = std::make_shared<Conn>(next_id++, std::move(socket));
     } catch (const std::exception& e) {
       log(fmt::format("refused connection from {} on {}: {}", peer, l.name, e.what()));
       co_return;
@@ -302,28 +302,21 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     c->listener = l.name;
     conns[c->id] = c;
     open_count = conns.size();
-    std::string end_reason = "closed by the client";
+    std::optional<std::string> not_opened;
     try {
-      end_reason = co_await converse(c, l);
-    } catch (const std::exception& e) {  // never lose a connection silently: clean up below
-      end_reason = fmt::format("internal error: {}", e.what());
+      not_opened = co_await open(c, l);
+    } catch (const std::exception& e) {  // never lose a connection silently
+      not_opened = fmt::format("internal error: {}", e.what());
     }
-    if (c->opened && !c->core_forgot) {
-      c->core_forgot = true;
-      log(fmt::format("connection {} from {} ended: {}", c->id, c->peer, end_reason));
-      core.on_close(c->id, mqtt::Clock::now());
+    if (not_opened) {
+      finish(c, *not_opened);
+      co_return;
     }
-    if (c->opened && options.verbose)
-      log(fmt::format("connection {}: {} bytes in, {} bytes out", c->id, c->bytes_in, c->bytes_out));
-    c->dead = true;
-    c->close_socket();
-    c->wake.cancel();
-    conns.erase(c->id);
-    open_count = conns.size();
+    read_ready(c);
   }
 
-  // TLS handshake, then bytes to the core until the connection ends; returns why it ended.
-  awaitable<std::string> converse(std::shared_ptr<Conn> c, Listener& l) {
+  // TLS handshake (on a TLS listener), then the core is told; returns why the connection ends instead.
+  awaitable<std::optional<std::string>> open(std::shared_ptr<Conn> c, Listener& l) {
     mqtt::ConnectionInfo info;
     info.peer = c->peer;
     info.listener = l.name;
@@ -347,25 +340,68 @@ struct Broker::Impl final : mqtt::BrokerOutput {
                     info.certificate_cn ? *info.certificate_cn : std::string("-"), tls_text));
     c->opened = true;
     core.on_open(c->id, std::move(info), mqtt::Clock::now());
+    co_return std::nullopt;
+  }
+
+  // Gives the core what the connection has to read, then waits for more with a callback, or ends it.
+  void read_ready(const std::shared_ptr<Conn>& c) {
+    constexpr int kBurst = 16;  // reads in a row before other connections get a turn
     std::error_code ec;
-    while (!c->dead) {
-      // read_buf is shared by all connections: a read step fills it and on_bytes consumes it before
-      // anything else runs on this thread (neither suspends).
-      auto step = c->link.read_some(read_buf, ec);
-      if (ec) break;
-      if (step.want != Want::nothing) {
-        co_await c->link.wait(step.want, ec);
+    try {
+      for (int n = 0; !c->dead; ++n) {
+        if (n == kBurst) {
+          asio::post(io, [this, c] { read_ready(c); });
+          return;
+        }
+        // read_buf is shared by all connections: a read step fills it and on_bytes consumes it before
+        // anything else runs on this thread (neither suspends).
+        auto step = c->link.read_some(read_buf, ec);
         if (ec) break;
-        continue;
+        if (step.want != Want::nothing) {
+          auto type = step.want == Want::read ? tcp::socket::wait_read : tcp::socket::wait_write;
+          c->link.socket().async_wait(type, [this, c](std::error_code e) {
+            // a wait that completed just before another handler closed the socket still reports success
+            if (!e && !c->link.socket().is_open()) e = asio::error::operation_aborted;
+            if (e) {
+              finish(c, end_reason(*c, e));
+            } else {
+              read_ready(c);
+            }
+          });
+          return;
+        }
+        c->bytes_in += step.bytes;
+        if (c->core_forgot) continue;  // draining after the core closed it, until the peer closes
+        core.on_bytes(c->id, std::span<const std::uint8_t>(read_buf.data(), step.bytes), mqtt::Clock::now());
       }
-      c->bytes_in += step.bytes;
-      if (c->core_forgot) continue;  // draining after the core closed it, until the peer closes
-      core.on_bytes(c->id, std::span<const std::uint8_t>(read_buf.data(), step.bytes), mqtt::Clock::now());
+    } catch (const std::exception& e) {  // never lose a connection silently
+      finish(c, fmt::format("internal error: {}", e.what()));
+      return;
     }
-    if (!c->dead_reason.empty()) co_return c->dead_reason;
-    if (!ec || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
-      co_return std::string("closed by the client");
-    co_return ec.message();
+    finish(c, end_reason(*c, ec));
+  }
+
+  static std::string end_reason(const Conn& c, std::error_code ec) {
+    if (!c.dead_reason.empty()) return c.dead_reason;
+    if (!ec || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) return "closed by the client";
+    return ec.message();
+  }
+
+  // The connection is over: the core is told (once), the socket closed, the entry removed.
+  void finish(std::shared_ptr<Conn> c, const std::string& reason) {
+    if (c->finished) return;
+    c->finished = true;
+    if (c->opened && !c->core_forgot) {
+      c->core_forgot = true;
+      log(fmt::format("connection {} from {} ended: {}", c->id, c->peer, reason));
+      core.on_close(c->id, mqtt::Clock::now());
+    }
+    if (c->opened && options.verbose)
+      log(fmt::format("connection {}: {} bytes in, {} bytes out", c->id, c->bytes_in, c->bytes_out));
+    c->dead = true;
+    c->close_socket();
+    conns.erase(c->id);
+    open_count = conns.size();
   }
 
   awaitable<void> accept_loop(Listener& l) {
@@ -427,8 +463,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     for (auto& [id, c] : conns) {
       c->dead = true;
       c->close_socket();
-      c->wake.cancel();
-    }
+      }
     tick_timer.cancel();
     signals.cancel();
     io.stop();

@@ -4,12 +4,75 @@
 
 #include <asio/ssl/error.hpp>
 
+#include <sys/socket.h>
+
 #include <cerrno>
-#include <climits>
+#include <cstdint>
 
 namespace mqttpki::net::detail {
 
 using asio::ip::tcp;
+
+namespace {
+
+// A socket BIO that writes with MSG_NOSIGNAL: OpenSSL's own socket BIO uses plain send(), so a write to a
+// connection the peer has just reset would raise SIGPIPE and kill the whole process (asio's sockets use
+// MSG_NOSIGNAL, and a library should not change the process's signal handling). The descriptor is borrowed.
+int fd_of(BIO* b) { return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(b))); }
+
+bool would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
+
+int nosig_write(BIO* b, const char* data, std::size_t len, std::size_t* written) {
+  BIO_clear_retry_flags(b);
+  ssize_t n = ::send(fd_of(b), data, len, MSG_NOSIGNAL);
+  if (n >= 0) {
+    *written = static_cast<std::size_t>(n);
+    return 1;
+  }
+  if (would_block(errno)) BIO_set_retry_write(b);
+  return 0;  // errno stays for SSL_ERROR_SYSCALL
+}
+
+int nosig_read(BIO* b, char* data, std::size_t len, std::size_t* read) {
+  BIO_clear_retry_flags(b);
+  ssize_t n = ::recv(fd_of(b), data, len, 0);
+  if (n > 0) {
+    *read = static_cast<std::size_t>(n);
+    return 1;
+  }
+  if (n == 0) {
+    BIO_set_flags(b, BIO_FLAGS_IN_EOF);  // what BIO_eof reports: OpenSSL tells a clean EOF from a reset by it
+  } else if (would_block(errno)) {
+    BIO_set_retry_read(b);
+  }
+  return 0;
+}
+
+long nosig_ctrl(BIO* b, int cmd, long /*num*/, void* /*ptr*/) {
+  switch (cmd) {
+    case BIO_CTRL_FLUSH:
+      return 1;
+    case BIO_CTRL_EOF:
+      return BIO_test_flags(b, BIO_FLAGS_IN_EOF) != 0 ? 1 : 0;
+    default:
+      return 0;
+  }
+}
+
+const BIO_METHOD* nosig_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "mqttpki socket");
+    if (m != nullptr && (BIO_meth_set_write_ex(m, nosig_write) != 1 || BIO_meth_set_read_ex(m, nosig_read) != 1 ||
+                         BIO_meth_set_ctrl(m, nosig_ctrl) != 1)) {
+      BIO_meth_free(m);
+      m = nullptr;
+    }
+    return m;
+  }();
+  return method;
+}
+
+}  // namespace
 
 Transport::Transport(tcp::socket socket) : socket_(std::move(socket)) {
   std::error_code ec;
@@ -24,8 +87,11 @@ void Transport::start_tls_server(SSL_CTX& ctx) {
   // whenever they are empty, which is what keeps idle connections small.
   SSL_set_mode(ssl.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
-  if (SSL_set_fd(ssl.get(), socket_.native_handle()) != 1)  // a socket BIO that does not own the descriptor
-    throw Error(Errc::crypto, "cannot attach TLS to a connection: " + drain_openssl_errors());
+  BIO* bio = nosig_method() != nullptr ? BIO_new(nosig_method()) : nullptr;
+  if (bio == nullptr) throw Error(Errc::crypto, "cannot attach TLS to a connection: " + drain_openssl_errors());
+  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(socket_.native_handle())));
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl.get(), bio, bio);  // one BIO both ways; the SSL object owns it
   SSL_set_accept_state(ssl.get());
   ssl_ = std::move(ssl);
 }

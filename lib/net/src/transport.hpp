@@ -1,15 +1,15 @@
 #pragma once
 // One broker connection's byte stream, plain TCP or TLS, on a non-blocking socket driven by readiness
-// waits. OpenSSL reads and writes the socket itself (a socket BIO on the descriptor, as Mosquitto does),
-// so an idle TLS connection holds only OpenSSL's state: with SSL_MODE_RELEASE_BUFFERS its record buffers
-// are freed whenever they are empty. asio::ssl::stream, which this replaces in the broker, keeps a BIO
-// pair and two 17 KiB staging buffers per connection for its whole life (about 70 KiB of the ~99 KiB an
-// idle connection used to cost; see docs/benchmarks.md).
+// waits. OpenSSL reads and writes the socket itself through a small socket BIO on the descriptor (as
+// Mosquitto does, but writing with MSG_NOSIGNAL), so an idle TLS connection holds only OpenSSL's state: with
+// SSL_MODE_RELEASE_BUFFERS its record buffers are freed whenever they are empty. asio::ssl::stream, which
+// this replaces in the broker, keeps a BIO pair and two 17 KiB staging buffers per connection for its whole
+// life (about 70 KiB of the ~99 KiB an idle connection used to cost; see docs/benchmarks.md).
 //
-// The steps are synchronous and never block: each one moves bytes or says what it waits for. The caller
-// co_awaits wait(want) and tries again. Because a step completes without suspending, the bytes a read step
-// puts into a buffer can be consumed before any other connection runs, so all connections can share one
-// read buffer.
+// The steps are synchronous and never block: each one moves bytes or says what it waits for; the caller
+// waits for the socket (wait(), or its own async_wait) and repeats the step. Because a step completes
+// without suspending, the bytes a read step puts into a buffer can be consumed before any other connection
+// runs, so all connections can share one read buffer.
 
 #include "ossl.hpp"
 
