@@ -502,6 +502,7 @@ Result<std::optional<Packet>> FrameReader::next() {
   if (start_ == buffer_.size()) {
     buffer_.clear();
     start_ = 0;
+    if (buffer_.capacity() > kept_capacity) std::vector<std::uint8_t>().swap(buffer_);  // `packet` owns copies
   }
   if (!packet) {
     error_ = packet.error();

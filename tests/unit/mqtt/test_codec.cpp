@@ -373,6 +373,29 @@ TEST_CASE("FrameReader byte by byte", "[codec][frame]") {
   CHECK(std::holds_alternative<PingResp>(got[1]));
 }
 
+TEST_CASE("FrameReader gives back the memory of a large packet once it is consumed", "[codec][frame]") {
+  FrameReader reader;
+  Bytes big = encode(Publish{false, QoS::at_most_once, false, "t", 0, Bytes(200 * 1024, 7)});
+  reader.feed(std::span(big).first(big.size() / 2));
+  REQUIRE_FALSE(reader.next().value());  // incomplete: all of it is held
+  CHECK(reader.capacity() >= big.size() / 2);
+  reader.feed(std::span(big).subspan(big.size() / 2));
+  auto r = reader.next();
+  REQUIRE(r.has_value());
+  REQUIRE(r.value());
+  CHECK(std::get<Publish>(*r.value()).payload.size() == 200 * 1024);  // the packet owns its payload
+  CHECK(reader.buffered() == 0);
+  CHECK(reader.capacity() <= FrameReader::kept_capacity);
+  // small packets keep their buffer (no allocation per packet)
+  Bytes ping = encode(PingReq{});
+  reader.feed(ping);
+  REQUIRE(reader.next().value());
+  reader.feed(ping);
+  std::size_t kept = reader.capacity();
+  REQUIRE(reader.next().value());
+  CHECK(reader.capacity() == kept);
+}
+
 TEST_CASE("FrameReader refuses an oversized packet from the header, before the body", "[codec][frame]") {
   FrameReader reader(100);
   const Bytes header = {0x30, 0xFF, 0xFF, 0xFF, 0x7F};
