@@ -58,7 +58,11 @@ void add_authority_key_id(X509* x, const ASN1_OCTET_STRING* keyid) {
 // X509_set_pubkey without OpenSSL 3.0's encoder/decoder round trip for EC keys (see ec_key_for_encoding);
 // the bytes written are the same (unit tests compare the issued certificate's SubjectPublicKeyInfo with
 // the key's). Everything else goes the documented way.
-void set_public_key(X509* x, EVP_PKEY* key) {
+void set_public_key(X509* x, EVP_PKEY* key, EVP_PKEY* encoding_key) {
+  if (encoding_key != nullptr) {
+    ossl::check(X509_set_pubkey(x, encoding_key) == 1, "X509_set_pubkey");
+    return;
+  }
   if (ossl::EvpPkeyPtr direct = ossl::ec_key_for_encoding(key)) {
     ossl::check(X509_set_pubkey(x, direct.get()) == 1, "X509_set_pubkey");
     return;
@@ -66,8 +70,9 @@ void set_public_key(X509* x, EVP_PKEY* key) {
   ossl::check(X509_set_pubkey(x, key) == 1, "X509_set_pubkey");
 }
 
+// encoding_key: the subject key's ASN.1-method twin when known (PublicKey::Impl::encoding_key), else null.
 void set_common_fields(X509* x, const std::string& serial_hex, TimePoint not_before, TimePoint not_after,
-                       EVP_PKEY* subject_key) {
+                       EVP_PKEY* subject_key, EVP_PKEY* encoding_key = nullptr) {
   ossl::check(X509_set_version(x, X509_VERSION_3) == 1, "X509_set_version");
   auto serial = ossl::serial_from_hex(serial_hex);
   ossl::check(X509_set_serialNumber(x, serial.get()) == 1, "X509_set_serialNumber");
@@ -75,7 +80,7 @@ void set_common_fields(X509* x, const std::string& serial_hex, TimePoint not_bef
   auto na = ossl::make_asn1_time(not_after);
   ossl::check(X509_set1_notBefore(x, nb.get()) == 1, "X509_set1_notBefore");
   ossl::check(X509_set1_notAfter(x, na.get()) == 1, "X509_set1_notAfter");
-  set_public_key(x, subject_key);
+  set_public_key(x, subject_key, encoding_key);
 }
 
 void sign(X509* x, EVP_PKEY* key) {
@@ -185,6 +190,20 @@ struct Issuer::Impl {
   ossl::Asn1OctetStringPtr key_id;              // for the authorityKeyIdentifier
   ossl::Ptr<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free> name_constraints;  // null if the CA has none
   bool verify_each_signature = false;            // Ed25519: see Issuer in ca.hpp
+  // EVP_DigestSignInit_ex done once (algorithm fetches, provider context); each certificate signs with a
+  // copy (EVP_MD_CTX_copy_ex only reads it, so threads may share it). Null for Ed25519, whose one-shot
+  // context cannot be copied before use: it is set up per certificate.
+  ossl::EvpMdCtxPtr sign_template;
+
+  void sign(X509* x) const {
+    if (!sign_template) {
+      mqttpki::pki::sign(x, Access::pkey(key));
+      return;
+    }
+    ossl::EvpMdCtxPtr ctx(ossl::check_ptr(EVP_MD_CTX_new(), "EVP_MD_CTX_new"));
+    ossl::check(EVP_MD_CTX_copy_ex(ctx.get(), sign_template.get()) == 1, "EVP_MD_CTX_copy_ex");
+    if (X509_sign_ctx(x, ctx.get()) <= 0) throw ossl::openssl_error("signing the certificate");
+  }
 };
 
 Issuer::Issuer(const Certificate& ca_cert, const PrivateKey& ca_key, std::string ca_label) {
@@ -227,10 +246,19 @@ Issuer::Issuer(const Certificate& ca_cert, const PrivateKey& ca_key, std::string
   ossl::Ptr<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free> name_constraints(
       static_cast<NAME_CONSTRAINTS*>(X509_get_ext_d2i(ca, NID_name_constraints, nullptr, nullptr)));
   ERR_clear_error();
-  const bool verify_each_signature = ossl::digest_for(Access::pkey(ca_key)) == nullptr;  // Ed25519, Ed448
-  impl_ = std::make_shared<const Impl>(Impl{ca_cert, ca_key, std::move(ca_label), not_before,
-                                            not_after, std::move(key_id), std::move(name_constraints),
-                                            verify_each_signature});
+  EVP_PKEY* signing_key = Access::pkey(ca_key);
+  const EVP_MD* md = ossl::digest_for(signing_key);
+  const bool verify_each_signature = md == nullptr;  // Ed25519, Ed448
+  ossl::EvpMdCtxPtr sign_template;
+  if (md != nullptr) {
+    sign_template.reset(ossl::check_ptr(EVP_MD_CTX_new(), "EVP_MD_CTX_new"));
+    ossl::check(EVP_DigestSignInit_ex(sign_template.get(), nullptr, EVP_MD_get0_name(md), nullptr, nullptr,
+                                      signing_key, nullptr) == 1,
+                "EVP_DigestSignInit_ex");
+  }
+  impl_ = std::make_shared<const Impl>(Impl{ca_cert, ca_key, std::move(ca_label), not_before, not_after,
+                                            std::move(key_id), std::move(name_constraints), verify_each_signature,
+                                            std::move(sign_template)});
 }
 
 const Certificate& Issuer::ca_certificate() const noexcept { return impl_->cert; }
@@ -299,7 +327,7 @@ IssueResult Issuer::issue(const IssueRequest& req) const {
   // --- the certificate
   EVP_PKEY* leaf_key = Access::pkey(req.public_key);
   ossl::X509Ptr x(ossl::check_ptr(X509_new(), "X509_new"));
-  set_common_fields(x.get(), serial, not_before, not_after, leaf_key);
+  set_common_fields(x.get(), serial, not_before, not_after, leaf_key, Access::encoding_key(req.public_key));
   ossl::check(X509_set_subject_name(x.get(), subject.get()) == 1, "X509_set_subject_name");
   ossl::check(X509_set_issuer_name(x.get(), X509_get_subject_name(ca)) == 1, "X509_set_issuer_name");
   add_basic_constraints(x.get(), false, std::nullopt);
@@ -321,7 +349,7 @@ IssueResult Issuer::issue(const IssueRequest& req) const {
     auto names = ossl::to_general_names(req.sans);
     add_ext(x.get(), NID_subject_alt_name, names.get(), false);
   }
-  sign(x.get(), Access::pkey(ca_info.key));
+  ca_info.sign(x.get());
 
   // --- check what was issued, as a TLS peer will, except for re-verifying the signature (see Issuer)
   auto refuse = [](const std::string& why) {

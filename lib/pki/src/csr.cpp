@@ -57,19 +57,20 @@ T* d2i_exact(T* (*d2i)(T**, const unsigned char**, long), const Tlv& tlv) {
 
 // The SubjectPublicKeyInfo as an EVP_PKEY. EC P-256 / P-384 (what mqttpki issues for) are built from the
 // point directly: d2i_PUBKEY goes through OpenSSL 3.0's provider decoders, which cost more than
-// verifying the signature. Other key types take that general path. Null when OpenSSL cannot use the key
-// (as X509_REQ_get0_pubkey would be).
-ossl::EvpPkeyPtr public_key_of(const Tlv& spki) {
+// verifying the signature; they also get their twin for X509_set_pubkey (ec_encoding_key) while the point
+// is at hand. Other key types take the general path. Empty when OpenSSL cannot use the key (as
+// X509_REQ_get0_pubkey would be null).
+PublicKey public_key_of(const Tlv& spki) {
   const unsigned char* p = spki.content;
   Tlv alg_tlv;
   Tlv key_tlv;
   if (!next_tlv(p, spki.end, alg_tlv, V_ASN1_SEQUENCE, true) || !next_tlv(p, spki.end, key_tlv, V_ASN1_BIT_STRING, false) ||
       p != spki.end) {
-    return nullptr;
+    return {};
   }
   ossl::X509AlgorPtr alg(d2i_exact(d2i_X509_ALGOR, alg_tlv));
   ossl::Asn1BitStringPtr bits(d2i_exact(d2i_ASN1_BIT_STRING, key_tlv));
-  if (!alg || !bits) return nullptr;
+  if (!alg || !bits) return {};
   const ASN1_OBJECT* oid = nullptr;
   int ptype = 0;
   const void* pval = nullptr;
@@ -77,8 +78,11 @@ ossl::EvpPkeyPtr public_key_of(const Tlv& spki) {
   if (OBJ_obj2nid(oid) == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT) {
     const int curve = OBJ_obj2nid(static_cast<const ASN1_OBJECT*>(pval));
     if (curve == NID_X9_62_prime256v1 || curve == NID_secp384r1) {
-      return ossl::ec_public_key(curve, ASN1_STRING_get0_data(bits.get()),
-                                 static_cast<std::size_t>(ASN1_STRING_length(bits.get())));
+      const unsigned char* point = ASN1_STRING_get0_data(bits.get());
+      const auto len = static_cast<std::size_t>(ASN1_STRING_length(bits.get()));
+      ossl::EvpPkeyPtr key = ossl::ec_public_key(curve, point, len);
+      if (!key) return {};
+      return Access::make_public(std::move(key), ossl::ec_encoding_key(curve, point, len));
     }
   }
   const unsigned char* q = spki.begin;
@@ -86,9 +90,9 @@ ossl::EvpPkeyPtr public_key_of(const Tlv& spki) {
   if (key == nullptr || q != spki.end) {
     EVP_PKEY_free(key);
     ERR_clear_error();
-    return nullptr;
+    return {};
   }
-  return ossl::EvpPkeyPtr(key);
+  return Access::make_public(ossl::EvpPkeyPtr(key));
 }
 
 // The extensionRequest attribute (or Microsoft's older OID), as X509_REQ_get_extensions finds it.
@@ -223,7 +227,7 @@ Bytes Csr::to_der() const { return impl_->der; }
 
 bool Csr::signature_valid() const {
   const Impl& c = *impl_;
-  if (!c.public_key) return false;
+  if (c.public_key.empty()) return false;
   // The CertificationRequestInfo exactly as received, through the same ASN1_item_verify_ex that
   // X509_REQ_verify uses (an ANY holding a SEQUENCE encodes as its bytes, unchanged).
   ossl::Ptr<ASN1_TYPE, ASN1_TYPE_free> info(ASN1_TYPE_new());
@@ -236,7 +240,7 @@ bool Csr::signature_valid() const {
     ASN1_STRING_free(bytes);
   }
   ok = ok && ASN1_item_verify_ex(ASN1_ITEM_rptr(ASN1_ANY), c.signature_algorithm.get(), c.signature.get(), info.get(),
-                                 nullptr, c.public_key.get(), nullptr, nullptr) == 1;
+                                 nullptr, Access::pkey(c.public_key), nullptr, nullptr) == 1;
   ERR_clear_error();
   return ok;
 }
@@ -250,8 +254,8 @@ void Csr::verify_signature() const {
 Name Csr::subject() const { return Access::make_name(impl_->subject.get()); }
 
 PublicKey Csr::public_key() const {
-  if (!impl_->public_key) throw Error(Errc::bad_format, "the CSR's public key: unsupported or damaged key");
-  return Access::make_public_ref(impl_->public_key.get());
+  if (impl_->public_key.empty()) throw Error(Errc::bad_format, "the CSR's public key: unsupported or damaged key");
+  return impl_->public_key;
 }
 
 std::vector<GeneralName> Csr::sans() const {

@@ -267,28 +267,35 @@ int ec_curve_nid(EVP_PKEY* key) {
 
 }  // namespace
 
-EvpPkeyPtr ec_key_for_encoding(EVP_PKEY* key) {
+EvpPkeyPtr ec_encoding_key(int curve_nid, const unsigned char* point, std::size_t len) {
   static const EvpPkeyPtr p256 = make_ec_encoding_params(NID_X9_62_prime256v1);
   static const EvpPkeyPtr p384 = make_ec_encoding_params(NID_secp384r1);
-  if (!EVP_PKEY_is_a(key, "EC")) return nullptr;
-  const int curve = ec_curve_nid(key);
-  const EvpPkeyPtr* params = curve == NID_X9_62_prime256v1 ? &p256 : curve == NID_secp384r1 ? &p384 : nullptr;
+  const EvpPkeyPtr* params = curve_nid == NID_X9_62_prime256v1 ? &p256 : curve_nid == NID_secp384r1 ? &p384 : nullptr;
   if (params == nullptr || !*params) return nullptr;
-  unsigned char* point = nullptr;
-  const std::size_t len = EVP_PKEY_get1_encoded_public_key(key, &point);
   EvpPkeyPtr out(EVP_PKEY_new());
-  bool ok = len > 0 && out && EVP_PKEY_copy_parameters(out.get(), params->get()) == 1;
+  bool ok = out && EVP_PKEY_copy_parameters(out.get(), params->get()) == 1;
   if (ok) {
     const unsigned char* p = point;
     EVP_PKEY* target = out.get();
     ok = d2i_PublicKey(EVP_PKEY_EC, &target, &p, static_cast<long>(len)) == target;
   }
-  OPENSSL_free(point);
   if (!ok) {
     ERR_clear_error();
     return nullptr;
   }
   return out;
+}
+
+EvpPkeyPtr ec_key_for_encoding(EVP_PKEY* key) {
+  if (!EVP_PKEY_is_a(key, "EC")) return nullptr;
+  std::array<unsigned char, 1 + 2 * 48> point{};  // an uncompressed P-384 point at most
+  std::size_t len = 0;
+  if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point.data(), point.size(), &len) !=
+      1) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  return ec_encoding_key(ec_curve_nid(key), point.data(), len);
 }
 
 EvpPkeyPtr ec_public_key(int curve_nid, const unsigned char* point, std::size_t len) {
@@ -328,10 +335,14 @@ EVP_PKEY* detail::Access::pkey(const PublicKey& key) {
 
 EVP_PKEY* detail::Access::pkey(const PrivateKey& key) { return key.impl_->pkey.get(); }
 
-PublicKey detail::Access::make_public(ossl::EvpPkeyPtr pkey) {
+PublicKey detail::Access::make_public(ossl::EvpPkeyPtr pkey, ossl::EvpPkeyPtr encoding_key) {
   PublicKey key;
-  key.impl_ = std::make_shared<const PublicKey::Impl>(PublicKey::Impl{std::move(pkey)});
+  key.impl_ = std::make_shared<const PublicKey::Impl>(PublicKey::Impl{std::move(pkey), std::move(encoding_key)});
   return key;
+}
+
+EVP_PKEY* detail::Access::encoding_key(const PublicKey& key) {
+  return key.impl_ ? key.impl_->encoding_key.get() : nullptr;
 }
 
 PublicKey detail::Access::make_public_ref(EVP_PKEY* pkey) {

@@ -125,10 +125,12 @@ std::vector<GeneralName> from_general_names(const GENERAL_NAMES* names);
 // checks that the point is on the curve). Null for other curves or a bad point (error queue cleared).
 EvpPkeyPtr ec_public_key(int curve_nid, const unsigned char* point, std::size_t len);
 
-// For X509_set_pubkey: a public-only copy of an EC P-256 / P-384 key made with d2i_PublicKey, which
-// OpenSSL 3.0 keeps as an ASN.1-method key and encodes directly; for a provider key X509_set_pubkey
-// round-trips through the encoder and decoder machinery (~0.24 ms, more than a signature). Null for other
-// keys (error queue cleared).
+// For X509_set_pubkey: a public-only EC P-256 / P-384 key made with d2i_PublicKey from the encoded point,
+// which OpenSSL 3.0 keeps as an ASN.1-method key and encodes directly; for a provider key X509_set_pubkey
+// round-trips through the encoder and decoder machinery (~0.24 ms, more than a signature). Null for
+// other curves or a bad point (error queue cleared).
+EvpPkeyPtr ec_encoding_key(int curve_nid, const unsigned char* point, std::size_t len);
+// The same from a key (its encoded point read back); null for keys other than EC P-256 / P-384.
 EvpPkeyPtr ec_key_for_encoding(EVP_PKEY* key);
 
 // Subject key identifier as X.509 computes it (SHA-1 over the subjectPublicKey BIT STRING).
@@ -140,6 +142,9 @@ namespace mqttpki::pki {
 
 struct PublicKey::Impl {
   ossl::EvpPkeyPtr pkey;
+  // The same key as an ASN.1-method EVP_PKEY for X509_set_pubkey (see ec_encoding_key), made along with
+  // `pkey` when the encoded point was at hand (a CSR's P-256 / P-384 key); null otherwise.
+  ossl::EvpPkeyPtr encoding_key;
 };
 struct PrivateKey::Impl {
   ossl::EvpPkeyPtr pkey;
@@ -153,7 +158,7 @@ struct Csr::Impl {
   std::size_t info_offset = 0;          // where the signed CertificationRequestInfo lies in `der`
   std::size_t info_size = 0;
   ossl::X509NamePtr subject;
-  ossl::EvpPkeyPtr public_key;          // null when OpenSSL cannot use the key
+  PublicKey public_key;                 // empty when OpenSSL cannot use the key
   ossl::X509AlgorPtr signature_algorithm;
   ossl::Asn1BitStringPtr signature;
   ossl::ExtensionStackPtr extensions;   // the extensionRequest attribute; null if absent or damaged
@@ -165,7 +170,9 @@ struct detail::Access {
   static X509* x509(const Certificate& cert) { return cert.impl_->x509.get(); }
   using CsrImpl = Csr::Impl;
 
-  static PublicKey make_public(ossl::EvpPkeyPtr pkey);
+  static PublicKey make_public(ossl::EvpPkeyPtr pkey, ossl::EvpPkeyPtr encoding_key = {});
+  // PublicKey::Impl::encoding_key, or null.
+  static EVP_PKEY* encoding_key(const PublicKey& key);
   // Takes a new reference to a borrowed key.
   static PublicKey make_public_ref(EVP_PKEY* pkey);
   static PrivateKey make_private(ossl::EvpPkeyPtr pkey);
