@@ -47,10 +47,11 @@ bool next_tlv(const unsigned char*& p, const unsigned char* end, Tlv& out, int t
 
 // d2i over exactly one element: the whole element must be consumed.
 template <class T>
-T* d2i_exact(T* (*d2i)(T**, const unsigned char**, long), const Tlv& tlv) {
+T* d2i_exact(T* (*d2i)(T**, const unsigned char**, long), void (*free_fn)(T*), const Tlv& tlv) {
   const unsigned char* p = tlv.begin;
   T* out = d2i(nullptr, &p, tlv.end - tlv.begin);
   if (out != nullptr && p == tlv.end) return out;
+  free_fn(out);
   ERR_clear_error();
   return nullptr;
 }
@@ -68,8 +69,8 @@ PublicKey public_key_of(const Tlv& spki) {
       p != spki.end) {
     return {};
   }
-  ossl::X509AlgorPtr alg(d2i_exact(d2i_X509_ALGOR, alg_tlv));
-  ossl::Asn1BitStringPtr bits(d2i_exact(d2i_ASN1_BIT_STRING, key_tlv));
+  ossl::X509AlgorPtr alg(d2i_exact(d2i_X509_ALGOR, X509_ALGOR_free, alg_tlv));
+  ossl::Asn1BitStringPtr bits(d2i_exact(d2i_ASN1_BIT_STRING, ASN1_BIT_STRING_free, key_tlv));
   if (!alg || !bits) return {};
   const ASN1_OBJECT* oid = nullptr;
   int ptype = 0;
@@ -150,14 +151,14 @@ std::shared_ptr<Access::CsrImpl> parse_der(Bytes der) {
     for (const unsigned char* a = attrs.content; a != attrs.end;) {
       Tlv attr;
       if (!next_tlv(a, attrs.end, attr, V_ASN1_SEQUENCE, true)) return nullptr;
-      attributes.emplace_back(d2i_exact(d2i_X509_ATTRIBUTE, attr));
+      attributes.emplace_back(d2i_exact(d2i_X509_ATTRIBUTE, X509_ATTRIBUTE_free, attr));
       if (!attributes.back()) return nullptr;
     }
   }
-  ossl::Asn1IntegerPtr version_value(d2i_exact(d2i_ASN1_INTEGER, version));
-  impl->subject.reset(d2i_exact(d2i_X509_NAME, subject));
-  impl->signature_algorithm.reset(d2i_exact(d2i_X509_ALGOR, sig_alg));
-  impl->signature.reset(d2i_exact(d2i_ASN1_BIT_STRING, sig));
+  ossl::Asn1IntegerPtr version_value(d2i_exact(d2i_ASN1_INTEGER, ASN1_INTEGER_free, version));
+  impl->subject.reset(d2i_exact(d2i_X509_NAME, X509_NAME_free, subject));
+  impl->signature_algorithm.reset(d2i_exact(d2i_X509_ALGOR, X509_ALGOR_free, sig_alg));
+  impl->signature.reset(d2i_exact(d2i_ASN1_BIT_STRING, ASN1_BIT_STRING_free, sig));
   if (!version_value || !impl->subject || !impl->signature_algorithm || !impl->signature) return nullptr;
   impl->public_key = public_key_of(spki);
   impl->extensions = extensions_of(attributes);
