@@ -3,6 +3,8 @@
 #   1. bench_pki: the library issuing client certificates from CSRs, and raw EVP ECDSA P-256 in-process
 #   2. `openssl speed -seconds 2 ecdsap256`: OpenSSL's own measurement of the per-core limit
 #   3. the seed guide's workflow: `openssl req` + `openssl x509 -req` per certificate, as a shell loop
+# The issue's target is "library / openssl speed sign+verify" >= 0.5: an issuance needs one verify (the
+# CSR's signature) and one sign, the same work as one `openssl speed` sign+verify pair.
 # Usage: bench/pki_bench.sh [BUILD_DIR] [COUNT] [SEED_COUNT]   (defaults: build, 1000, 100)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -60,10 +62,8 @@ echo
 echo "== summary (one core, CPU time)"
 awk -v lib="$lib_rate" -v pair="$evp_pair" -v ss="$speed_sign" -v sv="$speed_verify" -v seed="$seed_rate" 'BEGIN {
   spair = 1 / (1 / ss + 1 / sv)
-  sfloor = 1 / (1 / ss + 2 / sv)
   printf "library:                              %10.1f certificates/s\n", lib
   printf "EVP sign+verify (in-process):         %10.1f /s   ratio library/EVP pair:      %.2f\n", pair, lib / pair
   printf "openssl speed sign+verify:            %10.1f /s   ratio library/speed pair:    %.2f\n", spair, lib / spair
-  printf "openssl speed floor (1 sign+2 verify):%10.1f /s   ratio library/speed floor:   %.2f\n", sfloor, lib / sfloor
   printf "seed guide loop (req + x509 -req):    %10.1f certificates/s   speed-up: %.0fx\n", seed, lib / seed
 }'

@@ -76,7 +76,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)csr.subject();
     (void)csr.sans();
     (void)csr.requested_extensions();
-    (void)Csr::load(csr.to_der());
+    if (!(Csr::load(csr.to_der()).to_der() == csr.to_der())) bug("CSR DER does not round-trip");
+    const PublicKey pub = csr.public_key();  // Errc::bad_format when OpenSSL cannot use the key
+    if (!(PublicKey::load(pub.der()) == pub)) bug("CSR public key DER does not round-trip");
   });
   expect_error_or_ok([&] {
     const store::CrlInfo info = store::read_crl_info(text);

@@ -4,9 +4,6 @@
 
 #include "ossl.hpp"
 
-#include <openssl/ec.h>
-#include <openssl/opensslv.h>
-
 #include <algorithm>
 #include <arpa/inet.h>
 
@@ -58,31 +55,24 @@ void add_authority_key_id(X509* x, const ASN1_OCTET_STRING* keyid) {
   add_ext(x, NID_authority_key_identifier, aki.get(), false);
 }
 
-// X509_set_pubkey, minus a cost of OpenSSL 3.0: for a provider key it encodes the SubjectPublicKeyInfo
-// and decodes it again through the encoder/decoder machinery, about 0.6 ms for an EC key, which was half
-// of issuing a certificate. A legacy EC_KEY copy of the same key takes the ASN.1-method path and writes
-// the same bytes (unit tests compare the issued certificate's SubjectPublicKeyInfo with the key's).
-// Everything else goes the documented way.
-void set_public_key(X509* x, EVP_PKEY* key) {
-#if OPENSSL_VERSION_MAJOR == 3 && OPENSSL_VERSION_MINOR == 0
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  if (EVP_PKEY_is_a(key, "EC")) {
-    if (EC_KEY* ec = EVP_PKEY_get1_EC_KEY(key)) {
-      ossl::EvpPkeyPtr legacy(EVP_PKEY_new());
-      bool ok = legacy && EVP_PKEY_assign_EC_KEY(legacy.get(), ec) == 1;
-      if (!ok) EC_KEY_free(ec);
-      if (ok && X509_set_pubkey(x, legacy.get()) == 1) return;
-    }
-    ERR_clear_error();
+// X509_set_pubkey without OpenSSL 3.0's encoder/decoder round trip for EC keys (see ec_key_for_encoding);
+// the bytes written are the same (unit tests compare the issued certificate's SubjectPublicKeyInfo with
+// the key's). Everything else goes the documented way.
+void set_public_key(X509* x, EVP_PKEY* key, EVP_PKEY* encoding_key) {
+  if (encoding_key != nullptr) {
+    ossl::check(X509_set_pubkey(x, encoding_key) == 1, "X509_set_pubkey");
+    return;
   }
-#pragma GCC diagnostic pop
-#endif
+  if (ossl::EvpPkeyPtr direct = ossl::ec_key_for_encoding(key)) {
+    ossl::check(X509_set_pubkey(x, direct.get()) == 1, "X509_set_pubkey");
+    return;
+  }
   ossl::check(X509_set_pubkey(x, key) == 1, "X509_set_pubkey");
 }
 
+// encoding_key: the subject key's ASN.1-method twin when known (PublicKey::Impl::encoding_key), else null.
 void set_common_fields(X509* x, const std::string& serial_hex, TimePoint not_before, TimePoint not_after,
-                       EVP_PKEY* subject_key) {
+                       EVP_PKEY* subject_key, EVP_PKEY* encoding_key = nullptr) {
   ossl::check(X509_set_version(x, X509_VERSION_3) == 1, "X509_set_version");
   auto serial = ossl::serial_from_hex(serial_hex);
   ossl::check(X509_set_serialNumber(x, serial.get()) == 1, "X509_set_serialNumber");
@@ -90,7 +80,7 @@ void set_common_fields(X509* x, const std::string& serial_hex, TimePoint not_bef
   auto na = ossl::make_asn1_time(not_after);
   ossl::check(X509_set1_notBefore(x, nb.get()) == 1, "X509_set1_notBefore");
   ossl::check(X509_set1_notAfter(x, na.get()) == 1, "X509_set1_notAfter");
-  set_public_key(x, subject_key);
+  set_public_key(x, subject_key, encoding_key);
 }
 
 void sign(X509* x, EVP_PKEY* key) {
@@ -191,25 +181,41 @@ IssueRequest from_csr(const Csr& csr) {
   return r;
 }
 
-IssueResult issue(const Certificate& ca_cert, const PrivateKey& ca_key, const IssueRequest& req) {
-  const std::string& label = req.ca_label;
-  // --- the CA
+struct Issuer::Impl {
+  Certificate cert;
+  PrivateKey key;
+  std::string label;
+  TimePoint not_before;
+  TimePoint not_after;
+  ossl::Asn1OctetStringPtr key_id;              // for the authorityKeyIdentifier
+  ossl::Ptr<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free> name_constraints;  // null if the CA has none
+  bool verify_each_signature = false;            // Ed25519: see Issuer in ca.hpp
+  // EVP_DigestSignInit_ex done once (algorithm fetches, provider context); each certificate signs with a
+  // copy (EVP_MD_CTX_copy_ex only reads it, so threads may share it). Null for Ed25519, whose one-shot
+  // context cannot be copied before use: it is set up per certificate.
+  ossl::EvpMdCtxPtr sign_template;
+
+  void sign(X509* x) const {
+    if (!sign_template) {
+      mqttpki::pki::sign(x, Access::pkey(key));
+      return;
+    }
+    ossl::EvpMdCtxPtr ctx(ossl::check_ptr(EVP_MD_CTX_new(), "EVP_MD_CTX_new"));
+    ossl::check(EVP_MD_CTX_copy_ex(ctx.get(), sign_template.get()) == 1, "EVP_MD_CTX_copy_ex");
+    if (X509_sign_ctx(x, ctx.get()) <= 0) throw ossl::openssl_error("signing the certificate");
+  }
+};
+
+Issuer::Issuer(const Certificate& ca_cert, const PrivateKey& ca_key, std::string ca_label) {
+  const std::string& label = ca_label;
   if (!ca_key.matches(ca_cert)) {
     throw Error(Errc::mismatch, "the CA key does not match the CA certificate " + label);
   }
   if (!ca_cert.is_ca()) {
     throw Error(Errc::policy, "the CA certificate " + label + " is not a CA (no basicConstraints CA:TRUE)");
   }
-  if (req.now > ca_cert.not_after()) {
-    throw Error(Errc::expired, "CA certificate " + label + " expired on " + format_date(ca_cert.not_after()) +
-                                   "; run `mqttpki renew --ca`");
-  }
-  if (req.now < ca_cert.not_before()) {
-    throw Error(Errc::expired, "CA certificate " + label + " is not valid until " +
-                                   format_time(ca_cert.not_before()) + "; check the system clock");
-  }
-  // What strict X.509 verification (used below on the result) demands of a CA, checked up front so the
-  // refusal names the fix. CAs made by `openssl req -x509` lack keyUsage; renew_ca() rewrites them.
+  // What strict X.509 verification demands of a CA, checked up front so the refusal names the fix. CAs
+  // made by `openssl req -x509` lack keyUsage; renew_ca() rewrites them.
   const std::string fix = "; run `mqttpki renew --ca` to re-create it with the required extensions";
   auto ku = ca_cert.key_usage();
   if (ku.empty()) {
@@ -224,19 +230,65 @@ IssueResult issue(const Certificate& ca_cert, const PrivateKey& ca_key, const Is
   if (!ca_cert.basic_constraints()->critical) {
     throw Error(Errc::policy, "the CA certificate " + label + " has a non-critical basicConstraints extension" + fix);
   }
+  const TimePoint not_before = ca_cert.not_before();
+  const TimePoint not_after = ca_cert.not_after();
+  // Everything else strict verification checks of the CA, once; the time is checked per request.
   VerifyOptions self_check;
-  self_check.now = req.now;
+  self_check.now = not_before + (not_after - not_before) / 2;
   self_check.partial_chain = true;  // an intermediate CA is its own anchor here
   if (VerifyResult r = verify_chain({ca_cert}, ca_cert, self_check); !r) {
     throw Error(Errc::policy, "the CA certificate " + label + " is not usable under strict X.509 rules (" + r.reason +
                                   ")" + fix);
   }
+  X509* ca = Access::x509(ca_cert);
+  ossl::Asn1OctetStringPtr key_id(
+      ossl::check_ptr(ASN1_OCTET_STRING_dup(X509_get0_subject_key_id(ca)), "ASN1_OCTET_STRING_dup"));
+  ossl::Ptr<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free> name_constraints(
+      static_cast<NAME_CONSTRAINTS*>(X509_get_ext_d2i(ca, NID_name_constraints, nullptr, nullptr)));
+  ERR_clear_error();
+  EVP_PKEY* signing_key = Access::pkey(ca_key);
+  const EVP_MD* md = ossl::digest_for(signing_key);
+  const bool verify_each_signature = md == nullptr;  // Ed25519, Ed448
+  ossl::EvpMdCtxPtr sign_template;
+  if (md != nullptr) {
+    sign_template.reset(ossl::check_ptr(EVP_MD_CTX_new(), "EVP_MD_CTX_new"));
+    ossl::check(EVP_DigestSignInit_ex(sign_template.get(), nullptr, EVP_MD_get0_name(md), nullptr, nullptr,
+                                      signing_key, nullptr) == 1,
+                "EVP_DigestSignInit_ex");
+  }
+  impl_ = std::make_shared<const Impl>(Impl{ca_cert, ca_key, std::move(ca_label), not_before, not_after,
+                                            std::move(key_id), std::move(name_constraints), verify_each_signature,
+                                            std::move(sign_template)});
+}
+
+const Certificate& Issuer::ca_certificate() const noexcept { return impl_->cert; }
+const std::string& Issuer::ca_label() const noexcept { return impl_->label; }
+
+IssueResult issue(const Certificate& ca_cert, const PrivateKey& ca_key, const IssueRequest& req) {
+  return Issuer(ca_cert, ca_key, req.ca_label).issue(req);
+}
+
+IssueResult Issuer::issue(const IssueRequest& req) const {
+  const Impl& ca_info = *impl_;
+  const std::string& label = ca_info.label;
+  // --- the CA at this time
+  if (req.now > ca_info.not_after) {
+    throw Error(Errc::expired, "CA certificate " + label + " expired on " + format_date(ca_info.not_after) +
+                                   "; run `mqttpki renew --ca`");
+  }
+  if (req.now < ca_info.not_before) {
+    throw Error(Errc::expired, "CA certificate " + label + " is not valid until " +
+                                   format_time(ca_info.not_before) + "; check the system clock");
+  }
+
   // --- the request
   check_key_policy(req.public_key);
-  if (!req.subject.common_name()) {
+  X509* ca = Access::x509(ca_info.cert);
+  auto subject = Access::x509_name(req.subject);  // decoded once for these checks and the certificate
+  if (X509_NAME_get_index_by_NID(subject.get(), NID_commonName, -1) < 0) {
     throw Error(Errc::policy, "the certificate subject needs a CN (e.g. CN=pi1)");
   }
-  if (req.subject == ca_cert.subject()) {
+  if (X509_NAME_cmp(subject.get(), X509_get_subject_name(ca)) == 0) {  // as Name's operator==
     throw Error(Errc::policy, "the subject \"" + req.subject.to_string() +
                                   "\" is the CA's own subject; give the certificate a name of its own");
   }
@@ -257,7 +309,7 @@ IssueResult issue(const Certificate& ca_cert, const PrivateKey& ca_key, const Is
   std::vector<std::string> warnings;
   TimePoint not_before = req.now - backdate;
   TimePoint not_after = req.now + std::chrono::days(req.days);
-  TimePoint ca_not_after = ca_cert.not_after();
+  TimePoint ca_not_after = ca_info.not_after;
   if (not_after > ca_not_after) {
     not_after = ca_not_after;
     warnings.push_back("validity capped at the CA certificate's expiry on " + format_date(ca_not_after) + ": " +
@@ -274,10 +326,8 @@ IssueResult issue(const Certificate& ca_cert, const PrivateKey& ca_key, const Is
 
   // --- the certificate
   EVP_PKEY* leaf_key = Access::pkey(req.public_key);
-  X509* ca = Access::x509(ca_cert);
   ossl::X509Ptr x(ossl::check_ptr(X509_new(), "X509_new"));
-  set_common_fields(x.get(), serial, not_before, not_after, leaf_key);
-  auto subject = Access::x509_name(req.subject);
+  set_common_fields(x.get(), serial, not_before, not_after, leaf_key, Access::encoding_key(req.public_key));
   ossl::check(X509_set_subject_name(x.get(), subject.get()) == 1, "X509_set_subject_name");
   ossl::check(X509_set_issuer_name(x.get(), X509_get_subject_name(ca)) == 1, "X509_set_issuer_name");
   add_basic_constraints(x.get(), false, std::nullopt);
@@ -294,40 +344,54 @@ IssueResult issue(const Certificate& ca_cert, const PrivateKey& ca_key, const Is
   }
   auto ski = ossl::key_id_for(X509_get_X509_PUBKEY(x.get()));
   add_ext(x.get(), NID_subject_key_identifier, ski.get(), false);
-  if (const ASN1_OCTET_STRING* ca_ski = X509_get0_subject_key_id(ca)) {
-    add_authority_key_id(x.get(), ca_ski);
-  } else {
-    auto computed = ossl::key_id_for(X509_get_X509_PUBKEY(ca));
-    add_authority_key_id(x.get(), computed.get());
-  }
+  add_authority_key_id(x.get(), ca_info.key_id.get());
   if (!req.sans.empty()) {
     auto names = ossl::to_general_names(req.sans);
     add_ext(x.get(), NID_subject_alt_name, names.get(), false);
   }
-  sign(x.get(), Access::pkey(ca_key));
-  IssueResult result{Access::make_certificate(std::move(x)), std::move(warnings)};
+  ca_info.sign(x.get());
 
-  // --- verify what was issued, as a TLS peer will
-  VerifyOptions vo;
-  vo.purpose = req.profile == Profile::server ? Purpose::server : Purpose::client;
-  vo.now = req.now;
-  vo.partial_chain = true;
-  std::vector<std::optional<std::string>> hosts;
+  // --- check what was issued, as a TLS peer will, except for re-verifying the signature (see Issuer)
+  auto refuse = [](const std::string& why) {
+    throw Error(Errc::verify_failed, "the issued certificate does not verify against the CA: " + why);
+  };
+  if (ca_info.verify_each_signature && X509_verify(x.get(), X509_get0_pubkey(ca)) != 1) {
+    ERR_clear_error();
+    refuse("certificate signature failure");
+  }
+  if (int rc = X509_check_issued(ca, x.get()); rc != X509_V_OK) refuse(X509_verify_cert_error_string(rc));
+  const int purpose = req.profile == Profile::server ? X509_PURPOSE_SSL_SERVER : X509_PURPOSE_SSL_CLIENT;
+  if (X509_check_purpose(x.get(), purpose, 0) != 1) {
+    ERR_clear_error();
+    refuse(X509_verify_cert_error_string(X509_V_ERR_INVALID_PURPOSE));
+  }
+  if (ossl::from_asn1_time(X509_get0_notBefore(x.get())) > req.now ||
+      ossl::from_asn1_time(X509_get0_notAfter(x.get())) < req.now) {
+    refuse("not valid at the time of issue");
+  }
+  if (ossl::from_asn1_time(X509_get0_notAfter(x.get())) > ca_info.not_after) refuse("valid beyond the CA's expiry");
+  if (ca_info.name_constraints) {
+    int rc = NAME_CONSTRAINTS_check(x.get(), ca_info.name_constraints.get());
+    if (rc == X509_V_OK) rc = NAME_CONSTRAINTS_check_CN(x.get(), ca_info.name_constraints.get());
+    if (rc != X509_V_OK) refuse(X509_verify_cert_error_string(rc));
+  }
   if (req.profile == Profile::server) {
     for (const auto& san : req.sans) {
-      if (san.type == GeneralName::Type::dns || san.type == GeneralName::Type::ip) hosts.emplace_back(host_for_check(san));
+      if (san.type != GeneralName::Type::dns && san.type != GeneralName::Type::ip) continue;
+      const std::string host = host_for_check(san);
+      const int match = san.type == GeneralName::Type::ip
+                            ? X509_check_ip_asc(x.get(), host.c_str(), 0)
+                            : X509_check_host(x.get(), host.c_str(), host.size(), 0, nullptr);
+      if (match != 1) {
+        ERR_clear_error();
+        throw Error(Errc::verify_failed, "the issued certificate does not verify against the CA for " + host + ": " +
+                                             X509_verify_cert_error_string(san.type == GeneralName::Type::ip
+                                                                               ? X509_V_ERR_IP_ADDRESS_MISMATCH
+                                                                               : X509_V_ERR_HOSTNAME_MISMATCH));
+      }
     }
   }
-  if (hosts.empty()) hosts.emplace_back(std::nullopt);
-  for (const auto& host : hosts) {
-    vo.host = host;
-    VerifyResult r = verify_chain({ca_cert}, result.certificate, vo);
-    if (!r) {
-      throw Error(Errc::verify_failed, "the issued certificate does not verify against the CA" +
-                                           (host ? " for " + *host : std::string()) + ": " + r.reason);
-    }
-  }
-  return result;
+  return IssueResult{Access::make_certificate(std::move(x)), std::move(warnings)};
 }
 
 }  // namespace mqttpki::pki

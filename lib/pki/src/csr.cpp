@@ -11,6 +11,164 @@ namespace mqttpki::pki {
 
 using detail::Access;
 
+namespace {
+
+// One DER element (tag, length, contents) inside [p, end).
+struct Tlv {
+  const unsigned char* begin = nullptr;    // first byte of the tag
+  const unsigned char* content = nullptr;  // first byte of the contents
+  const unsigned char* end = nullptr;      // one past the last byte of the contents
+  int tag = 0;
+  int cls = 0;
+  bool constructed = false;
+};
+
+// Reads the next element with ASN1_get_object; definite lengths only (DER). Advances p past it.
+bool next_tlv(const unsigned char*& p, const unsigned char* end, Tlv& out) {
+  if (p >= end) return false;
+  const unsigned char* q = p;
+  long len = 0;
+  int tag = 0;
+  int cls = 0;
+  const int flags = ASN1_get_object(&q, &len, &tag, &cls, end - p);
+  if ((flags & 0x80) != 0 || (flags & 0x01) != 0 || len < 0 || len > end - q) {
+    ERR_clear_error();
+    return false;
+  }
+  out = Tlv{p, q, q + len, tag, cls, (flags & V_ASN1_CONSTRUCTED) != 0};
+  p = out.end;
+  return true;
+}
+
+bool next_tlv(const unsigned char*& p, const unsigned char* end, Tlv& out, int tag, bool constructed,
+              int cls = V_ASN1_UNIVERSAL) {
+  return next_tlv(p, end, out) && out.tag == tag && out.cls == cls && out.constructed == constructed;
+}
+
+// d2i over exactly one element: the whole element must be consumed.
+template <class T>
+T* d2i_exact(T* (*d2i)(T**, const unsigned char**, long), void (*free_fn)(T*), const Tlv& tlv) {
+  const unsigned char* p = tlv.begin;
+  T* out = d2i(nullptr, &p, tlv.end - tlv.begin);
+  if (out != nullptr && p == tlv.end) return out;
+  free_fn(out);
+  ERR_clear_error();
+  return nullptr;
+}
+
+// The SubjectPublicKeyInfo as an EVP_PKEY. EC P-256 / P-384 (what mqttpki issues for) are built from the
+// point directly: d2i_PUBKEY goes through OpenSSL 3.0's provider decoders, which cost more than
+// verifying the signature; they also get their twin for X509_set_pubkey (ec_encoding_key) while the point
+// is at hand. Other key types take the general path. Empty when OpenSSL cannot use the key (as
+// X509_REQ_get0_pubkey would be null).
+PublicKey public_key_of(const Tlv& spki) {
+  const unsigned char* p = spki.content;
+  Tlv alg_tlv;
+  Tlv key_tlv;
+  if (!next_tlv(p, spki.end, alg_tlv, V_ASN1_SEQUENCE, true) || !next_tlv(p, spki.end, key_tlv, V_ASN1_BIT_STRING, false) ||
+      p != spki.end) {
+    return {};
+  }
+  ossl::X509AlgorPtr alg(d2i_exact(d2i_X509_ALGOR, X509_ALGOR_free, alg_tlv));
+  ossl::Asn1BitStringPtr bits(d2i_exact(d2i_ASN1_BIT_STRING, ASN1_BIT_STRING_free, key_tlv));
+  if (!alg || !bits) return {};
+  const ASN1_OBJECT* oid = nullptr;
+  int ptype = 0;
+  const void* pval = nullptr;
+  X509_ALGOR_get0(&oid, &ptype, &pval, alg.get());
+  if (OBJ_obj2nid(oid) == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT) {
+    const int curve = OBJ_obj2nid(static_cast<const ASN1_OBJECT*>(pval));
+    if (curve == NID_X9_62_prime256v1 || curve == NID_secp384r1) {
+      const unsigned char* point = ASN1_STRING_get0_data(bits.get());
+      const auto len = static_cast<std::size_t>(ASN1_STRING_length(bits.get()));
+      ossl::EvpPkeyPtr key = ossl::ec_public_key(curve, point, len);
+      if (!key) return {};
+      return Access::make_public(std::move(key), ossl::ec_encoding_key(curve, point, len));
+    }
+  }
+  const unsigned char* q = spki.begin;
+  EVP_PKEY* key = d2i_PUBKEY(nullptr, &q, spki.end - spki.begin);
+  if (key == nullptr || q != spki.end) {
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    return {};
+  }
+  return Access::make_public(ossl::EvpPkeyPtr(key));
+}
+
+// The extensionRequest attribute (or Microsoft's older OID), as X509_REQ_get_extensions finds it.
+ossl::ExtensionStackPtr extensions_of(const std::vector<ossl::Ptr<X509_ATTRIBUTE, X509_ATTRIBUTE_free>>& attributes) {
+  for (int nid : {NID_ext_req, NID_ms_ext_req}) {
+    for (const auto& attr : attributes) {
+      if (OBJ_obj2nid(X509_ATTRIBUTE_get0_object(attr.get())) != nid) continue;
+      const ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(attr.get(), 0);
+      if (value == nullptr || value->type != V_ASN1_SEQUENCE) return nullptr;
+      const unsigned char* p = value->value.sequence->data;
+      STACK_OF(X509_EXTENSION)* exts = d2i_X509_EXTENSIONS(nullptr, &p, value->value.sequence->length);
+      ERR_clear_error();
+      return ossl::ExtensionStackPtr(exts);
+    }
+  }
+  return nullptr;
+}
+
+// PKCS#10 (RFC 2986), read element by element rather than with d2i_X509_REQ: that one decodes the public
+// key through OpenSSL 3.0's provider decoders (OSSL_DECODER_CTX_new_for_pkey), about 0.15 ms per request,
+// more than verifying its signature, and there is no way to skip it. The pieces are still decoded by
+// OpenSSL's own d2i functions; only the outer SEQUENCEs are walked here.
+//   CertificationRequest ::= SEQUENCE { certificationRequestInfo, signatureAlgorithm, signature BIT STRING }
+//   CertificationRequestInfo ::= SEQUENCE { version INTEGER, subject Name, subjectPKInfo,
+//                                           attributes [0] IMPLICIT SET OF Attribute }
+// (attributes may be absent, as OpenSSL accepts.) Null if the DER is not such a request.
+std::shared_ptr<Access::CsrImpl> parse_der(Bytes der) {
+  auto impl = std::make_shared<Access::CsrImpl>();
+  impl->der = std::move(der);
+  const unsigned char* const begin = impl->der.data();
+  const unsigned char* const end = begin + impl->der.size();
+  const unsigned char* p = begin;
+  Tlv outer;
+  if (!next_tlv(p, end, outer, V_ASN1_SEQUENCE, true) || p != end) return nullptr;
+  p = outer.content;
+  Tlv info;
+  Tlv sig_alg;
+  Tlv sig;
+  if (!next_tlv(p, outer.end, info, V_ASN1_SEQUENCE, true) || !next_tlv(p, outer.end, sig_alg, V_ASN1_SEQUENCE, true) ||
+      !next_tlv(p, outer.end, sig, V_ASN1_BIT_STRING, false) || p != outer.end) {
+    return nullptr;
+  }
+  p = info.content;
+  Tlv version;
+  Tlv subject;
+  Tlv spki;
+  if (!next_tlv(p, info.end, version, V_ASN1_INTEGER, false) || !next_tlv(p, info.end, subject, V_ASN1_SEQUENCE, true) ||
+      !next_tlv(p, info.end, spki, V_ASN1_SEQUENCE, true)) {
+    return nullptr;
+  }
+  std::vector<ossl::Ptr<X509_ATTRIBUTE, X509_ATTRIBUTE_free>> attributes;
+  if (p != info.end) {
+    Tlv attrs;
+    if (!next_tlv(p, info.end, attrs, 0, true, V_ASN1_CONTEXT_SPECIFIC) || p != info.end) return nullptr;
+    for (const unsigned char* a = attrs.content; a != attrs.end;) {
+      Tlv attr;
+      if (!next_tlv(a, attrs.end, attr, V_ASN1_SEQUENCE, true)) return nullptr;
+      attributes.emplace_back(d2i_exact(d2i_X509_ATTRIBUTE, X509_ATTRIBUTE_free, attr));
+      if (!attributes.back()) return nullptr;
+    }
+  }
+  ossl::Asn1IntegerPtr version_value(d2i_exact(d2i_ASN1_INTEGER, ASN1_INTEGER_free, version));
+  impl->subject.reset(d2i_exact(d2i_X509_NAME, X509_NAME_free, subject));
+  impl->signature_algorithm.reset(d2i_exact(d2i_X509_ALGOR, X509_ALGOR_free, sig_alg));
+  impl->signature.reset(d2i_exact(d2i_ASN1_BIT_STRING, ASN1_BIT_STRING_free, sig));
+  if (!version_value || !impl->subject || !impl->signature_algorithm || !impl->signature) return nullptr;
+  impl->public_key = public_key_of(spki);
+  impl->extensions = extensions_of(attributes);
+  impl->info_offset = static_cast<std::size_t>(info.begin - begin);
+  impl->info_size = static_cast<std::size_t>(info.end - info.begin);
+  return impl;
+}
+
+}  // namespace
+
 Csr::Csr(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
 
 Csr Csr::create(const PrivateKey& key, const Name& subject, const std::vector<GeneralName>& sans) {
@@ -31,7 +189,9 @@ Csr Csr::create(const PrivateKey& key, const Name& subject, const std::vector<Ge
     ossl::check(X509_REQ_add_extensions(req.get(), exts.get()) == 1, "X509_REQ_add_extensions");
   }
   if (X509_REQ_sign(req.get(), pkey, ossl::digest_for(pkey)) <= 0) throw ossl::openssl_error("X509_REQ_sign");
-  return Access::make_csr(std::move(req));
+  auto impl = parse_der(ossl::i2d_bytes(i2d_X509_REQ, req.get(), "i2d_X509_REQ"));
+  if (!impl) throw Error(Errc::crypto, "the new certificate request does not parse");
+  return Access::make_csr(std::move(impl));
 }
 
 Csr Csr::load(ByteView data) {
@@ -44,35 +204,44 @@ Csr Csr::load(ByteView data) {
       return pem::kind_of_label(b.label, false) == ObjectKind::certificate_request;
     });
     if (it == blocks.end()) pem::throw_expected(expected, pem::describe_input(data));
-    der = it->der;
+    der = std::move(it->der);
   } else {
     der.assign(data.begin(), data.end());
   }
-  const unsigned char* p = der.data();
-  X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size()));
-  if (req == nullptr || p != der.data() + der.size()) {
-    X509_REQ_free(req);
-    ERR_clear_error();
+  auto impl = parse_der(std::move(der));
+  if (!impl) {
     if (from_pem) throw Error(Errc::bad_format, "truncated or damaged PEM (the certificate request does not parse)");
     pem::throw_expected(expected, pem::describe_input(data));
   }
-  return Access::make_csr(ossl::X509ReqPtr(req));
+  return Access::make_csr(std::move(impl));
 }
 
 std::string Csr::to_pem() const {
+  const Bytes& der = impl_->der;
   auto bio = ossl::new_mem_bio();
-  ossl::check(PEM_write_bio_X509_REQ(bio.get(), Access::req(*this)) == 1, "PEM_write_bio_X509_REQ");
+  ossl::check(PEM_write_bio(bio.get(), PEM_STRING_X509_REQ, "", der.data(), static_cast<long>(der.size())) > 0,
+              "PEM_write_bio");
   return ossl::bio_to_string(bio.get());
 }
 
-Bytes Csr::to_der() const {
-  return ossl::i2d_bytes(i2d_X509_REQ, Access::req(*this), "i2d_X509_REQ");
-}
+Bytes Csr::to_der() const { return impl_->der; }
 
 bool Csr::signature_valid() const {
-  X509_REQ* req = Access::req(*this);
-  EVP_PKEY* pub = X509_REQ_get0_pubkey(req);
-  bool ok = pub != nullptr && X509_REQ_verify(req, pub) == 1;
+  const Impl& c = *impl_;
+  if (c.public_key.empty()) return false;
+  // The CertificationRequestInfo exactly as received, through the same ASN1_item_verify_ex that
+  // X509_REQ_verify uses (an ANY holding a SEQUENCE encodes as its bytes, unchanged).
+  ossl::Ptr<ASN1_TYPE, ASN1_TYPE_free> info(ASN1_TYPE_new());
+  ASN1_STRING* bytes = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
+  bool ok = info && bytes &&
+            ASN1_STRING_set(bytes, c.der.data() + c.info_offset, static_cast<int>(c.info_size)) == 1;
+  if (ok) {
+    ASN1_TYPE_set(info.get(), V_ASN1_SEQUENCE, bytes);
+  } else {
+    ASN1_STRING_free(bytes);
+  }
+  ok = ok && ASN1_item_verify_ex(ASN1_ITEM_rptr(ASN1_ANY), c.signature_algorithm.get(), c.signature.get(), info.get(),
+                                 nullptr, Access::pkey(c.public_key), nullptr, nullptr) == 1;
   ERR_clear_error();
   return ok;
 }
@@ -83,24 +252,15 @@ void Csr::verify_signature() const {
   }
 }
 
-Name Csr::subject() const { return Access::make_name(X509_REQ_get_subject_name(Access::req(*this))); }
+Name Csr::subject() const { return Access::make_name(impl_->subject.get()); }
 
 PublicKey Csr::public_key() const {
-  EVP_PKEY* pub = X509_REQ_get0_pubkey(Access::req(*this));
-  if (pub == nullptr) throw ossl::openssl_error("the CSR's public key", Errc::bad_format);
-  return Access::make_public_ref(pub);
+  if (impl_->public_key.empty()) throw Error(Errc::bad_format, "the CSR's public key: unsupported or damaged key");
+  return impl_->public_key;
 }
-
-namespace {
-ossl::ExtensionStackPtr extensions_of(X509_REQ* req) {
-  STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(req);
-  ERR_clear_error();
-  return ossl::ExtensionStackPtr(exts);
-}
-}  // namespace
 
 std::vector<GeneralName> Csr::sans() const {
-  auto exts = extensions_of(Access::req(*this));
+  const auto& exts = impl_->extensions;
   if (!exts) return {};
   auto* names = static_cast<GENERAL_NAMES*>(X509V3_get_d2i(exts.get(), NID_subject_alt_name, nullptr, nullptr));
   if (names == nullptr) {
@@ -112,7 +272,7 @@ std::vector<GeneralName> Csr::sans() const {
 }
 
 std::vector<std::string> Csr::requested_extensions() const {
-  auto exts = extensions_of(Access::req(*this));
+  const auto& exts = impl_->extensions;
   std::vector<std::string> out;
   if (!exts) return out;
   for (int i = 0; i < sk_X509_EXTENSION_num(exts.get()); ++i) {

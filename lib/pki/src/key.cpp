@@ -170,22 +170,22 @@ bool operator==(const PublicKey& a, const PublicKey& b) {
 
 void check_key_policy(const PublicKey& key) {
   EVP_PKEY* pkey = Access::pkey(key);
-  std::string name = type_name_of(pkey);
+  const auto name = [pkey] { return type_name_of(pkey); };  // for messages only: runs on every issuance
   if (EVP_PKEY_is_a(pkey, "RSA")) {
     if (EVP_PKEY_get_bits(pkey) < 2048) {
-      throw Error(Errc::policy, "key is " + name + ": RSA keys must be at least 2048 bits (P-256 is recommended)");
+      throw Error(Errc::policy, "key is " + name() + ": RSA keys must be at least 2048 bits (P-256 is recommended)");
     }
     return;
   }
   if (EVP_PKEY_is_a(pkey, "EC")) {
     if (!key_type_of(pkey)) {
-      throw Error(Errc::policy, "key is " + name + ": only the EC curves P-256 and P-384 are accepted");
+      throw Error(Errc::policy, "key is " + name() + ": only the EC curves P-256 and P-384 are accepted");
     }
     return;
   }
   if (EVP_PKEY_is_a(pkey, "ED25519")) return;
   throw Error(Errc::policy,
-              "key is " + name + ": accepted key types are EC P-256, EC P-384, Ed25519 and RSA of 2048 bits or more");
+              "key is " + name() + ": accepted key types are EC P-256, EC P-384, Ed25519 and RSA of 2048 bits or more");
 }
 
 // ---- PrivateKey

@@ -120,6 +120,19 @@ GeneralName from_general_name(const GENERAL_NAME* name);
 GeneralNamesPtr to_general_names(const std::vector<GeneralName>& names);
 std::vector<GeneralName> from_general_names(const GENERAL_NAMES* names);
 
+// A provider EC key for a named curve from its encoded point, without OpenSSL 3.0's decoder machinery:
+// a copy of a cached parameters-only key for P-256 / P-384 plus EVP_PKEY_set1_encoded_public_key (which
+// checks that the point is on the curve). Null for other curves or a bad point (error queue cleared).
+EvpPkeyPtr ec_public_key(int curve_nid, const unsigned char* point, std::size_t len);
+
+// For X509_set_pubkey: a public-only EC P-256 / P-384 key made with d2i_PublicKey from the encoded point,
+// which OpenSSL 3.0 keeps as an ASN.1-method key and encodes directly; for a provider key X509_set_pubkey
+// round-trips through the encoder and decoder machinery (~0.24 ms, more than a signature). Null for
+// other curves or a bad point (error queue cleared).
+EvpPkeyPtr ec_encoding_key(int curve_nid, const unsigned char* point, std::size_t len);
+// The same from a key (its encoded point read back); null for keys other than EC P-256 / P-384.
+EvpPkeyPtr ec_key_for_encoding(EVP_PKEY* key);
+
 // Subject key identifier as X.509 computes it (SHA-1 over the subjectPublicKey BIT STRING).
 Asn1OctetStringPtr key_id_for(X509_PUBKEY* pubkey);
 
@@ -129,6 +142,9 @@ namespace mqttpki::pki {
 
 struct PublicKey::Impl {
   ossl::EvpPkeyPtr pkey;
+  // The same key as an ASN.1-method EVP_PKEY for X509_set_pubkey (see ec_encoding_key), made along with
+  // `pkey` when the encoded point was at hand (a CSR's P-256 / P-384 key); null otherwise.
+  ossl::EvpPkeyPtr encoding_key;
 };
 struct PrivateKey::Impl {
   ossl::EvpPkeyPtr pkey;
@@ -136,22 +152,32 @@ struct PrivateKey::Impl {
 struct Certificate::Impl {
   ossl::X509Ptr x509;
 };
+// A CSR as parsed by Csr::load (see csr.cpp for why it is not an X509_REQ).
 struct Csr::Impl {
-  ossl::X509ReqPtr req;
+  Bytes der;                            // the request, exactly as loaded
+  std::size_t info_offset = 0;          // where the signed CertificationRequestInfo lies in `der`
+  std::size_t info_size = 0;
+  ossl::X509NamePtr subject;
+  PublicKey public_key;                 // empty when OpenSSL cannot use the key
+  ossl::X509AlgorPtr signature_algorithm;
+  ossl::Asn1BitStringPtr signature;
+  ossl::ExtensionStackPtr extensions;   // the extensionRequest attribute; null if absent or damaged
 };
 
 struct detail::Access {
   static EVP_PKEY* pkey(const PublicKey& key);
   static EVP_PKEY* pkey(const PrivateKey& key);
   static X509* x509(const Certificate& cert) { return cert.impl_->x509.get(); }
-  static X509_REQ* req(const Csr& csr) { return csr.impl_->req.get(); }
+  using CsrImpl = Csr::Impl;
 
-  static PublicKey make_public(ossl::EvpPkeyPtr pkey);
+  static PublicKey make_public(ossl::EvpPkeyPtr pkey, ossl::EvpPkeyPtr encoding_key = {});
+  // PublicKey::Impl::encoding_key, or null.
+  static EVP_PKEY* encoding_key(const PublicKey& key);
   // Takes a new reference to a borrowed key.
   static PublicKey make_public_ref(EVP_PKEY* pkey);
   static PrivateKey make_private(ossl::EvpPkeyPtr pkey);
   static Certificate make_certificate(ossl::X509Ptr x509);
-  static Csr make_csr(ossl::X509ReqPtr req);
+  static Csr make_csr(std::shared_ptr<const CsrImpl> impl);
 
   static Name make_name(const X509_NAME* name);
   static ossl::X509NamePtr x509_name(const Name& name);

@@ -117,7 +117,7 @@ RenewItem issue_and_record(const CaFolder& folder, Index& index, const CaMateria
 
   std::optional<pki::IssueResult> result;
   try {
-    result = pki::issue(ca.cert, ca.key, request);
+    result = ca.issuer().issue(request);
   } catch (const Error& e) {
     if (e.code() == Errc::io || e.code() == Errc::locked) throw;
     item.status = RenewStatus::failed;
@@ -202,7 +202,16 @@ CaMaterial load_ca_files(const fs::path& cert_path, const fs::path& key_path, co
     throw Error(Errc::mismatch, fmt::format("{} does not belong to the CA certificate {}; point --ca-key/--ca-cert at a "
                                             "matching pair",
                                             key_path.string(), cert_path.string()));
-  return CaMaterial{*cert, *key, cert_path};
+  return CaMaterial{*cert, *key, cert_path, {}};
+}
+
+const pki::Issuer& CaMaterial::issuer() const {
+  const std::string label = cert_path.string();
+  if (!issuer_cache || !(issuer_cache->ca_certificate() == cert) || issuer_cache->ca_label() != label ||
+      !key.matches(issuer_cache->ca_certificate())) {
+    issuer_cache = std::make_shared<const pki::Issuer>(cert, key, label);
+  }
+  return *issuer_cache;
 }
 
 CaMaterial load_ca(const CaFolder& folder, const PassphraseRequest& passphrase) {

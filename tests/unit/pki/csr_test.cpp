@@ -131,3 +131,85 @@ TEST_CASE("CSR loader errors", "[csr][errors]") {
   std::string pem = Csr::create(ca.key, Name::build("x")).to_pem();
   REQUIRE_ERROR(Csr::load(pem.substr(0, 100)), Errc::bad_format, "truncated or damaged PEM");
 }
+
+namespace {
+
+// A CSR built and encoded by OpenSSL alone, for comparing Csr::load with d2i_X509_REQ.
+Bytes raw_csr_der(EVP_PKEY* key, const EVP_MD* md) {
+  X509_REQ* req = X509_REQ_new();
+  X509_REQ_set_version(req, X509_REQ_VERSION_1);
+  X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>("raw"), -1, -1, 0);
+  X509_REQ_set_pubkey(req, key);
+  REQUIRE(X509_REQ_sign(req, key, md) > 0);
+  unsigned char* der = nullptr;
+  int len = i2d_X509_REQ(req, &der);
+  REQUIRE(len > 0);
+  Bytes bytes(der, der + len);
+  OPENSSL_free(der);
+  X509_REQ_free(req);
+  return bytes;
+}
+
+}  // namespace
+
+// Csr::load walks the PKCS#10 structure itself (d2i_X509_REQ's key decoding is slow in OpenSSL 3.0); it
+// must read every request as OpenSSL does: key, subject, signature check, and the exact bytes back.
+TEST_CASE("Csr::load agrees with d2i_X509_REQ for every key type", "[csr]") {
+  PkeyPtr compressed = raw_ec("P-256");
+  REQUIRE(EVP_PKEY_set_utf8_string_param(compressed.get(), "point-format", "compressed") == 1);
+  struct Case {
+    const char* what;
+    PkeyPtr key;
+    const EVP_MD* md;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"P-256", raw_ec("P-256"), EVP_sha256()});
+  cases.push_back({"P-256 compressed point", std::move(compressed), EVP_sha256()});
+  cases.push_back({"P-384", raw_ec("P-384"), EVP_sha384()});
+  cases.push_back({"P-521 (general decoder path)", raw_ec("P-521"), EVP_sha512()});
+  cases.push_back({"secp256k1 (general decoder path)", raw_ec("secp256k1"), EVP_sha256()});
+  cases.push_back({"RSA", raw_rsa(2048), EVP_sha256()});
+  cases.push_back({"Ed25519", PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")), nullptr});
+  for (auto& c : cases) {
+    INFO(c.what);
+    const Bytes der = raw_csr_der(c.key.get(), c.md);
+    const unsigned char* p = der.data();
+    X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size()));
+    REQUIRE(req != nullptr);
+    Csr csr = Csr::load(der);
+    CHECK(csr.to_der() == der);
+    CHECK(csr.signature_valid());
+    CHECK(csr.public_key() == PublicKey::load(public_pem(X509_REQ_get0_pubkey(req))));
+    CHECK(csr.subject().to_string() == "CN=raw");
+    BioPtr bio(BIO_new(BIO_s_mem()));
+    REQUIRE(PEM_write_bio_X509_REQ(bio.get(), req) == 1);
+    CHECK(csr.to_pem() == bio_string(bio.get()));
+    X509_REQ_free(req);
+    // One flipped bit in the signed part fails, as X509_REQ_verify does.
+    Bytes bad = der;
+    bad[der.size() / 3] ^= 0x01;
+    if (auto flipped = [&]() -> std::optional<Csr> {
+          try {
+            return Csr::load(bad);
+          } catch (const Error&) {
+            return std::nullopt;
+          }
+        }()) {
+      CHECK_FALSE(flipped->signature_valid());
+    }
+  }
+}
+
+TEST_CASE("Csr::load refuses trailing bytes and a damaged structure", "[csr][errors]") {
+  PrivateKey key = PrivateKey::generate(KeyType::p256);
+  Bytes der = Csr::create(key, Name::build("x")).to_der();
+  Bytes longer = der;
+  longer.push_back(0);
+  REQUIRE_ERROR(Csr::load(longer), Errc::bad_format, "expected a certificate request");
+  Bytes shorter(der.begin(), der.end() - 1);
+  REQUIRE_ERROR(Csr::load(shorter), Errc::bad_format, "expected a certificate request");
+  Bytes wrong_tag = der;
+  wrong_tag[4] = 0x31;  // the CertificationRequestInfo SEQUENCE becomes a SET
+  REQUIRE_ERROR(Csr::load(wrong_tag), Errc::bad_format, "expected a certificate request");
+}

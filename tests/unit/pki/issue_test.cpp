@@ -399,3 +399,86 @@ TEST_CASE("openssl verify -x509_strict accepts issued certificates", "[issue][in
   int rc = std::system(("rm -rf '" + dir + "'").c_str());
   (void)rc;
 }
+
+// Issuer::issue checks its output structurally but no longer re-verifies each signature (see ca.hpp), so
+// here every combination is verified in full, as a TLS peer would: chain, signature, strict X.509, purpose
+// and host.
+TEST_CASE("Issuer: every certificate it issues passes full verification", "[issue][issuer]") {
+  auto rsa = PrivateKey::load(private_pem(raw_rsa(2048).get()));
+  for (KeyType ca_type : {KeyType::p256, KeyType::p384, KeyType::ed25519}) {
+    auto ca = make_test_ca(ca_type);
+    const Issuer issuer(ca.cert, ca.key);
+    const Issuer copy = issuer;  // copies share the prepared CA
+    CHECK(copy.ca_certificate() == ca.cert);
+    CHECK(copy.ca_label() == "ca.crt");
+    std::vector<PublicKey> leaves{PrivateKey::generate(KeyType::p256).public_key(),
+                                  PrivateKey::generate(KeyType::p384).public_key(),
+                                  PrivateKey::generate(KeyType::ed25519).public_key(), rsa.public_key()};
+    for (const auto& leaf : leaves) {
+      INFO("CA " << to_string(ca_type) << ", leaf " << leaf.type_name());
+      auto client = copy.issue(make_request(leaf, "pi1", Profile::client)).certificate;
+      CHECK(client.public_key() == leaf);
+      CHECK(client.public_key_der() == leaf.der());
+      VerifyResult v = verify_chain({ca.cert}, client, Purpose::client, fixed_now());
+      CHECK(v.reason == "ok");
+      CHECK_FALSE(verify_chain({ca.cert}, client, Purpose::server, fixed_now()).ok);
+
+      auto server = issuer.issue(make_request(leaf, "mqtt", Profile::server,
+                                              {"DNS:mqtt.example", "DNS:*.mqtt.example", "IP:192.0.2.10"}))
+                        .certificate;
+      CHECK(verify_chain({ca.cert}, server, Purpose::server, fixed_now(), "mqtt.example").reason == "ok");
+      CHECK(verify_chain({ca.cert}, server, Purpose::server, fixed_now(), "a.mqtt.example").reason == "ok");
+      CHECK(verify_chain({ca.cert}, server, Purpose::server, fixed_now(), "192.0.2.10").reason == "ok");
+      CHECK_FALSE(verify_chain({ca.cert}, server, Purpose::server, fixed_now(), "other.example").ok);
+      // Under another CA with the same name the signature is what fails.
+      auto other = make_test_ca(ca_type);
+      CHECK(verify_chain({other.cert}, server, Purpose::server, fixed_now()).error != 0);
+    }
+  }
+}
+
+TEST_CASE("Issuer: one-time CA checks at construction, time checks per request", "[issue][issuer]") {
+  auto ca = make_test_ca();
+  REQUIRE_ERROR(Issuer(ca.cert, PrivateKey::generate(KeyType::p256), "/etc/ca.pem"), Errc::mismatch,
+                "does not match the CA certificate /etc/ca.pem");
+  auto key = PrivateKey::generate(KeyType::p256);
+  auto leaf = Issuer(ca.cert, ca.key).issue(make_request(key.public_key(), "pi1", Profile::client)).certificate;
+  REQUIRE_ERROR(Issuer(leaf, key), Errc::policy, "not a CA");
+
+  const Issuer issuer(ca.cert, ca.key, "/etc/ca.pem");
+  IssueRequest late = make_request(key.public_key(), "pi1", Profile::client, {}, 30, ca.cert.not_after() + 1s);
+  late.ca_label = "ignored.crt";  // the Issuer's label names the CA
+  REQUIRE_ERROR(issuer.issue(late), Errc::expired, "CA certificate /etc/ca.pem expired");
+  IssueRequest early = make_request(key.public_key(), "pi1", Profile::client, {}, 30, ca.cert.not_before() - 1s);
+  REQUIRE_ERROR(issuer.issue(early), Errc::expired, "not valid until");
+  // Issued late in the CA's life: capped, valid at `now`, and still verifying.
+  IssueRequest last_day = make_request(key.public_key(), "pi1", Profile::client, {}, 30, ca.cert.not_after() - 24h);
+  IssueResult r = issuer.issue(last_day);
+  CHECK(r.certificate.not_after() == ca.cert.not_after());
+  CHECK(verify_chain({ca.cert}, r.certificate, Purpose::client, last_day.now).ok);
+}
+
+TEST_CASE("Issuer: a CA with nameConstraints refuses names outside them", "[issue][issuer]") {
+  // A CA certificate by hand: the library's make_ca writes no nameConstraints.
+  PkeyPtr raw_key = raw_ec("P-256");
+  auto ca_key = to_private(raw_key.get());
+  CaOptions o;
+  o.subject = Name::build("Constrained CA", "Home");
+  o.now = fixed_now();
+  X509Ptr x = raw_x509(make_ca(ca_key, o));
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, x.get(), x.get(), nullptr, nullptr, 0);
+  X509_EXTENSION* nc = X509V3_EXT_nconf_nid(nullptr, &ctx, NID_name_constraints, "critical,permitted;DNS:.home.example");
+  REQUIRE(nc != nullptr);
+  REQUIRE(X509_add_ext(x.get(), nc, -1) == 1);
+  X509_EXTENSION_free(nc);
+  REQUIRE(X509_sign(x.get(), raw_key.get(), EVP_sha256()) > 0);
+  Certificate ca = to_certificate(x.get());
+  const Issuer issuer(ca, ca_key);
+  auto key = PrivateKey::generate(KeyType::p256);
+  auto inside = issuer.issue(make_request(key.public_key(), "mqtt", Profile::server, {"DNS:mqtt.home.example"}));
+  CHECK(verify_chain({ca}, inside.certificate, Purpose::server, fixed_now(), "mqtt.home.example").ok);
+  REQUIRE_ERROR(issuer.issue(make_request(key.public_key(), "mqtt", Profile::server, {"DNS:mqtt.elsewhere.example"})),
+                Errc::verify_failed, "permitted subtree violation");
+}

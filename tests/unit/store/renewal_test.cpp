@@ -427,3 +427,25 @@ TEST_CASE("write_crl publishes the revoked serials with a rising CRL number") {
   CHECK_THROWS_AS(store::write_crl(f.folder, index, f.ca, 0, now), Error);
   CHECK_THROWS_AS(store::read_crl_info("not a crl"), Error);
 }
+
+TEST_CASE("one pki::Issuer serves every renewal of a run, and is rebuilt when the CA material changes") {
+  Fixture f;
+  const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
+  f.issue("pi1", t0, 40, pki::Profile::client, key);
+  f.issue("pi2", t0, 40, pki::Profile::client, key);
+  auto index = f.folder.load_index();
+  const auto now = t0 + 30 * day;
+  REQUIRE(store::renew_name(f.folder, index, f.ca, "pi1", at(now)).status == store::RenewStatus::renewed);
+  const pki::Issuer* first = &f.ca.issuer();
+  REQUIRE(store::renew_name(f.folder, index, f.ca, "pi2", at(now)).status == store::RenewStatus::renewed);
+  CHECK(&f.ca.issuer() == first);
+  CHECK(f.ca.issuer().ca_label() == f.ca.cert_path.string());
+  CHECK(pki::verify_chain({f.ca.cert}, f.file_cert("pi2"), pki::Purpose::client, now).ok);
+
+  // A key that does not match: refused by the issuance, as pki::issue refused it, not by loading.
+  store::CaMaterial wrong = f.ca;
+  wrong.key = pki::PrivateKey::generate(pki::KeyType::p256);
+  const auto item = store::renew_name(f.folder, index, wrong, "pi1", at(now));
+  CHECK(item.status == store::RenewStatus::failed);
+  CHECK(item.message.find("does not match the CA certificate " + f.ca.cert_path.string()) != std::string::npos);
+}

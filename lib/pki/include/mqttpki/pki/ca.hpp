@@ -13,6 +13,7 @@
 #include <mqttpki/pki/types.hpp>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,7 +67,7 @@ struct IssueRequest {
   TimePoint now = std::chrono::system_clock::now();
   std::optional<std::string> serial;   // hex; default random_serial(random)
   RandomSource random;
-  std::string ca_label = "ca.crt";     // how messages name the CA certificate
+  std::string ca_label = "ca.crt";     // how issue() names the CA certificate in messages
   // Filled by from_csr(): extensions the CSR asked for other than subjectAltName; issue() ignores them
   // and reports them in IssueResult::warnings.
   std::vector<std::string> ignored_csr_extensions;
@@ -95,8 +96,43 @@ struct IssueResult {
 //   Errc::expired   "CA certificate ca.crt expired on 2025-01-31; run `mqttpki renew --ca`"
 //                   (or is not yet valid)
 //   Errc::invalid_argument  days out of range, bad serial
-// After signing, the certificate is verified against the CA with X509_verify_cert (strict, the
-// profile's purpose, each DNS/IP SAN as host/IP for servers, at `now`); Errc::verify_failed if that fails.
+// After signing, the certificate is checked against the CA without re-verifying its signature (see
+// Issuer): issued by the CA (X509_check_issued: names, AKI/SKI, the CA's keyUsage), usable for the
+// profile's purpose (X509_check_purpose), valid at `now` and within the CA's validity, and for servers
+// each DNS/IP SAN matches as a host; Errc::verify_failed if not.
+// Same as Issuer(ca_cert, ca_key, request.ca_label).issue(request).
 IssueResult issue(const Certificate& ca_cert, const PrivateKey& ca_key, const IssueRequest& request);
+
+// A CA ready to issue many certificates: the checks of the CA that do not depend on the request (the key
+// matches the certificate, it is a CA that strict X.509 verification accepts) run once, here, and the
+// OpenSSL objects for signing are prepared once. issue() then costs one signature plus cheap checks, so
+// a process that issues many certificates (`renew --all`, a fleet) should keep one Issuer per CA.
+//
+// Why no signature verification per certificate: the key/certificate pairing is checked once here
+// (EVP_PKEY_eq), so a certificate issued with this key verifies under this CA unless the signing itself
+// went wrong. OpenSSL's ECDSA takes a fresh random nonce per signature and its RSA checks its own CRT
+// result, so such a fault gives an invalid signature, which every client rejects, not a leaked key. Ed25519
+// is deterministic, where one faulty signature can reveal the key, so for an Ed25519 CA each certificate's
+// signature is still verified before it is returned. Tests verify issued certificates fully (verify_chain
+// and `openssl verify -x509_strict -purpose ...`).
+//
+// Immutable after construction; copies share the prepared state; issue() may run on several threads.
+class Issuer {
+ public:
+  // Throws Errc::mismatch if the key does not match the certificate, Errc::policy if the certificate is
+  // not a CA usable under strict X.509 rules (not a CA, no keyUsage keyCertSign, no subjectKeyIdentifier,
+  // basicConstraints not critical, ...). ca_label names the CA certificate in messages ("ca.crt").
+  Issuer(const Certificate& ca_cert, const PrivateKey& ca_key, std::string ca_label = "ca.crt");
+
+  // As issue() above; request.ca_label is not used (messages use the Issuer's label).
+  [[nodiscard]] IssueResult issue(const IssueRequest& request) const;
+
+  [[nodiscard]] const Certificate& ca_certificate() const noexcept;
+  [[nodiscard]] const std::string& ca_label() const noexcept;
+
+ private:
+  struct Impl;
+  std::shared_ptr<const Impl> impl_;
+};
 
 }  // namespace mqttpki::pki

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,6 +36,15 @@ struct CaMaterial {
   pki::Certificate cert;
   pki::PrivateKey key;
   std::filesystem::path cert_path;  // for messages ("ca.crt expired ...") and MQTTPKI_CA
+
+  // The CA ready to issue: a pki::Issuer for cert and key, labelled with cert_path, made on the first
+  // issuance and reused by the next ones (`renew --all`), so its one-time CA checks run once per run.
+  // Made lazily so that a CA that cannot issue still loads (`renew --ca` repairs such a CA); its
+  // refusals (Errc::mismatch, Errc::policy) come from this call, as they came from pki::issue. Rebuilt if
+  // cert, key or cert_path changed since. Not for concurrent use (renewals hold the folder lock).
+  [[nodiscard]] const pki::Issuer& issuer() const;
+
+  mutable std::shared_ptr<const pki::Issuer> issuer_cache;  // see issuer()
 };
 
 // Loads a CA certificate and key from files; an encrypted key is decrypted with the passphrase from
