@@ -2,6 +2,8 @@
 
 #include <openssl/obj_mac.h>
 
+#include <algorithm>
+
 using namespace pki_test;
 
 namespace {
@@ -212,4 +214,33 @@ TEST_CASE("Csr::load refuses trailing bytes and a damaged structure", "[csr][err
   Bytes wrong_tag = der;
   wrong_tag[4] = 0x31;  // the CertificationRequestInfo SEQUENCE becomes a SET
   REQUIRE_ERROR(Csr::load(wrong_tag), Errc::bad_format, "expected a certificate request");
+}
+
+TEST_CASE("a CSR whose EC point is not on its curve has no usable key", "[csr][errors]") {
+  for (KeyType type : {KeyType::p256, KeyType::p384}) {
+    PrivateKey key = PrivateKey::generate(type);
+    Csr good = Csr::create(key, Name::build("x"));
+    Bytes der = good.to_der();
+    // The uncompressed point (04 || X || Y) sits at the end of the BIT STRING in the SubjectPublicKeyInfo;
+    // find it by the key's own encoding and change the last byte of Y.
+    const std::string pub_pem = key.public_key().to_pem();
+    BioPtr bio(BIO_new_mem_buf(pub_pem.data(), static_cast<int>(pub_pem.size())));
+    PkeyPtr pub(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+    REQUIRE(pub);
+    unsigned char* spki = nullptr;
+    const int spki_len = i2d_PUBKEY(pub.get(), &spki);
+    REQUIRE(spki_len > 0);
+    Bytes point(spki, spki + spki_len);
+    OPENSSL_free(spki);
+    const std::size_t coord = type == KeyType::p256 ? 32 : 48;
+    Bytes raw(point.end() - static_cast<long>(1 + 2 * coord), point.end());
+    REQUIRE(raw.front() == 0x04);
+    auto at = std::search(der.begin(), der.end(), raw.begin(), raw.end());
+    REQUIRE(at != der.end());
+    *(at + static_cast<long>(raw.size()) - 1) ^= 0x01;
+    Csr bad = Csr::load(der);  // the structure is fine
+    CHECK_FALSE(bad.signature_valid());
+    REQUIRE_ERROR(bad.public_key(), Errc::bad_format, "public key");
+    REQUIRE_ERROR(bad.verify_signature(), Errc::verify_failed, "signature does not verify");
+  }
 }
