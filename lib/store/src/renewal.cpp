@@ -496,7 +496,7 @@ CrlWritten write_crl(const CaFolder& folder, Index& index, const CaMaterial& ca,
   options.crl_number = index.crl_number() + 1;
   std::string pem = pki::make_crl(ca.cert, ca.key, options);
   const std::uint64_t number = index.next_crl_number();
-  folder.save_index(index);
+  folder.commit(index);
   const fs::path path = crl_file(folder.layout());
   write_file_atomic(path, pem, mode_public, /*overwrite=*/true);
   return CrlWritten{path, std::move(pem), number, options.revoked.size(), options.next_update};
