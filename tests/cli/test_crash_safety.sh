@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Crash safety of the CA folder: `sign` and `renew` killed with SIGKILL at a random moment (0 ms up to the
+# Crash safety of the CA folder: `sign`, `renew NAME` and `renew --all` killed with SIGKILL at a random moment (0 ms up to the
 # duration of one uninterrupted run, at least 0-30 ms, so every step is hit), 200 times or 35 s, and
 # the folder checked after each kill against what lib/store/include/mqttpki/store/ca_folder.hpp promises
 # (record_issued: 1. index.journal gains one fsync'd record with the entry, the journal; 2. issued/NAME.crt
@@ -151,11 +151,14 @@ def storm(mqttpki, iterations, budget, window, key_sum, ca_sum):
             print("time budget used after %d iterations" % (n - 1))
             n -= 1
             break
-        if random.random() < 0.5:  # a fresh NAME, or a renewal of any NAME so far (which may fail, see above)
+        r = random.random()
+        if r < 0.45:  # a fresh NAME, or a renewal of any NAME so far (which may fail, see above)
             names.append("k%d" % n)
             argv = [mqttpki, "sign", "dev.csr", "--profile", "client", "--name", names[-1]]
-        else:
+        elif r < 0.9:
             argv = [mqttpki, "renew", random.choice(names)]
+        else:  # many renewals in one run, one journal record each: still at most one entry without its file
+            argv = [mqttpki, "renew", "--all"]
         p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ms = random.randint(0, window)
         time.sleep(ms / 1000)
