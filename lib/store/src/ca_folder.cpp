@@ -185,9 +185,9 @@ void CaFolder::record_issued(Index& index, IndexEntry entry, std::string_view ce
   std::vector<IndexEntry> superseded_before;
   for (const auto& old : supersede)
     if (const IndexEntry* e = index.find_serial(old)) superseded_before.push_back(*e);
-  index.add(std::move(entry));
-  for (const auto& old : supersede) index.mark_superseded(old, serial);
+  index.add(std::move(entry));  // a serial already taken throws here, before anything changed
   try {
+    for (const auto& old : supersede) index.mark_superseded(old, serial);
     commit(index);  // step 1
     ensure_dir(layout_.issued_dir, mode_public_dir);
     write_file_atomic(layout_.issued_cert(name), cert_pem, mode_public, /*overwrite=*/true);  // step 2

@@ -522,3 +522,20 @@ TEST_CASE("journal: a reader without the lock sees every entry while a writer ap
   CHECK(seen == static_cast<std::size_t>(issues));
   CHECK(loads > 1);
 }
+
+TEST_CASE("journal: record_issued refused (serial taken, unknown superseded serial) changes nothing") {
+  JournalFolder f;
+  auto lock = f.folder.lock(1s);
+  auto index = f.folder.load_index();
+  f.folder.record_issued(index, entry("0101", "server"), "PEM1");
+  const std::string before = index.to_json();
+  const std::string journal = store::read_file(f.journal);
+  CHECK_THROWS_AS(f.folder.record_issued(index, entry("0101", "other"), "PEM2"), Error);
+  CHECK_THROWS_AS(f.folder.record_issued(index, entry("0202", "server"), "PEM2", {"0101", "7777"}), Error);
+  CHECK(index.to_json() == before);
+  CHECK(store::read_file(f.dir / "issued" / "server.crt") == "PEM1");
+  CHECK_FALSE(store::path_exists(f.dir / "issued" / "other.crt"));
+  f.folder.commit(index);
+  CHECK(f.folder.load_index().to_json() == before);
+  CHECK(store::read_file(f.journal).substr(0, journal.size()) == journal);
+}
