@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Crash safety of the CA folder: `sign` and `renew` killed with SIGKILL at a random moment (0 ms up to the
+# Crash safety of the CA folder: `sign`, `renew NAME` and `renew --all` killed with SIGKILL at a random moment (0 ms up to the
 # duration of one uninterrupted run, at least 0-30 ms, so every step is hit), 200 times or 35 s, and
 # the folder checked after each kill against what lib/store/include/mqttpki/store/ca_folder.hpp promises
-# (record_issued: 1. index.json gains the entry, the journal; 2. issued/NAME.crt is written; both atomic):
-#   - index.json parses; no serial appears twice; the CA key and certificate are byte-for-byte unchanged;
-#   - an entry replaced by a later one for the same file is no longer valid (superseded in the same write);
+# (record_issued: 1. index.journal gains one fsync'd record with the entry, the journal; 2. issued/NAME.crt
+# is written atomically; then compact(): index.json rewritten atomically, index.journal removed). The index
+# is index.json with index.journal's records applied, as index.hpp describes (applied here independently):
+#   - index.json parses; every journal line but the last parses, and a torn last line (no newline, or not
+#     JSON) is left only by a killed run; no serial appears twice; the CA key and certificate are
+#     byte-for-byte unchanged;
+#   - after a run that was not killed there is no index.journal (the command compacted it into index.json);
+#   - an entry replaced by a later one for the same file is no longer valid (superseded in the same record);
 #   - every issued/*.crt parses (`openssl x509`) and is an index entry for that file (same sha256);
 #   - an index entry whose certificate is not on disk is allowed only as the newest entry of its file (a kill
 #     between steps 1 and 2), at most one more per killed run, and never for a run that exited by itself;
@@ -30,14 +35,55 @@ import glob, hashlib, json, os, random, re, subprocess, sys, time
 def fp(data):
     return ":".join("%02X" % b for b in hashlib.sha256(data).digest())
 
-def check(state, killed):
-    """The folder against ca_folder.hpp's promises; updates state; returns a list of errors."""
-    errors = []
+def load_index(killed, errors, stats=None):
+    """index.json with index.journal applied (index.hpp), or None when it cannot be read."""
     try:
         index = json.load(open("pki/index.json"))
     except Exception as e:
-        return ["index.json does not parse: %s" % e]
+        errors.append("index.json does not parse: %s" % e)
+        return None
     entries = index["certificates"]
+    if not os.path.exists("pki/index.journal"):
+        return entries
+    if not killed:
+        errors.append("index.journal still there after a run that was not killed (no compaction?)")
+    data = open("pki/index.journal", "rb").read()
+    if stats is not None:
+        stats["journals"] = stats.get("journals", 0) + 1
+    lines = data.split(b"\n")
+    for i, line in enumerate(lines):
+        last = i == len(lines) - 1
+        if last and line == b"":
+            break  # the file ends with a newline
+        try:
+            if last:
+                raise ValueError("no newline at the end")
+            record = json.loads(line)
+        except ValueError as e:
+            if i < len(lines) - 2 or (i == len(lines) - 2 and lines[-1] != b""):
+                errors.append("index.journal line %d is damaged and not the last: %s" % (i + 1, e))
+            elif not killed:
+                errors.append("index.journal ends in a torn record after a run that was not killed")
+            elif stats is not None:
+                stats["torn"] = stats.get("torn", 0) + 1
+            break
+        drops = set(record.get("drop", []))
+        entries = [e for e in entries if e["serial"] not in drops]
+        pos = {e["serial"]: n for n, e in enumerate(entries)}
+        for e in record.get("put", []):
+            if e["serial"] in pos:
+                entries[pos[e["serial"]]] = e
+            else:
+                pos[e["serial"]] = len(entries)
+                entries.append(e)
+    return entries
+
+def check(state, killed):
+    """The folder against ca_folder.hpp's promises; updates state; returns a list of errors."""
+    errors = []
+    entries = load_index(killed, errors, state.setdefault("journal", {}))
+    if entries is None:
+        return errors
     serials = [e["serial"] for e in entries]
     if len(set(serials)) != len(serials):
         errors.append("a serial appears twice in the index")
@@ -105,11 +151,14 @@ def storm(mqttpki, iterations, budget, window, key_sum, ca_sum):
             print("time budget used after %d iterations" % (n - 1))
             n -= 1
             break
-        if random.random() < 0.5:  # a fresh NAME, or a renewal of any NAME so far (which may fail, see above)
+        r = random.random()
+        if r < 0.45:  # a fresh NAME, or a renewal of any NAME so far (which may fail, see above)
             names.append("k%d" % n)
             argv = [mqttpki, "sign", "dev.csr", "--profile", "client", "--name", names[-1]]
-        else:
+        elif r < 0.9:
             argv = [mqttpki, "renew", random.choice(names)]
+        else:  # many renewals in one run, one journal record each: still at most one entry without its file
+            argv = [mqttpki, "renew", "--all"]
         p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ms = random.randint(0, window)
         time.sleep(ms / 1000)
@@ -127,9 +176,10 @@ def storm(mqttpki, iterations, budget, window, key_sum, ca_sum):
                   % (n, "killed" if killed else "exit %d" % rc, ms, " ".join(argv[1:4]), "; ".join(errors)))
             return 1
     json.dump(state, open("state.json", "w"))
-    print("%d iterations: %d killed, %d completed; %d entries, %d without their file, %d temp files seen"
-          % (n, kills, completed, len(json.load(open("pki/index.json"))["certificates"]),
-             len(state["unwritten"]), len(state["temps"])))
+    print("%d iterations: %d killed, %d completed; %d entries, %d without their file, %d temp files seen; "
+          "a killed run left index.journal %d times, a torn last record %d times"
+          % (n, kills, completed, len(load_index(True, [])), len(state["unwritten"]), len(state["temps"]),
+             state["journal"].get("journals", 0), state["journal"].get("torn", 0)))
     if kills < 10:
         print("FAIL: only %d runs were killed; the test did not exercise crashes" % kills)
         return 1

@@ -50,7 +50,9 @@ class CrlCommand final : public Command {
       auto lock = folder.lock();
       auto index = folder.load_index();
       const auto ca = store::load_ca(folder, request);
-      return store::write_crl(folder, index, ca, days_, now);
+      auto crl = store::write_crl(folder, index, ca, days_, now);
+      folder.compact(index);
+      return crl;
     }();
     if (!out_.empty()) store::write_file_atomic(out_, written.pem, store::mode_public, /*overwrite=*/true);
 

@@ -45,7 +45,7 @@ class ListCommand final : public Command {
       }
     }
     const auto folder = store::CaFolder::open(dir_);
-    const auto index = folder.load_index();  // written atomically, so a read without the lock is consistent
+    const auto index = folder.load_index();  // consistent without the lock (Index::load)
     const auto now = std::chrono::system_clock::now();
 
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();

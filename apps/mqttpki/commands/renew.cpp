@@ -353,6 +353,9 @@ class RenewCommand final : public Command {
           crl_failure = e.what();
         }
       }
+      // Each renewal appended one journal record; now write index.json once (and after a killed run, this
+      // folds its journal in too).
+      folder.compact(index);
     }  // unlocked: hooks may run mqttpki themselves
 
     std::vector<HookOutcome> hooks;

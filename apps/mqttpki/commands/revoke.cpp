@@ -47,7 +47,7 @@ class RevokeCommand final : public Command {
       auto lock = folder.lock();
       auto index = folder.load_index();
       auto r = store::revoke(index, target_, reason, now);
-      if (!r.revoked.empty()) folder.save_index(index);
+      folder.compact(index);  // nothing revoked and no journal: nothing written
       return r;
     }();
 

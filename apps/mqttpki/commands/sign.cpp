@@ -148,6 +148,7 @@ class SignCommand final : public Command {
       entry.sha256 = cert.fingerprint_sha256();
       entry.public_key_sha256 = key_fp;
       folder.record_issued(index, std::move(entry), cert.to_pem(), supersede);
+      folder.compact(index);  // index.json whole again before the lock goes
     }
     const auto& cert = result->certificate;
     if (!out_.empty()) store::write_file_atomic(out_, cert.to_pem(), store::mode_public, force_);

@@ -21,6 +21,7 @@ CaLayout::CaLayout(fs::path root)
       ca_key(dir / "private" / "ca.key"),
       issued_dir(dir / "issued"),
       index(dir / "index.json"),
+      journal(dir / "index.journal"),
       backup_dir(dir / "backup"),
       lock(dir / ".lock") {}
 
@@ -125,6 +126,7 @@ CaFolder::Created CaFolder::create(const fs::path& dir, std::string_view ca_cert
     move_into(l.private_dir, backup);
     move_into(l.issued_dir, backup);
     move_into(l.index, backup);
+    move_into(l.journal, backup);
     sync_dir(backup);
     sync_dir(l.dir);
     result.backup = backup;
@@ -139,6 +141,7 @@ CaFolder::Created CaFolder::create(const fs::path& dir, std::string_view ca_cert
   try {
     write_file_atomic(l.ca_cert, ca_cert_pem, mode_public, /*overwrite=*/false);
     try {
+      remove_file_durable(l.journal);  // a stray journal must not be applied to the new, empty index
       Index{}.save(l.index);
     } catch (...) {
       std::remove(l.ca_cert.c_str());
@@ -151,25 +154,56 @@ CaFolder::Created CaFolder::create(const fs::path& dir, std::string_view ca_cert
   return result;
 }
 
+void CaFolder::commit(Index& index) const {
+  if (!index.has_pending()) return;
+  JournalState journal = index.journal();
+  journal.bytes = append_file_durable(layout_.journal, index.pending_record(), mode_public, journal.bytes);
+  ++journal.records;
+  journal.torn_tail = false;
+  index.set_journal(journal);
+  index.clear_pending();
+}
+
+void CaFolder::save_index(Index& index) const {
+  index.save(layout_.index);
+  index.clear_pending();
+  remove_file_durable(layout_.journal);
+  index.set_journal({});
+}
+
+void CaFolder::compact(Index& index) const {
+  if (index.has_pending() || index.journal().records > 0 || index.journal().torn_tail || path_exists(layout_.journal))
+    save_index(index);
+}
+
 void CaFolder::record_issued(Index& index, IndexEntry entry, std::string_view cert_pem,
                              const std::vector<std::string>& supersede) const {
-  const Index before = index;
   const std::string name = entry.name;
-  const std::string serial = entry.serial;
+  const std::string serial = normalize_serial(entry.serial);
   entry.file = CaLayout::issued_relative(name);
-  index.add(std::move(entry));
-  for (const auto& old : supersede) index.mark_superseded(old, serial);
-  save_index(index);
+  // What taking the issuance back restores (a copy of these few entries, not of the whole index).
+  std::vector<IndexEntry> superseded_before;
+  for (const auto& old : supersede)
+    if (const IndexEntry* e = index.find_serial(old)) superseded_before.push_back(*e);
+  index.add(std::move(entry));  // a serial already taken throws here, before anything changed
   try {
+    for (const auto& old : supersede) index.mark_superseded(old, serial);
+    commit(index);  // step 1
     ensure_dir(layout_.issued_dir, mode_public_dir);
-    write_file_atomic(layout_.issued_cert(name), cert_pem, mode_public, /*overwrite=*/true);
+    write_file_atomic(layout_.issued_cert(name), cert_pem, mode_public, /*overwrite=*/true);  // step 2
   } catch (...) {
+    index.withdraw(serial, superseded_before);
     try {
-      before.save(layout_.index);
-      index = before;
+      commit(index);
     } catch (...) {  // keep the first error; the index then lists a certificate whose file is missing
     }
     throw;
+  }
+  if (index.journal().records >= journal_compact_records) {
+    try {
+      save_index(index);
+    } catch (...) {  // the certificate is issued and its record durable; compact() at the command's end retries
+    }
   }
 }
 

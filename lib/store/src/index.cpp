@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <optional>
 
 namespace mqttpki::store {
 
@@ -164,7 +165,12 @@ Index Index::parse(std::string_view json_text, const std::string& origin) {
     auto certs = j.find("certificates");
     if (certs != j.end()) {
       if (!certs->is_array()) throw Error(Errc::bad_format, "\"certificates\" is not an array");
-      for (const auto& item : *certs) index.add(entry_from_json(item));
+      for (const auto& item : *certs) {
+        IndexEntry e = entry_from_json(item);
+        if (index.has_serial(e.serial))
+          throw Error(Errc::bad_format, fmt::format("serial {} appears twice", e.serial));
+        index.insert(std::move(e));
+      }
     }
   } catch (const Error& e) {
     throw Error(Errc::bad_format, fmt::format("{}: {}; {}", origin, e.what(), fix));
@@ -179,9 +185,125 @@ std::string Index::to_json() const {
   return j.dump(2) + "\n";
 }
 
-Index Index::load(const std::filesystem::path& path) {
-  if (!path_exists(path)) return Index{};
-  return parse(read_file(path), path.string());
+std::filesystem::path Index::journal_path_for(const std::filesystem::path& index_path) {
+  return index_path.parent_path() / (index_path.stem().string() + ".journal");
+}
+
+Index Index::load(const std::filesystem::path& path) { return load(path, journal_path_for(path)); }
+
+namespace {
+
+std::string read_if_exists(const std::filesystem::path& path) {
+  try {
+    return read_file(path);
+  } catch (const Error& e) {
+    if (e.code() == Errc::not_found) return {};
+    throw;
+  }
+}
+
+}  // namespace
+
+Index Index::load(const std::filesystem::path& path, const std::filesystem::path& journal_path) {
+  // Without the lock a writer may compact between the two reads (new index.json, journal removed): then
+  // index.json is no longer the version the journal text belongs to, and both are read again.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const auto before = file_version(path);
+    std::string text = before ? read_if_exists(path) : std::string();
+    std::string journal = read_if_exists(journal_path);
+    if (file_version(path) != before) continue;
+    Index index = before ? parse(text, path.string()) : Index{};
+    index.journal_ = index.apply_journal(journal, journal_path.string());
+    return index;
+  }
+  throw Error(Errc::locked, fmt::format("{}: replaced again and again while being read; run the command again",
+                                        path.string()));
+}
+
+std::string Index::pending_record() const {
+  json j{{"v", journal_version}};
+  if (!pending_drop_.empty()) j["drop"] = pending_drop_;
+  if (!pending_put_.empty()) {
+    json puts = json::array();
+    for (const auto& serial : pending_put_) puts.push_back(entry_to_json(entries_[by_serial_.at(serial)]));
+    j["put"] = std::move(puts);
+  }
+  if (crl_pending_) j["crl_number"] = crl_number_;
+  return j.dump() + "\n";
+}
+
+void Index::clear_pending() noexcept {
+  pending_put_.clear();
+  pending_put_set_.clear();
+  pending_drop_.clear();
+  crl_pending_ = false;
+}
+
+void Index::mark_pending(const std::string& serial) {
+  if (pending_put_set_.insert(serial).second) pending_put_.push_back(serial);
+  pending_drop_.erase(std::remove(pending_drop_.begin(), pending_drop_.end(), serial), pending_drop_.end());
+}
+
+JournalState Index::apply_journal(std::string_view text, const std::string& origin) {
+  JournalState state;
+  std::size_t line_no = 0;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    ++line_no;
+    const std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) {  // a killed append: never acted upon
+      state.torn_tail = true;
+      break;
+    }
+    const std::string_view line = text.substr(pos, end - pos);
+    const bool last = end + 1 == text.size();
+    json j = json::parse(line.begin(), line.end(), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      if (last) {  // a killed append that reached the newline but not every byte before it
+        state.torn_tail = true;
+        break;
+      }
+      throw Error(Errc::bad_format, fmt::format("{} line {}: not a journal record (bad JSON); restore the CA folder "
+                                                "from backup, or remove the damaged line by hand",
+                                                origin, line_no));
+    }
+    // Checked whole before any of it is applied: a record is all or nothing.
+    std::vector<std::string> drops;
+    std::vector<IndexEntry> puts;
+    std::optional<std::uint64_t> crl;
+    try {
+      if (auto v = j.find("v"); v == j.end() || !v->is_number_integer() || v->get<int>() < 1 ||
+                                v->get<int>() > journal_version)
+        throw Error(Errc::bad_format, "missing or unsupported \"v\" (made by a newer mqttpki?)");
+      if (auto d = j.find("drop"); d != j.end()) {
+        if (!d->is_array()) throw Error(Errc::bad_format, "\"drop\" is not an array");
+        for (const auto& s : *d) {
+          if (!s.is_string()) throw Error(Errc::bad_format, "\"drop\" holds a non-string");
+          drops.push_back(normalize_serial(s.get<std::string>()));
+        }
+      }
+      if (auto p = j.find("put"); p != j.end()) {
+        if (!p->is_array()) throw Error(Errc::bad_format, "\"put\" is not an array");
+        for (const auto& item : *p) puts.push_back(entry_from_json(item));
+      }
+      if (auto c = j.find("crl_number"); c != j.end()) {
+        if (!c->is_number_unsigned() && !(c->is_number_integer() && c->get<std::int64_t>() >= 0))
+          throw Error(Errc::bad_format, "\"crl_number\" is not a non-negative integer");
+        crl = c->get<std::uint64_t>();
+      }
+    } catch (const Error& e) {
+      throw Error(Errc::bad_format, fmt::format("{} line {}: {}; restore the CA folder from backup, or remove the "
+                                                "damaged line by hand",
+                                                origin, line_no, e.what()));
+    }
+    for (const auto& s : drops) drop(s);
+    for (auto& e : puts) put(std::move(e));
+    if (crl) crl_number_ = *crl;
+    ++state.records;
+    pos = end + 1;
+    state.bytes = pos;
+  }
+  return state;
 }
 
 void Index::save(const std::filesystem::path& path) const {
@@ -214,6 +336,12 @@ void Index::add(IndexEntry entry) {
   entry.serial = normalize_serial(entry.serial);
   if (has_serial(entry.serial))
     throw Error(Errc::policy, fmt::format("serial {} is already in the index; a serial is never reused", entry.serial));
+  const std::string serial = entry.serial;
+  insert(std::move(entry));
+  mark_pending(serial);
+}
+
+void Index::insert(IndexEntry entry) {
   const std::size_t pos = entries_.size();
   by_serial_.emplace(entry.serial, pos);
   by_name_[entry.name].push_back(pos);
@@ -234,6 +362,7 @@ void Index::mark_superseded(std::string_view serial_hex, std::string_view by_ser
   IndexEntry& e = entry_for(serial_hex);
   e.status = CertStatus::superseded;
   e.superseded_by = normalize_serial(by_serial_hex);
+  mark_pending(e.serial);
 }
 
 void Index::revoke(std::string_view serial_hex, TimePoint when, std::string reason) {
@@ -241,6 +370,47 @@ void Index::revoke(std::string_view serial_hex, TimePoint when, std::string reas
   e.status = CertStatus::revoked;
   e.revoked_at = when;
   e.revocation_reason = std::move(reason);
+  mark_pending(e.serial);
+}
+
+void Index::withdraw(std::string_view serial_hex, const std::vector<IndexEntry>& restore) {
+  const std::string serial = normalize_serial(serial_hex);
+  drop(serial);
+  if (pending_put_set_.erase(serial) != 0)
+    pending_put_.erase(std::remove(pending_put_.begin(), pending_put_.end(), serial), pending_put_.end());
+  pending_drop_.push_back(serial);
+  for (const auto& e : restore) {
+    put(e);
+    mark_pending(normalize_serial(e.serial));
+  }
+}
+
+void Index::put(IndexEntry entry) {
+  entry.serial = normalize_serial(entry.serial);
+  auto it = by_serial_.find(entry.serial);
+  if (it == by_serial_.end()) return insert(std::move(entry));
+  IndexEntry& held = entries_[it->second];
+  const bool moved = held.name != entry.name || held.cn != entry.cn;
+  held = std::move(entry);
+  if (moved) reindex();
+}
+
+void Index::drop(const std::string& serial) {
+  auto it = by_serial_.find(serial);
+  if (it == by_serial_.end()) return;
+  entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(it->second));
+  reindex();
+}
+
+void Index::reindex() {
+  by_serial_.clear();
+  by_name_.clear();
+  by_cn_.clear();
+  for (std::size_t pos = 0; pos < entries_.size(); ++pos) {
+    by_serial_.emplace(entries_[pos].serial, pos);
+    by_name_[entries_[pos].name].push_back(pos);
+    by_cn_[entries_[pos].cn].push_back(pos);
+  }
 }
 
 }  // namespace mqttpki::store

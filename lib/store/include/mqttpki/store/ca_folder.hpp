@@ -6,6 +6,8 @@
 //                               private/ is 0700)
 //   DIR/issued/NAME.crt         issued certificates (0644)
 //   DIR/index.json              the issued-certificate index (see index.hpp): serials, status, CRL number
+//   DIR/index.journal           changes to the index not yet in index.json (see index.hpp; JSON Lines, 0644):
+//                               present only while a mutating command runs, or after one was killed
 //   DIR/backup/<UTC time>/      what `init-ca --force` replaced (0700)
 //   DIR/.lock                   flock'ed for the whole of a mutating command
 //
@@ -35,6 +37,7 @@ struct CaLayout {
   std::filesystem::path ca_key;
   std::filesystem::path issued_dir;
   std::filesystem::path index;
+  std::filesystem::path journal;
   std::filesystem::path backup_dir;
   std::filesystem::path lock;
 
@@ -59,7 +62,8 @@ class CaFolder {
 
   // Installs a new CA: creates DIR, private/ (0700), issued/, writes private/ca.key (0600) then ca.crt and an
   // empty index. If a CA exists: Errc::already_exists (nothing touched) unless replace, in which case the old
-  // ca.crt, private/, issued/, index.json move to DIR/backup/<UTC time>/ first. Takes the folder lock itself.
+  // ca.crt, private/, issued/, index.json, index.journal move to DIR/backup/<UTC time>/ first. Takes the folder
+  // lock itself.
   // Returns the backup folder when one was made.
   struct Created;
   [[nodiscard]] static Created create(const std::filesystem::path& dir, std::string_view ca_cert_pem,
@@ -74,17 +78,38 @@ class CaFolder {
 
   [[nodiscard]] std::string read_ca_cert() const;
   [[nodiscard]] std::string read_ca_key() const;
-  [[nodiscard]] Index load_index() const { return Index::load(layout_.index); }
-  void save_index(const Index& index) const { index.save(layout_.index); }
+  // index.json with index.journal applied (Index::load): what every command reads, with or without the lock.
+  [[nodiscard]] Index load_index() const { return Index::load(layout_.index, layout_.journal); }
+
+  // Under the lock: appends the index's pending changes to index.journal as one record (one write, fsync'd),
+  // so they survive a crash from here on. Nothing pending: nothing written.
+  void commit(Index& index) const;
+  // Under the lock: the compaction. Writes the whole index to index.json (atomic), then removes index.journal;
+  // a crash between the two leaves a journal whose records index.json already holds, which load() applies
+  // again without effect. Costs a rewrite of the index (~0.1 s for 10,000 entries).
+  void save_index(Index& index) const;
+  // save_index() when there is anything to compact (a journal on disk or pending changes), else nothing. A
+  // mutating command calls it once at its end, so that after a command that ran to completion index.json is
+  // the whole index and index.journal does not exist.
+  void compact(Index& index) const;
+  // Journal records after which record_issued() compacts on its own, so a long run (renew --all over a large
+  // fleet) keeps the journal, and what readers replay, small.
+  static constexpr std::size_t journal_compact_records = 1000;
 
   // Records a newly issued certificate, under the lock the caller holds. Crash-safety order:
-  //   1. index.json (atomic) gains the entry (and `supersede` is marked superseded by it): the index is the
-  //      journal, so every certificate that ever reaches disk is listed and its serial can never be reused;
+  //   1. index.journal gains one record (one write, fsync'd) holding the new entry and, in the same record,
+  //      `supersede` marked superseded by it (and any other pending change of `index`, e.g. an adopted
+  //      certificate's entry): the index is the journal, so every certificate that ever reaches disk is listed
+  //      and its serial can never be reused;
   //   2. issued/NAME.crt (atomic) is written, replacing an older file of that name.
-  // A kill between 1 and 2 leaves an index entry whose file is missing, which `list` still shows and a
-  // re-run with --force supersedes; nothing is ever half written. A kill inside an atomic write can leave its
-  // hidden temp file (".NAME.crt.tmp.PID.N.X", ".index.json.tmp.PID.N.X"), which the next lock() removes.
-  // If step 2 fails, the entry is taken out of the index again (best effort) and the error is rethrown.
+  // A kill before step 1 completes leaves at most a torn last journal line, which load() ignores (no
+  // certificate was written for it) and the next append cuts off. A kill between 1 and 2 leaves an index
+  // entry whose file is missing, which `list` still shows and a re-run with --force supersedes; nothing is
+  // ever half written. A kill inside an atomic write can leave its hidden temp file (".NAME.crt.tmp.PID.N.X",
+  // ".index.json.tmp.PID.N.X" of a compaction), which the next lock() removes. index.json is rewritten only
+  // by compactions (every journal_compact_records records, and compact() at the end of the command).
+  // If step 2 fails, the entry is taken out of the index again (a journal record dropping it and restoring
+  // the superseded entries; best effort) and the error is rethrown.
   void record_issued(Index& index, IndexEntry entry, std::string_view cert_pem,
                      const std::vector<std::string>& supersede = {}) const;
 

@@ -9,6 +9,22 @@
 //                         "status": "valid", "file": "issued/server.crt", "sha256": "ab:cd:...",
 //                         "public_key_sha256": "...", "issued_at": "...",
 //                         "revoked_at": "...", "revocation_reason": "keyCompromise", "superseded_by": "..." } ] }
+//
+// DIR/index.journal: the changes made since index.json was last written, so that recording one certificate
+// is one small appended line instead of a rewrite of the whole index. JSON Lines, one line per change set
+// (one line = one all-or-nothing transaction), appended with one write and fsync'd:
+//
+//   {"v":1,"drop":["SERIAL",...],"put":[ENTRY,...],"crl_number":N}
+//
+// every key but "v" optional; ENTRY is a certificate entry exactly as in index.json. Applied in that order:
+// "drop" removes the entries with these serials (only to take back an issuance whose certificate file could
+// not be written), "put" replaces the entry with the same serial or appends a new one, "crl_number" sets it.
+// The index is index.json with the journal's lines applied in order. Every record is absolute (whole entries
+// keyed by serial, an absolute CRL number), so applying lines that index.json already contains changes
+// nothing: a crash between writing index.json and removing the journal (compaction) is harmless. A last line
+// without its newline, or one that is not JSON, is what a killed append leaves: it is ignored (its change
+// never happened; the writer made it durable before acting on it) and cut off by the next append. A bad line
+// elsewhere is Errc::bad_format naming the file and line.
 
 #include <chrono>
 #include <cstdint>
@@ -17,6 +33,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace mqttpki::store {
@@ -48,14 +65,31 @@ struct IndexEntry {
   [[nodiscard]] bool is_current(TimePoint now) const { return status == CertStatus::valid && now < not_after; }
 };
 
+// What load() found in the journal, so that the next append continues after its last whole line.
+struct JournalState {
+  std::size_t records = 0;  // whole lines applied
+  std::uint64_t bytes = 0;  // length up to the end of the last whole line
+  bool torn_tail = false;   // something after it (a killed append), ignored
+};
+
 class Index {
  public:
   static constexpr int format_version = 1;
+  static constexpr int journal_version = 1;
 
-  // A missing file is an empty index; a corrupt one is Errc::bad_format naming the file.
+  // index.json, then the journal next to it (index.journal) applied. A missing index.json is an empty index,
+  // a missing journal an empty journal; a corrupt one is Errc::bad_format naming the file. Safe without the
+  // folder lock: if index.json is replaced (a compaction) while the two are read, they are read again.
   [[nodiscard]] static Index load(const std::filesystem::path& path);
-  // Atomic replace (temp + fsync + rename), mode 0644.
+  [[nodiscard]] static Index load(const std::filesystem::path& path, const std::filesystem::path& journal_path);
+  // DIR/index.journal for DIR/index.json.
+  [[nodiscard]] static std::filesystem::path journal_path_for(const std::filesystem::path& index_path);
+  // Writes index.json only: atomic replace (temp + fsync + rename), mode 0644. CaFolder::save_index() is the
+  // compaction (this, then the journal removed).
   void save(const std::filesystem::path& path) const;
+
+  // Applies journal text (see above); returns what was applied. Used by load(); public for tests and fuzzing.
+  JournalState apply_journal(std::string_view text, const std::string& origin);
 
   [[nodiscard]] static Index parse(std::string_view json_text, const std::string& origin);
   [[nodiscard]] std::string to_json() const;
@@ -73,21 +107,48 @@ class Index {
   void mark_superseded(std::string_view serial_hex, std::string_view by_serial_hex);
   // For revoke.
   void revoke(std::string_view serial_hex, TimePoint when, std::string reason);
+  // Takes back an issuance whose certificate never reached disk (CaFolder::record_issued when the file write
+  // fails): removes the entry, and puts back the entries it had superseded as they were.
+  void withdraw(std::string_view serial_hex, const std::vector<IndexEntry>& restore);
 
   [[nodiscard]] std::uint64_t crl_number() const noexcept { return crl_number_; }
   // Returns the next CRL number and records it.
-  std::uint64_t next_crl_number() { return ++crl_number_; }
+  std::uint64_t next_crl_number() {
+    crl_pending_ = true;
+    return ++crl_number_;
+  }
+
+  // Changes not yet on disk (since load, or the last pending_record()/clear_pending()): the entries changed
+  // by add / mark_superseded / revoke / withdraw, and the CRL number. pending_record() is them as one journal
+  // line (with its newline), their current values: appended to the journal, it brings the disk to this index.
+  [[nodiscard]] bool has_pending() const noexcept { return !pending_put_.empty() || !pending_drop_.empty() || crl_pending_; }
+  [[nodiscard]] std::string pending_record() const;
+  void clear_pending() noexcept;
+
+  // The journal this index was loaded with plus what CaFolder appended since; reset by a compaction.
+  [[nodiscard]] const JournalState& journal() const noexcept { return journal_; }
+  void set_journal(JournalState state) noexcept { journal_ = state; }
 
  private:
   IndexEntry& entry_for(std::string_view serial_hex);
+  void insert(IndexEntry entry);  // add() without the pending record
+  void put(IndexEntry entry);     // replace by serial, or insert
+  void drop(const std::string& serial);
+  void reindex();
+  void mark_pending(const std::string& serial);
   std::vector<const IndexEntry*> valid_in(const std::unordered_map<std::string, std::vector<std::size_t>>& map,
                                           std::string_view key) const;
-  std::vector<IndexEntry> entries_;  // only ever grows: positions below stay valid
+  std::vector<IndexEntry> entries_;  // only grows (but for withdraw(), which re-indexes)
   // Lookups stay O(1) for fleets of tens of thousands (cron runs `renew --all` over all of them).
   std::unordered_map<std::string, std::size_t> by_serial_;
   std::unordered_map<std::string, std::vector<std::size_t>> by_name_;
   std::unordered_map<std::string, std::vector<std::size_t>> by_cn_;
   std::uint64_t crl_number_ = 0;
+  std::vector<std::string> pending_put_;  // serials, in the order first changed (new entries in add order)
+  std::unordered_set<std::string> pending_put_set_;
+  std::vector<std::string> pending_drop_;
+  bool crl_pending_ = false;
+  JournalState journal_;
 };
 
 // Normalised serial text as pki::Certificate::serial_hex() prints it: upper-case hex, whole bytes, no colons,

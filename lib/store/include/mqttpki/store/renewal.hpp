@@ -3,7 +3,7 @@
 // functions that take the clock (`now`) as a parameter so tests never wait for a certificate to expire.
 //
 // Every function that changes the folder expects the caller to hold the folder lock (CaFolder::lock())
-// from loading the index to saving it, so two renewals at once serialise instead of interleaving.
+// from loading the index to compacting it, so two renewals at once serialise instead of interleaving.
 //
 //   DIR/crl.pem                   the current CRL (0644), written by write_crl()
 //   DIR/archive/ca-<UTC>.crt      CA certificates replaced by renew_ca_certificate()
@@ -184,8 +184,8 @@ struct CrlInfo {
 [[nodiscard]] std::optional<CrlInfo> current_crl(const CaFolder& folder);
 
 // The CRL over every revoked entry of the index, CRL number index.next_crl_number(), thisUpdate now -
-// pki::backdate, nextUpdate now + days. The index is saved first (a CRL number is never reused), then
-// DIR/crl.pem is replaced atomically. The caller holds the lock.
+// pki::backdate, nextUpdate now + days. The new number is committed to the journal first (a CRL number is
+// never reused), then DIR/crl.pem is replaced atomically. The caller holds the lock (and compacts at the end).
 struct CrlWritten {
   std::filesystem::path path;
   std::string pem;
