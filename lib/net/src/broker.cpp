@@ -129,7 +129,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
   asio::steady_timer tick_timer;
   asio::signal_set signals;
   ConnectionId next_id = 1;
-  std::array<std::uint8_t, 16 * 1024> read_buf{};  // one TLS record's plaintext; shared, see converse()
+  std::array<std::uint8_t, 16 * 1024> read_buf{};  // one TLS record's plaintext; shared, see read_ready()
   bool started = false;
   bool stopping = false;
   std::atomic<bool> running{false};
@@ -241,7 +241,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
       // FIN after the flushed data; closing outright while unread input is pending would send a RST
       // that can destroy the data (e.g. a refusing CONNACK) before the peer reads it.
       c->link.shutdown_send();
-      asio::steady_timer linger(io, kLinger);  // ended early only by the broker stopping
+      asio::steady_timer linger(io, kLinger);  // runs out even if the peer closes first (it only holds the Conn)
       co_await linger.async_wait(asio::redirect_error(use_awaitable, ec));
       c->dead = true;
       c->close_socket();
