@@ -21,8 +21,9 @@ constexpr const char* kFooter = R"(Authentication:
   change it.
 Config file (--config, Mosquitto syntax): listener PORT [ADDRESS], cafile, certfile, keyfile, crlfile,
   tls_version tlsv1.2|tlsv1.3 (minimum), require_certificate, use_identity_as_username,
-  allow_anonymous, per_listener_settings, max_connections, comments. 'listener PORT' without an
-  address binds all IPv4 interfaces (0.0.0.0), as Mosquitto does.
+  allow_anonymous, per_listener_settings, max_connections, max_queued_messages (per client, QoS 1/2
+  messages held, in flight included; default 1000; 0: no limit), max_inflight_messages (default 20),
+  comments. 'listener PORT' without an address binds all IPv4 interfaces (0.0.0.0), as Mosquitto does.
 Signals: SIGHUP reloads certfile, keyfile, cafile and crlfile for new connections (connected clients
   stay; a failed reload keeps the old ones); SIGINT/SIGTERM stop.
 Example:

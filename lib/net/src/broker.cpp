@@ -115,6 +115,8 @@ struct Broker::Impl final : mqtt::BrokerOutput {
   static mqtt::BrokerLimits make_limits(const BrokerOptions& o) {
     mqtt::BrokerLimits limits;
     limits.max_connections = o.config.max_connections;
+    if (o.config.max_queued_messages) limits.max_queued_messages = *o.config.max_queued_messages;
+    if (o.config.max_inflight_messages) limits.max_inflight = *o.config.max_inflight_messages;
     limits.max_packet_size = o.max_packet_size;
     limits.connect_timeout = o.connect_timeout;
     return limits;

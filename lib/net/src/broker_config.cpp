@@ -64,6 +64,13 @@ struct Parser {
     fail(fmt::format("'{}' takes true or false, not '{}'", directive, v));
   }
 
+  long long parse_number(std::string_view directive, std::string_view v) const {
+    long long value = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
+    if (ec != std::errc{} || p != v.data() + v.size()) fail(fmt::format("{} '{}' is not a number", directive, v));
+    return value;
+  }
+
   std::uint16_t parse_port(std::string_view v) const {
     unsigned value = 0;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
@@ -133,12 +140,19 @@ struct Parser {
       config.per_listener_settings = parse_bool(d, words[1]);
     } else if (d == "max_connections") {
       need_value(1);
-      long long v = 0;
-      auto [p, ec] = std::from_chars(words[1].data(), words[1].data() + words[1].size(), v);
-      if (ec != std::errc{} || p != words[1].data() + words[1].size())
-        fail(fmt::format("max_connections '{}' is not a number", words[1]));
+      long long v = parse_number(d, words[1]);
       // Mosquitto: -1 means unlimited.
       config.max_connections = v < 0 ? std::size_t{1000000} : static_cast<std::size_t>(v);
+    } else if (d == "max_queued_messages") {
+      need_value(1);
+      long long v = parse_number(d, words[1]);
+      if (v < 0) fail(fmt::format("max_queued_messages '{}' must be 0 (no limit) or more", words[1]));
+      config.max_queued_messages = static_cast<std::size_t>(v);
+    } else if (d == "max_inflight_messages") {
+      need_value(1);
+      long long v = parse_number(d, words[1]);
+      if (v < 0 || v > 65535) fail(fmt::format("max_inflight_messages '{}' must be from 0 (no limit) to 65535", words[1]));
+      config.max_inflight_messages = static_cast<std::uint16_t>(v);
     } else {
       fail(fmt::format("unsupported directive '{}'; remove it or see 'mqttpki broker --help' for the "
                        "supported ones",

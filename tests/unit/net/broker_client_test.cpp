@@ -316,6 +316,34 @@ TEST_CASE("persistent session: QoS 1 messages queued while away arrive on reconn
   CHECK(m->qos == 1);
 }
 
+TEST_CASE("max_queued_messages from the config caps what waits for an absent client", "[broker][session][config]") {
+  auto opts = RunningBroker::make_options({tls_listener()});
+  opts.config = mqttpki::net::parse_mosquitto_config("max_queued_messages 3\n", "cap.conf");
+  opts.config.listeners = {tls_listener()};
+  RunningBroker b(std::move(opts));
+  auto o = client_options(b.port());
+  o.client_id = "pi1-capped";
+  o.clean_session = false;
+  {
+    Client c(o);
+    c.connect();
+    c.subscribe({{"cmd/pi1", 1}});
+    c.disconnect();
+  }
+  Client pub(client_options(b.port()));
+  pub.connect();
+  for (int i = 0; i < 5; ++i) pub.publish("cmd/pi1", "m" + std::to_string(i), 1);
+  CHECK(b.log.wait_for("queue full (max_queued_messages=3)"));
+  Client c(o);
+  CHECK(c.connect().session_present);
+  for (int i = 0; i < 3; ++i) {
+    auto m = c.receive(seconds(5));
+    REQUIRE(m.has_value());
+    CHECK(m->payload_string() == "m" + std::to_string(i));  // the first three, in order
+  }
+  CHECK_FALSE(c.receive(std::chrono::milliseconds(300)).has_value());
+}
+
 TEST_CASE("the client's keep-alive pings keep an idle connection open", "[client][keepalive]") {
   RunningBroker b({tls_listener()});
   auto o = client_options(b.port());

@@ -73,6 +73,8 @@ TEST_CASE("every supported directive", "[config]") {
   auto c = parse_mosquitto_config(
       "per_listener_settings true\r\n"
       "max_connections 50\n"
+      "max_queued_messages 5000\n"
+      "max_inflight_messages 0\n"
       "  listener 8884 127.0.0.1\n"
       "\tcafile ca dir/ca.crt  \n"
       "certfile s.crt\n"
@@ -87,6 +89,8 @@ TEST_CASE("every supported directive", "[config]") {
       "x.conf");
   CHECK(c.per_listener_settings);
   CHECK(c.max_connections == 50);
+  CHECK(c.max_queued_messages == std::size_t{5000});
+  CHECK(c.max_inflight_messages == std::uint16_t{0});
   REQUIRE(c.listeners.size() == 2);
   const auto& a = c.listeners[0];
   CHECK(a.address == "127.0.0.1");
@@ -152,6 +156,10 @@ TEST_CASE("bad values are one-line errors with the line number and the fix", "[c
   CHECK(error_of("listener 1\nper_listener_settings true\n") ==
         "broker.conf:2: 'per_listener_settings' must come before the first 'listener' line");
   CHECK(error_of("max_connections lots\n") == "broker.conf:1: max_connections 'lots' is not a number");
+  CHECK(error_of("max_queued_messages -1\n") == "broker.conf:1: max_queued_messages '-1' must be 0 (no limit) or more");
+  CHECK(error_of("max_inflight_messages 70000\n") ==
+        "broker.conf:1: max_inflight_messages '70000' must be from 0 (no limit) to 65535");
+  CHECK(error_of("max_inflight_messages x\n") == "broker.conf:1: max_inflight_messages 'x' is not a number");
 }
 
 TEST_CASE("validate names the listener and the fix", "[config]") {
