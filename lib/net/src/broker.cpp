@@ -360,10 +360,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
         auto step = c->link.read_some(read_buf, ec);
         if (ec) break;
         if (step.want != Want::nothing) {
-          auto type = step.want == Want::read ? tcp::socket::wait_read : tcp::socket::wait_write;
-          c->link.socket().async_wait(type, [this, c](std::error_code e) {
-            // a wait that completed just before another handler closed the socket still reports success
-            if (!e && !c->link.socket().is_open()) e = asio::error::operation_aborted;
+          c->link.on_ready(step.want, [this, c](std::error_code e) {
             if (e) {
               finish(c, end_reason(*c, e));
             } else {

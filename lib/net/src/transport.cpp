@@ -126,76 +126,60 @@ Transport::Step Transport::ssl_step(int ret, int saved_errno, std::error_code& e
   return Step{};
 }
 
-Transport::Step Transport::handshake(std::error_code& ec) {
+bool Transport::usable(std::error_code& ec) const {
   ec.clear();
-  if (!socket_.is_open()) {
-    ec = asio::error::bad_descriptor;
-    return {};
-  }
-  if (!ssl_) return {};
+  if (socket_.is_open()) return true;
+  ec = asio::error::bad_descriptor;  // never hand a closed (maybe reused) descriptor number to OpenSSL
+  return false;
+}
+
+template <typename Call>
+Transport::Step Transport::tls_step(Call call, std::error_code& ec) {
   ERR_clear_error();
   errno = 0;
-  int ret = SSL_do_handshake(ssl_.get());
+  std::size_t n = 0;
+  int ret = call(&n);
   int saved_errno = errno;
-  if (ret == 1) return {};
+  if (ret == 1) return Step{n, Want::nothing};
   return ssl_step(ret, saved_errno, ec);
+}
+
+Transport::Step Transport::plain_step(std::size_t n, Want blocked, std::error_code& ec) {
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    ec.clear();
+    return Step{0, blocked};
+  }
+  return Step{n, Want::nothing};
+}
+
+Transport::Step Transport::handshake(std::error_code& ec) {
+  if (!usable(ec) || !ssl_) return {};
+  return tls_step([this](std::size_t*) { return SSL_do_handshake(ssl_.get()); }, ec);
 }
 
 Transport::Step Transport::read_some(std::span<std::uint8_t> into, std::error_code& ec) {
-  ec.clear();
-  if (!socket_.is_open()) {
-    ec = asio::error::bad_descriptor;
-    return {};
-  }
-  if (into.empty()) return {};
-  if (!ssl_) {
-    std::size_t n = socket_.read_some(asio::buffer(into.data(), into.size()), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      ec.clear();
-      return Step{0, Want::read};
-    }
-    return Step{n, Want::nothing};
-  }
-  ERR_clear_error();
-  errno = 0;
-  std::size_t n = 0;
-  int ret = SSL_read_ex(ssl_.get(), into.data(), into.size(), &n);
-  int saved_errno = errno;
-  if (ret == 1) return Step{n, Want::nothing};
-  return ssl_step(ret, saved_errno, ec);
+  if (!usable(ec) || into.empty()) return {};
+  if (!ssl_) return plain_step(socket_.read_some(asio::buffer(into.data(), into.size()), ec), Want::read, ec);
+  return tls_step([&](std::size_t* n) { return SSL_read_ex(ssl_.get(), into.data(), into.size(), n); }, ec);
 }
 
 Transport::Step Transport::write_some(std::span<const std::uint8_t> bytes, std::error_code& ec) {
-  ec.clear();
-  if (!socket_.is_open()) {
-    ec = asio::error::bad_descriptor;
-    return {};
-  }
-  if (bytes.empty()) return {};
-  if (!ssl_) {
-    std::size_t n = socket_.write_some(asio::buffer(bytes.data(), bytes.size()), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      ec.clear();
-      return Step{0, Want::write};
-    }
-    return Step{n, Want::nothing};
-  }
-  ERR_clear_error();
-  errno = 0;
-  std::size_t n = 0;
-  int ret = SSL_write_ex(ssl_.get(), bytes.data(), bytes.size(), &n);
-  int saved_errno = errno;
-  if (ret == 1) return Step{n, Want::nothing};
-  return ssl_step(ret, saved_errno, ec);
+  if (!usable(ec) || bytes.empty()) return {};
+  if (!ssl_) return plain_step(socket_.write_some(asio::buffer(bytes.data(), bytes.size()), ec), Want::write, ec);
+  return tls_step([&](std::size_t* n) { return SSL_write_ex(ssl_.get(), bytes.data(), bytes.size(), n); }, ec);
 }
 
 asio::awaitable<void> Transport::wait(Want want, std::error_code& ec) {
   ec.clear();
   if (want == Want::nothing) co_return;
-  auto type = want == Want::read ? tcp::socket::wait_read : tcp::socket::wait_write;
-  co_await socket_.async_wait(type, asio::redirect_error(asio::use_awaitable, ec));
+  co_await socket_.async_wait(wait_type(want), asio::redirect_error(asio::use_awaitable, ec));
+  ec = after_wait(ec);
+}
+
+std::error_code Transport::after_wait(std::error_code ec) const {
   // A wait that completed just before another handler closed the socket still reports success.
-  if (!ec && !socket_.is_open()) ec = asio::error::operation_aborted;
+  if (!ec && !socket_.is_open()) return asio::error::operation_aborted;
+  return ec;
 }
 
 void Transport::shutdown_send() {

@@ -49,12 +49,28 @@ class Transport {
 
   // Waits until the socket is ready for want (operation_aborted when it is closed meanwhile).
   asio::awaitable<void> wait(Want want, std::error_code& ec);
+  // The same as a callback, handler(std::error_code), for a connection that holds no coroutine while idle.
+  // The handler must keep this Transport alive (e.g. by owning its connection).
+  template <typename Handler>
+  void on_ready(Want want, Handler handler) {
+    socket_.async_wait(wait_type(want), [this, h = std::move(handler)](std::error_code ec) mutable {
+      h(after_wait(ec));
+    });
+  }
 
   // Best effort, never waits: a TLS close_notify, then TCP FIN. The socket stays open for reading.
   void shutdown_send();
   void close() noexcept;
 
  private:
+  static asio::ip::tcp::socket::wait_type wait_type(Want want) {
+    return want == Want::read ? asio::ip::tcp::socket::wait_read : asio::ip::tcp::socket::wait_write;
+  }
+  [[nodiscard]] std::error_code after_wait(std::error_code ec) const;
+  bool usable(std::error_code& ec) const;
+  template <typename Call>
+  Step tls_step(Call call, std::error_code& ec);  // call(size_t* moved) -> OpenSSL's int result
+  static Step plain_step(std::size_t n, Want blocked, std::error_code& ec);
   Step ssl_step(int ret, int saved_errno, std::error_code& ec);
   asio::ip::tcp::socket socket_;
   SslPtr ssl_;
