@@ -9,14 +9,12 @@
 #include <string>
 #include <string_view>
 
-using namespace mqttpki;
+#include "fuzz_support.hpp"
 
-namespace {
-[[noreturn]] void bug(const char* what, const std::string& detail) {
-  std::fprintf(stderr, "fuzz_config: %s: %s\n", what, detail.c_str());
-  std::abort();
-}
-}  // namespace
+const char* const fuzz_target_name = "fuzz_config";
+
+using namespace mqttpki;
+using fuzz_support::bug;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

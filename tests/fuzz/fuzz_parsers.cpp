@@ -14,26 +14,14 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_support.hpp"
+
+const char* const fuzz_target_name = "fuzz_parsers";
+
 using namespace mqttpki;
+using fuzz_support::bug;
+using fuzz_support::expect_error_or_ok;
 using namespace mqttpki::pki;
-
-namespace {
-
-[[noreturn]] void bug(const char* what, std::string_view detail) {
-  std::fprintf(stderr, "fuzz_parsers: %s: %.*s\n", what, static_cast<int>(detail.size()), detail.data());
-  std::abort();
-}
-
-template <typename F>
-void expect_error_or_ok(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (std::string_view(e.what()).empty()) bug("an Error with an empty message", "");
-  }
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -14,25 +14,16 @@
 #include <cstdio>
 #include <string_view>
 
+#include "fuzz_support.hpp"
+
+const char* const fuzz_target_name = "fuzz_pem_loaders";
+
 using namespace mqttpki;
+using fuzz_support::bug;
+using fuzz_support::expect_error_or_ok;
 using namespace mqttpki::pki;
 
 namespace {
-
-[[noreturn]] void bug(const char* what) {
-  std::fprintf(stderr, "fuzz_pem_loaders: %s\n", what);
-  std::abort();
-}
-
-// Runs f; an mqttpki::Error is the expected answer to bad input, anything else escapes and aborts.
-template <typename F>
-void expect_error_or_ok(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (std::string_view(e.what()).empty()) bug("an Error with an empty message");
-  }
-}
 
 const TimePoint fixed_now = TimePoint{} + std::chrono::seconds(1'800'000'000);
 
