@@ -168,6 +168,16 @@ int main(int argc, char** argv) {
               1000.0 * elapsed / count, bytes);
   std::printf("  per-CA setup (pki::Issuer: key/certificate match, strict self-check), once: %.3f ms\n", setup_ms);
 
+  // Key generation (what `gen-key` and `csr --new-key` cost on a device or for a fleet): the library's
+  // PrivateKey::generate against OpenSSL's own EVP_EC_gen, both P-256.
+  double lib_keygen = rate(1.0, [] { (void)PrivateKey::generate(KeyType::p256); });
+  double evp_keygen = rate(1.0, [] {
+    PkeyPtr k(EVP_EC_gen("P-256"), EVP_PKEY_free);
+    if (!k) die("EVP_EC_gen");
+  });
+  std::printf("  key generation, P-256: library %.0f keys/s, EVP_EC_gen %.0f keys/s (ratio %.2f)\n", lib_keygen,
+              evp_keygen, lib_keygen / evp_keygen);
+
   PkeyPtr key(EVP_EC_gen("P-256"), EVP_PKEY_free);
   if (!key) die("EVP_EC_gen");
   Rates limit = openssl_limit(key.get(), 1.0);
@@ -182,6 +192,8 @@ int main(int argc, char** argv) {
   std::printf("  ratio library / OpenSSL limit sign+verify:   %.3f\n", library_rate / limit.pair_per_s());
   std::printf("  ratio library / crypto floor per X.509 op:   %.3f\n", library_rate / per_op.floor_per_s());
   std::printf("certificates_per_second=%.1f\n", library_rate);
+  std::printf("keygen_per_second=%.1f\n", lib_keygen);
+  std::printf("evp_keygen_per_second=%.1f\n", evp_keygen);
   std::printf("openssl_sign_per_second=%.1f\n", limit.sign_per_s);
   std::printf("openssl_verify_per_second=%.1f\n", limit.verify_per_s);
   std::printf("openssl_sign_verify_per_second=%.1f\n", limit.pair_per_s());

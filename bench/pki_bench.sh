@@ -3,6 +3,7 @@
 #   1. bench_pki: the library issuing client certificates from CSRs, and raw EVP ECDSA P-256 in-process
 #   2. `openssl speed -seconds 2 ecdsap256`: OpenSSL's own measurement of the per-core limit
 #   3. the seed guide's workflow: `openssl req` + `openssl x509 -req` per certificate, as a shell loop
+# and P-256 key generation: the library against EVP_EC_gen in-process and the guide's `openssl ecparam -genkey`.
 # The issue's target is "library / openssl speed sign+verify" >= 0.5: an issuance needs one verify (the
 # CSR's signature) and one sign, the same work as one `openssl speed` sign+verify pair.
 # Usage: bench/pki_bench.sh [BUILD_DIR] [COUNT] [SEED_COUNT]   (defaults: build, 1000, 100)
@@ -23,6 +24,8 @@ out=$("$bin" "$count")
 echo "$out" | grep -v '='
 lib_rate=$(echo "$out" | sed -n 's/^certificates_per_second=//p')
 evp_pair=$(echo "$out" | sed -n 's/^openssl_sign_verify_per_second=//p')
+lib_keygen=$(echo "$out" | sed -n 's/^keygen_per_second=//p')
+evp_keygen=$(echo "$out" | sed -n 's/^evp_keygen_per_second=//p')
 
 echo
 echo "== 2. openssl speed -seconds 2 ecdsap256"
@@ -52,6 +55,12 @@ seed_loop() {
   done
 }
 TIMEFORMAT='%R %U %S'
+# the seed guide's key generation: one `openssl ecparam -genkey` process per key
+seed_keys() { for i in $(seq 1 "$seed_count"); do openssl ecparam -name prime256v1 -genkey -noout -out "$work/k.pem"; done; }
+times_out=$( { time seed_keys; } 2>&1 )
+read -r _ kuser ksys <<<"$times_out"
+seed_keygen=$(awk -v n="$seed_count" -v u="$kuser" -v s="$ksys" 'BEGIN { printf "%.1f", n / (u + s) }')
+echo "seed key generation (openssl ecparam -genkey): $seed_keygen keys/s of CPU time"
 times_out=$( { time seed_loop; } 2>&1 )
 read -r wall user sys <<<"$times_out"
 seed_rate=$(awk -v n="$seed_count" -v u="$user" -v s="$sys" 'BEGIN { printf "%.1f", n / (u + s) }')
@@ -60,10 +69,13 @@ echo "seed loop: $seed_rate certificates/s of CPU time ($seed_wall/s wall clock)
 
 echo
 echo "== summary (one core, CPU time)"
-awk -v lib="$lib_rate" -v pair="$evp_pair" -v ss="$speed_sign" -v sv="$speed_verify" -v seed="$seed_rate" 'BEGIN {
+awk -v lib="$lib_rate" -v pair="$evp_pair" -v ss="$speed_sign" -v sv="$speed_verify" -v seed="$seed_rate" \
+  -v kg="$lib_keygen" -v ekg="$evp_keygen" -v skg="$seed_keygen" 'BEGIN {
   spair = 1 / (1 / ss + 1 / sv)
   printf "library:                              %10.1f certificates/s\n", lib
   printf "EVP sign+verify (in-process):         %10.1f /s   ratio library/EVP pair:      %.2f\n", pair, lib / pair
   printf "openssl speed sign+verify:            %10.1f /s   ratio library/speed pair:    %.2f\n", spair, lib / spair
   printf "seed guide loop (req + x509 -req):    %10.1f certificates/s   speed-up: %.0fx\n", seed, lib / seed
+  printf "key generation, P-256 (library):      %10.1f keys/s   ratio library/EVP_EC_gen:    %.2f (EVP %.1f/s)\n", kg, kg / ekg, ekg
+  printf "seed key generation (ecparam -genkey):%10.1f keys/s   speed-up: %.0fx\n", skg, kg / skg
 }'
