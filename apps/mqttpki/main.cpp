@@ -7,8 +7,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
+#include <string_view>
 
 namespace {
 
@@ -40,8 +42,15 @@ int main(int argc, char** argv) {
     CLI::App* app;
     std::unique_ptr<mqttpki::cli::Command> command;
   };
+  // When the first argument names a command, only that command is set up: a long-running broker then
+  // does not hold the other commands' option tables (memory and code pages), and every command starts
+  // with less work. Anything else (--help, --version, a typo) sets up all of them, for the full help.
+  const auto& specs = mqttpki::cli::registered_commands();
+  const std::string_view first = argc > 1 ? std::string_view(argv[1]) : std::string_view();
+  const bool one = std::any_of(specs.begin(), specs.end(), [&](const auto& s) { return s.name == first; });
   std::vector<Entry> entries;
-  for (const auto& spec : mqttpki::cli::registered_commands()) {
+  for (const auto& spec : specs) {
+    if (one && spec.name != first) continue;
     auto* sub = app.add_subcommand(spec.name, spec.description);
     auto command = spec.make();
     command->configure(*sub);
