@@ -57,24 +57,23 @@ SslContextPtr wrap(detail::SslCtxPtr ctx) { return SslContextPtr(ctx.release(), 
 
 struct Listener {
   ListenerConfig cfg;
-  tcp::acceptor acceptor;
+  detail::Transport::Acceptor acceptor;
   SslContextPtr ctx;  // the current one; connections keep the one they started with
   std::string name;
 };
 
 struct Conn {
-  Conn(ConnectionId cid, tcp::socket socket) : id(cid), link(std::move(socket)) {}
+  Conn(ConnectionId cid, detail::Transport::Socket socket) : id(cid), link(std::move(socket)) {}
   ConnectionId id;
   std::string peer;
-  std::string listener;
   detail::Transport link;
   std::list<std::vector<std::uint8_t>> queue;  // a list: an empty deque costs ~600 bytes per idle client
   std::size_t queued = 0;
+  std::string dead_reason;   // why we closed it ourselves, for the log
   bool writer_running = false;
   bool finished = false;     // finish() ran
   bool handshake_done = false;
   bool opened = false;       // the core was told (on_open)
-  std::string dead_reason;   // why we closed it ourselves, for the log
   bool closing = false;      // the core asked to close after flushing
   bool core_forgot = false;  // the core no longer knows this id (closed, or on_close sent)
   bool dead = false;         // the socket is closed or failing
@@ -282,14 +281,14 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     std::string why = timed_out ? fmt::format("no TLS handshake within {} ms (silent or slow client)",
                                               options.handshake_timeout.count())
                                 : detail::describe_tls_failure(ec.message(), report, true);
-    log(fmt::format("refused TLS handshake from {} on {}: {}", c->peer, c->listener, why));
+    log(fmt::format("refused TLS handshake from {} on {}: {}", c->peer, l.name, why));
     co_return false;
   }
 
   // An accepted socket: registered, then the TLS handshake and on_open run in this coroutine. After that
   // the connection is read by callbacks (read_ready), so an idle connection holds no coroutine frame: only
   // its Conn, its SSL object and one pending readiness wait.
-  awaitable<void> serve(tcp::socket socket, Listener& l) {
+  awaitable<void> serve(detail::Transport::Socket socket, Listener& l) {
     std::error_code ec;
     auto ep = socket.remote_endpoint(ec);
     std::string peer = ec ? std::string("unknown peer") : endpoint_text(ep);
@@ -301,7 +300,6 @@ struct Broker::Impl final : mqtt::BrokerOutput {
       co_return;
     }
     c->peer = std::move(peer);
-    c->listener = l.name;
     conns[c->id] = c;
     open_count = conns.size();
     std::optional<std::string> not_opened;
@@ -407,7 +405,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     asio::steady_timer backoff(io);
     while (!stopping) {
       std::error_code ec;
-      tcp::socket s = co_await l.acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+      detail::Transport::Socket s = co_await l.acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
       if (stopping || ec == asio::error::operation_aborted) co_return;
       if (ec) {
         // e.g. out of file descriptors: report and back off instead of spinning
@@ -494,7 +492,7 @@ std::vector<BoundListener> Broker::start() {
                   fmt::format("{}: listener {} address '{}' is not an IP address; use e.g. 127.0.0.1",
                               im.options.config.source, cfg.port, cfg.address));
     tcp::endpoint ep(addr, cfg.port);
-    auto l = std::make_unique<Listener>(Listener{cfg, tcp::acceptor(im.io), std::move(ctx), ""});
+    auto l = std::make_unique<Listener>(Listener{cfg, detail::Transport::Acceptor(im.io), std::move(ctx), ""});
     auto fail = [&](std::string_view step) {
       throw Error(Errc::network, fmt::format("cannot {} {}:{}: {}; pick another port or stop what uses it", step,
                                              addr_text, cfg.port, ec.message()));

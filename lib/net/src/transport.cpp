@@ -74,7 +74,7 @@ const BIO_METHOD* nosig_method() {
 
 }  // namespace
 
-Transport::Transport(tcp::socket socket) : socket_(std::move(socket)) {
+Transport::Transport(Socket socket) : socket_(std::move(socket)) {
   std::error_code ec;
   socket_.non_blocking(true, ec);
   if (ec) throw Error(Errc::network, "cannot make the connection's socket non-blocking: " + ec.message());
@@ -190,7 +190,7 @@ void Transport::shutdown_send() {
     ERR_clear_error();
   }
   std::error_code ignored;
-  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  socket_.shutdown(Socket::shutdown_send, ignored);
 }
 
 void Transport::close() noexcept {

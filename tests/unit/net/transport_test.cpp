@@ -38,7 +38,9 @@ struct TlsPair {
   TlsPair() {
     asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
     client.connect(acceptor.local_endpoint());
-    server.emplace(acceptor.accept());
+    Transport::Socket accepted(io.get_executor());
+    acceptor.accept(accepted);
+    server.emplace(std::move(accepted));
     server->start_tls_server(*server_ctx);
     REQUIRE(SSL_CTX_load_verify_locations(client_ctx.get(), cert("ca.crt").c_str(), nullptr) == 1);
     REQUIRE(SSL_CTX_use_certificate_file(client_ctx.get(), cert("client.crt").c_str(), SSL_FILETYPE_PEM) == 1);
