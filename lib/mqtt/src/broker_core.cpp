@@ -79,31 +79,55 @@ struct InFlight {
   bool awaiting_pubcomp = false;  // QoS 2: PUBREC received, PUBREL sent
 };
 
-struct Session {
-  std::string client_id;
-  bool clean = true;
-  std::optional<ConnectionId> connection;  // set while a client is connected
-  // Lists, not deques: an empty std::deque allocates ~600 bytes up front, and most sessions are idle.
+// A session's QoS 1/2 state. Allocated on first use and given back once empty, so that an idle session
+// (most of them) costs a pointer instead of ~150 bytes of empty containers.
+struct Flow {
+  // Lists, not deques: an empty std::deque allocates ~600 bytes up front.
   std::list<InFlight> inflight;                    // in send order (the resend order)
   std::unordered_set<std::uint16_t> inflight_ids;  // the ids in `inflight`, for O(1) id allocation
   std::list<Message> queue;  // QoS 1/2 waiting for an in-flight slot or for the client to return
   std::unordered_set<std::uint16_t> incoming_qos2;  // QoS 2 ids received, awaiting PUBREL
-  std::uint16_t next_id = 1;
-  bool queue_full_logged = false;
-  std::uint64_t dropped = 0;
+
+  [[nodiscard]] bool empty() const noexcept { return inflight.empty() && queue.empty() && incoming_qos2.empty(); }
 };
 
+struct Session {
+  std::string client_id;
+  bool clean = true;
+  bool queue_full_logged = false;
+  std::uint16_t next_id = 1;
+  std::optional<ConnectionId> connection;  // set while a client is connected
+  std::unique_ptr<Flow> flow;              // null: nothing in flight, queued or awaiting PUBREL
+  std::uint64_t dropped = 0;
+
+  Flow& flows() {
+    if (!flow) flow = std::make_unique<Flow>();
+    return *flow;
+  }
+  [[nodiscard]] std::size_t inflight_count() const noexcept { return flow ? flow->inflight.size() : 0; }
+  [[nodiscard]] std::size_t queued_count() const noexcept { return flow ? flow->queue.size() : 0; }
+  void release_flow_if_empty() {
+    if (flow && flow->empty()) flow.reset();
+  }
+};
+
+// Kept small: one exists per open connection. What the core needs of ConnectionInfo is copied out of it.
 struct Connection {
   ConnectionId id = 0;
-  ConnectionInfo info;
+  std::string peer;      // ConnectionInfo::peer
+  std::string listener;  // ConnectionInfo::listener
+  // Before CONNECT: ConnectionInfo::identity_username (it replaces the CONNECT user name).
+  // After CONNECT: the session's user name, if any.
+  std::optional<std::string> username;
+  bool certificate_authenticated = false;
+  bool anonymous_allowed = false;
+  bool connected = false;
+  std::uint16_t keep_alive = 0;
   FrameReader reader;
   Clock::time_point opened;
   Clock::time_point last_packet;
-  bool connected = false;
-  std::uint16_t keep_alive = 0;
   Session* session = nullptr;
-  std::optional<Will> will;
-  std::optional<std::string> username;
+  std::unique_ptr<Will> will;  // a pointer: most clients set none
 };
 
 enum class Action { publish, subscribe };
@@ -131,8 +155,8 @@ struct BrokerCore::Impl {
   void flush_deferred();
 
   static std::string who(const Connection& c) {
-    if (c.session) return fmt::format("client '{}' ({})", c.session->client_id, c.info.peer);
-    return fmt::format("connection from {}", c.info.peer);
+    if (c.session) return fmt::format("client '{}' ({})", c.session->client_id, c.peer);
+    return fmt::format("connection from {}", c.peer);
   }
 
   void send(ConnectionId id, const Packet& p) { out.send(id, encode(p)); }
@@ -153,7 +177,7 @@ struct BrokerCore::Impl {
     if (it == connections.end()) return;
     std::unique_ptr<Connection> conn = std::move(it->second);
     connections.erase(it);
-    std::optional<Will> will;
+    std::unique_ptr<Will> will;
     if (conn->connected) {
       --connected;
       if (abnormal) will = std::move(conn->will);
@@ -229,7 +253,10 @@ struct BrokerCore::Impl {
           } else if constexpr (std::is_same_v<T, PubRec>) {
             handle_pubrec(c, p.packet_id);
           } else if constexpr (std::is_same_v<T, PubRel>) {
-            c.session->incoming_qos2.erase(p.packet_id);
+            if (c.session->flow) {
+              c.session->flow->incoming_qos2.erase(p.packet_id);
+              c.session->release_flow_if_empty();
+            }
             send(c.id, PubComp{p.packet_id});
           } else if constexpr (std::is_same_v<T, PubComp>) {
             handle_ack(c, p.packet_id, QoS::exactly_once);
@@ -268,10 +295,10 @@ struct BrokerCore::Impl {
       return;
     }
     // Authentication is decided by the listener (net layer); the core applies the outcome.
-    if (!c.info.certificate_authenticated && !c.info.anonymous_allowed) {
+    if (!c.certificate_authenticated && !c.anonymous_allowed) {
       out.log(fmt::format("connection from {} on {} (client '{}') refused: not authorised, no verified client "
                           "certificate; set allow_anonymous true on this listener or give the client a certificate",
-                          c.info.peer, c.info.listener, connect.client_id));
+                          c.peer, c.listener, connect.client_id));
       refuse(c, ConnectReturnCode::not_authorized, "not authorised");
       return;
     }
@@ -279,14 +306,14 @@ struct BrokerCore::Impl {
     const bool takeover = sit != sessions.end() && sit->second->connection.has_value();
     if (!takeover && connected >= limits.max_connections) {
       out.log(fmt::format("connection from {} (client '{}') refused: server unavailable, max_connections={} reached",
-                          c.info.peer, connect.client_id, limits.max_connections));
+                          c.peer, connect.client_id, limits.max_connections));
       refuse(c, ConnectReturnCode::server_unavailable, "connection limit reached");
       return;
     }
     if (takeover) {
       const ConnectionId old = *sit->second->connection;
       out.log(fmt::format("client '{}': session taken over by a new connection from {}", connect.client_id,
-                          c.info.peer));
+                          c.peer));
       end_connection(old, "session taken over by a new connection", true, true);
     }
     // Session: a clean start discards any previous state.
@@ -313,11 +340,11 @@ struct BrokerCore::Impl {
     ++connected;
     c.keep_alive = connect.keep_alive;
     c.last_packet = now;
-    c.will = std::move(connect.will);
-    c.username = c.info.identity_username ? c.info.identity_username : std::move(connect.username);
+    if (connect.will) c.will = std::make_unique<Will>(std::move(*connect.will));
+    if (!c.username) c.username = std::move(connect.username);  // else: the certificate identity stays
     send(c.id, ConnAck{present, ConnectReturnCode::accepted});
     out.log(fmt::format("client '{}' connected from {} on {} (user '{}', clean_session={}, keep_alive={}{})",
-                        s->client_id, c.info.peer, c.info.listener, printable(c.username.value_or("")),
+                        s->client_id, c.peer, c.listener, printable(c.username.value_or("")),
                         connect.clean_session ? 1 : 0, c.keep_alive, present ? ", session resumed" : ""));
     resume(*s);
   }
@@ -330,7 +357,7 @@ struct BrokerCore::Impl {
     const QoS qos = p.qos;
     const std::uint16_t id = p.packet_id;
     bool fresh = true;
-    if (qos == QoS::exactly_once) fresh = c.session->incoming_qos2.insert(id).second;  // exactly once
+    if (qos == QoS::exactly_once) fresh = c.session->flows().incoming_qos2.insert(id).second;  // exactly once
     if (fresh) {
       if (authorize(c, Action::publish, p.topic)) {
         route(Message{std::move(p.topic), make_payload(std::move(p.payload)), qos, p.retain});
@@ -384,7 +411,7 @@ struct BrokerCore::Impl {
       }
       return;
     }
-    if (limits.max_queued_messages != 0 && s.inflight.size() + s.queue.size() >= limits.max_queued_messages) {
+    if (limits.max_queued_messages != 0 && s.inflight_count() + s.queued_count() >= limits.max_queued_messages) {
       ++s.dropped;
       if (!s.queue_full_logged) {
         s.queue_full_logged = true;
@@ -395,10 +422,10 @@ struct BrokerCore::Impl {
       return;
     }
     s.queue_full_logged = false;
-    if (s.connection && !inflight_full(s) && s.queue.empty()) {
+    if (s.connection && !inflight_full(s) && s.queued_count() == 0) {
       send_new(s, std::move(m), encoded, id_offset);
     } else {
-      s.queue.push_back(std::move(m));
+      s.flows().queue.push_back(std::move(m));
     }
   }
 
@@ -406,14 +433,14 @@ struct BrokerCore::Impl {
   // Never more than 65,535 in flight: there are no more packet ids.
   bool inflight_full(const Session& s) const {
     const std::size_t cap = limits.max_inflight == 0 ? 0xFFFF : limits.max_inflight;
-    return s.inflight.size() >= cap;
+    return s.inflight_count() >= cap;
   }
 
-  std::uint16_t next_packet_id(Session& s) {
+  static std::uint16_t next_packet_id(Session& s) {
     while (true) {
       const std::uint16_t id = s.next_id;
       s.next_id = static_cast<std::uint16_t>(s.next_id == 0xFFFF ? 1 : s.next_id + 1);
-      if (!s.inflight_ids.contains(id)) return id;
+      if (!s.flow || !s.flow->inflight_ids.contains(id)) return id;
     }
   }
 
@@ -426,24 +453,26 @@ struct BrokerCore::Impl {
     } else {
       encode_publish(bytes, m.topic, *m.payload, m.qos, id, false, m.retain);
     }
-    s.inflight.push_back(InFlight{id, std::move(m), false});
-    s.inflight_ids.insert(id);
+    Flow& f = s.flows();
+    f.inflight.push_back(InFlight{id, std::move(m), false});
+    f.inflight_ids.insert(id);
     ++messages_out;
     out.send(*s.connection, std::move(bytes));
   }
 
   // Fills free in-flight slots from the queue.
   void pump(Session& s) {
-    while (s.connection && !s.queue.empty() && !inflight_full(s)) {
-      Message m = std::move(s.queue.front());
-      s.queue.pop_front();
+    while (s.connection && s.queued_count() != 0 && !inflight_full(s)) {
+      Message m = std::move(s.flow->queue.front());
+      s.flow->queue.pop_front();
       send_new(s, std::move(m), nullptr, 0);
     }
   }
 
   // After CONNACK on a resumed session: resend unacknowledged messages with DUP, then the queue.
   void resume(Session& s) {
-    for (const auto& f : s.inflight) {
+    if (!s.flow) return;
+    for (const auto& f : s.flow->inflight) {
       if (f.awaiting_pubcomp) {
         send(*s.connection, PubRel{f.packet_id});
       } else {
@@ -459,21 +488,26 @@ struct BrokerCore::Impl {
 
   void handle_ack(Connection& c, std::uint16_t id, QoS qos) {
     Session& s = *c.session;
-    auto it = std::find_if(s.inflight.begin(), s.inflight.end(), [&](const InFlight& f) {
+    if (!s.flow) return;  // nothing in flight: an unknown or duplicate acknowledgement
+    auto& inflight = s.flow->inflight;
+    auto it = std::find_if(inflight.begin(), inflight.end(), [&](const InFlight& f) {
       return f.packet_id == id && f.message.qos == qos && (qos == QoS::at_least_once || f.awaiting_pubcomp);
     });
-    if (it == s.inflight.end()) return;  // unknown or duplicate acknowledgement: ignore
-    s.inflight_ids.erase(id);
-    s.inflight.erase(it);
+    if (it == inflight.end()) return;  // unknown or duplicate acknowledgement: ignore
+    s.flow->inflight_ids.erase(id);
+    inflight.erase(it);
     pump(s);
+    s.release_flow_if_empty();
   }
 
   void handle_pubrec(Connection& c, std::uint16_t id) {
     Session& s = *c.session;
-    auto it = std::find_if(s.inflight.begin(), s.inflight.end(), [&](const InFlight& f) {
+    if (!s.flow) return;
+    auto& inflight = s.flow->inflight;
+    auto it = std::find_if(inflight.begin(), inflight.end(), [&](const InFlight& f) {
       return f.packet_id == id && f.message.qos == QoS::exactly_once;
     });
-    if (it == s.inflight.end()) return;
+    if (it == inflight.end()) return;
     it->awaiting_pubcomp = true;
     it->message.payload.reset();  // the payload is delivered; only the id is kept until PUBCOMP
     send(c.id, PubRel{id});
@@ -563,7 +597,11 @@ void BrokerCore::on_open(ConnectionId id, ConnectionInfo info, Clock::time_point
   impl_->flush_deferred();
   auto c = std::make_unique<Connection>();
   c->id = id;
-  c->info = std::move(info);
+  c->peer = std::move(info.peer);
+  c->listener = std::move(info.listener);
+  c->username = std::move(info.identity_username);
+  c->certificate_authenticated = info.certificate_authenticated;
+  c->anonymous_allowed = info.anonymous_allowed;
   c->reader = FrameReader(impl_->limits.max_packet_size);
   c->opened = now;
   c->last_packet = now;

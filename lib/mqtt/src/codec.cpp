@@ -500,9 +500,10 @@ Result<std::optional<Packet>> FrameReader::next() {
   auto packet = decode_body(pending[0], pending.subspan(header, remaining));
   start_ += header + remaining;
   if (start_ == buffer_.size()) {
-    buffer_.clear();
+    // Everything is consumed (`packet` owns copies): give the buffer back, so that an idle connection holds
+    // none. A busy one pays an allocation per read, which is small next to the read itself.
+    std::vector<std::uint8_t>().swap(buffer_);
     start_ = 0;
-    if (buffer_.capacity() > kept_capacity) std::vector<std::uint8_t>().swap(buffer_);  // `packet` owns copies
   }
   if (!packet) {
     error_ = packet.error();

@@ -83,10 +83,9 @@ class FrameReader {
   [[nodiscard]] Result<std::optional<Packet>> next();
 
   [[nodiscard]] std::size_t buffered() const noexcept { return buffer_.size() - start_; }
-  // Memory held for buffering. Once everything buffered is consumed, at most kept_capacity: a connection
-  // does not keep the size of the largest packet it ever received.
+  // Memory held for buffering: none once everything buffered is consumed (an idle connection holds no
+  // buffer, and none keeps the size of the largest packet it ever received).
   [[nodiscard]] std::size_t capacity() const noexcept { return buffer_.capacity(); }
-  static constexpr std::size_t kept_capacity = 16 * 1024;
   [[nodiscard]] std::error_code error() const noexcept { return error_; }
 
  private:
