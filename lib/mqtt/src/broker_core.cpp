@@ -138,7 +138,7 @@ struct BrokerCore::Impl {
   BrokerLimits limits;
   BrokerOutput& out;
   std::unordered_map<ConnectionId, std::unique_ptr<Connection>> connections;
-  std::unordered_map<std::string, std::unique_ptr<Session>, StringHash, std::equal_to<>> sessions;
+  std::unordered_map<std::string, Session, StringHash, std::equal_to<>> sessions;  // nodes: stable addresses
   SubscriptionTable subscriptions;
   RetainedStore retained;
   std::size_t connected = 0;  // connections past CONNECT
@@ -303,7 +303,7 @@ struct BrokerCore::Impl {
       return;
     }
     auto sit = sessions.find(connect.client_id);
-    const bool takeover = sit != sessions.end() && sit->second->connection.has_value();
+    const bool takeover = sit != sessions.end() && sit->second.connection.has_value();
     if (!takeover && connected >= limits.max_connections) {
       out.log(fmt::format("connection from {} (client '{}') refused: server unavailable, max_connections={} reached",
                           c.peer, connect.client_id, limits.max_connections));
@@ -311,7 +311,7 @@ struct BrokerCore::Impl {
       return;
     }
     if (takeover) {
-      const ConnectionId old = *sit->second->connection;
+      const ConnectionId old = *sit->second.connection;
       out.log(fmt::format("client '{}': session taken over by a new connection from {}", connect.client_id,
                           c.peer));
       end_connection(old, "session taken over by a new connection", true, true);
@@ -325,13 +325,11 @@ struct BrokerCore::Impl {
     }
     Session* s = nullptr;
     if (sit != sessions.end()) {
-      s = sit->second.get();
+      s = &sit->second;
       present = true;
     } else {
-      auto fresh = std::make_unique<Session>();
-      fresh->client_id = connect.client_id;
-      s = fresh.get();
-      sessions.emplace(connect.client_id, std::move(fresh));
+      s = &sessions.try_emplace(connect.client_id).first->second;
+      s->client_id = connect.client_id;
     }
     s->clean = connect.clean_session;
     s->connection = c.id;
@@ -380,7 +378,7 @@ struct BrokerCore::Impl {
     for (const auto& sub : subs) {
       auto sit = sessions.find(sub.client_id);
       if (sit == sessions.end()) continue;
-      Session& s = *sit->second;
+      Session& s = sit->second;
       const QoS q = min_qos(m.qos, sub.qos);  // downgrade to the subscription's QoS
       if (q == QoS::at_most_once && !s.connection) continue;  // QoS 0 is not queued for offline clients
       auto& bytes = encoded[qn(q)];

@@ -26,7 +26,7 @@
 #include <list>
 #include <future>
 #include <iostream>
-#include <map>
+#include <unordered_map>
 #include <optional>
 
 namespace mqttpki::net {
@@ -126,7 +126,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
   BrokerOptions options;
   mqtt::BrokerCore core;
   std::vector<std::unique_ptr<Listener>> listeners;
-  std::map<ConnectionId, std::shared_ptr<Conn>> conns;
+  std::unordered_map<ConnectionId, std::shared_ptr<Conn>> conns;
   asio::steady_timer tick_timer;
   asio::signal_set signals;
   ConnectionId next_id = 1;
