@@ -63,7 +63,8 @@ struct Listener {
 };
 
 struct Conn {
-  Conn(ConnectionId cid, detail::Transport::Socket socket) : id(cid), link(std::move(socket)) {}
+  Conn(ConnectionId cid, detail::Transport::Socket socket, detail::Poller& poller)
+      : id(cid), link(std::move(socket), poller) {}
   ConnectionId id;
   std::string peer;
   detail::Transport link;
@@ -123,6 +124,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
 
   // Declaration order matters: io outlives everything that holds sockets or timers.
   asio::io_context io;
+  detail::Poller poller{io};  // the connections' sockets (they only close their descriptors when destroyed)
   BrokerOptions options;
   mqtt::BrokerCore core;
   std::vector<std::unique_ptr<Listener>> listeners;
@@ -294,7 +296,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     std::string peer = ec ? std::string("unknown peer") : endpoint_text(ep);
     std::shared_ptr<Conn> c;
     try {
-      c = std::make_shared<Conn>(next_id++, std::move(socket));
+      c = std::make_shared<Conn>(next_id++, std::move(socket), poller);
     } catch (const std::exception& e) {
       log(fmt::format("refused connection from {} on {}: {}", peer, l.name, e.what()));
       co_return;

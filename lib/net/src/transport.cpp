@@ -3,39 +3,50 @@
 #include <mqttpki/pki/error.hpp>
 
 #include <asio/ssl/error.hpp>
+#include <fmt/format.h>
 
+#include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
+#include <string>
 
 namespace mqttpki::net::detail {
-
-using asio::ip::tcp;
 
 namespace {
 
 // A socket BIO that writes with MSG_NOSIGNAL: OpenSSL's own socket BIO uses plain send(), so a write to a
 // connection the peer has just reset would raise SIGPIPE and kill the whole process (asio's sockets use
-// MSG_NOSIGNAL, and a library should not change the process's signal handling). The descriptor is borrowed.
-int fd_of(BIO* b) { return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(b))); }
+// MSG_NOSIGNAL, and a library should not change the process's signal handling). Its data is the Transport:
+// the descriptor is borrowed, and a read or write that would block clears the Transport's readiness.
+Transport& transport_of(BIO* b) { return *static_cast<Transport*>(BIO_get_data(b)); }
 
 bool would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
 
 int nosig_write(BIO* b, const char* data, std::size_t len, std::size_t* written) {
   BIO_clear_retry_flags(b);
-  ssize_t n = ::send(fd_of(b), data, len, MSG_NOSIGNAL);
+  Transport& t = transport_of(b);
+  ssize_t n = ::send(t.fd(), data, len, MSG_NOSIGNAL);
   if (n >= 0) {
     *written = static_cast<std::size_t>(n);
     return 1;
   }
-  if (would_block(errno)) BIO_set_retry_write(b);
+  if (would_block(errno)) {
+    if (errno != EINTR) t.blocked(Transport::Want::write);
+    BIO_set_retry_write(b);
+  }
   return 0;  // errno stays for SSL_ERROR_SYSCALL
 }
 
 int nosig_read(BIO* b, char* data, std::size_t len, std::size_t* read) {
   BIO_clear_retry_flags(b);
-  ssize_t n = ::recv(fd_of(b), data, len, 0);
+  Transport& t = transport_of(b);
+  ssize_t n = ::recv(t.fd(), data, len, 0);
   if (n > 0) {
     *read = static_cast<std::size_t>(n);
     return 1;
@@ -43,6 +54,7 @@ int nosig_read(BIO* b, char* data, std::size_t len, std::size_t* read) {
   if (n == 0) {
     BIO_set_flags(b, BIO_FLAGS_IN_EOF);  // what BIO_eof reports: OpenSSL tells a clean EOF from a reset by it
   } else if (would_block(errno)) {
+    if (errno != EINTR) t.blocked(Transport::Want::read);
     BIO_set_retry_read(b);
   }
   return 0;
@@ -72,12 +84,83 @@ const BIO_METHOD* nosig_method() {
   return method;
 }
 
+[[noreturn]] void fail_errno(const std::string& what) {
+  throw Error(Errc::network, fmt::format("{}: {}", what, std::strerror(errno)));
+}
+
 }  // namespace
 
-Transport::Transport(Socket socket) : socket_(std::move(socket)) {
+// ---------------------------------------------------------------------------------------------------
+// Poller
+
+Poller::Poller(asio::io_context& io) : io_(io) {
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) fail_errno("cannot create the broker's epoll set");
+  int watched = ::fcntl(epoll_fd_, F_DUPFD_CLOEXEC, 0);  // Asio owns (and closes) the copy it waits on
+  if (watched < 0) {
+    ::close(epoll_fd_);
+    fail_errno("cannot create the broker's epoll set");
+  }
+  watch_ = std::make_unique<asio::posix::stream_descriptor>(io_, watched);
+  wait();
+}
+
+Poller::~Poller() {
+  stop();
+  ::close(epoll_fd_);
+}
+
+void Poller::stop() noexcept { watch_.reset(); }
+
+void Poller::add(int fd, Transport& t) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = &t;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) fail_errno("cannot watch a connection's socket");
+}
+
+void Poller::remove(int fd) noexcept { (void)::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+
+void Poller::wait() {
+  if (!watch_) return;
+  watch_->async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code ec) {
+    if (ec) return;  // stopped
+    // Drain the set: Asio watches it edge-triggered, so a batch left behind would not be reported again.
+    std::array<epoll_event, 256> events{};
+    int n = 0;
+    do {
+      n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 0);
+      for (int i = 0; i < n; ++i) static_cast<Transport*>(events[static_cast<std::size_t>(i)].data.ptr)->on_events(events[static_cast<std::size_t>(i)].events);
+    } while (n == static_cast<int>(events.size()) || (n < 0 && errno == EINTR));
+    wait();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Transport
+
+Transport::Transport(Socket socket, Poller& poller) : poller_(poller) {
   std::error_code ec;
-  socket_.non_blocking(true, ec);
-  if (ec) throw Error(Errc::network, "cannot make the connection's socket non-blocking: " + ec.message());
+  int fd = socket.release(ec);
+  if (ec || fd < 0) throw Error(Errc::network, "cannot take over a connection's socket: " + ec.message());
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    ::close(fd);
+    fail_errno("cannot make the connection's socket non-blocking");
+  }
+  try {
+    poller_.add(fd, *this);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  fd_ = fd;
+}
+
+Transport::~Transport() {
+  // Closing is enough to leave the epoll set (the descriptor is never duplicated), and needs neither the
+  // poller nor the io_context: connections still held by queued handlers are destroyed with the io_context.
+  if (fd_ >= 0) ::close(fd_);
 }
 
 void Transport::start_tls_server(SSL_CTX& ctx) {
@@ -89,7 +172,7 @@ void Transport::start_tls_server(SSL_CTX& ctx) {
                               SSL_MODE_RELEASE_BUFFERS);
   BIO* bio = nosig_method() != nullptr ? BIO_new(nosig_method()) : nullptr;
   if (bio == nullptr) throw Error(Errc::crypto, "cannot attach TLS to a connection: " + drain_openssl_errors());
-  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(socket_.native_handle())));
+  BIO_set_data(bio, this);
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl.get(), bio, bio);  // one BIO both ways; the SSL object owns it
   SSL_set_accept_state(ssl.get());
@@ -128,7 +211,7 @@ Transport::Step Transport::ssl_step(int ret, int saved_errno, std::error_code& e
 
 bool Transport::usable(std::error_code& ec) const {
   ec.clear();
-  if (socket_.is_open()) return true;
+  if (fd_ >= 0) return true;
   ec = asio::error::bad_descriptor;  // never hand a closed (maybe reused) descriptor number to OpenSSL
   return false;
 }
@@ -144,12 +227,14 @@ Transport::Step Transport::tls_step(Call call, std::error_code& ec) {
   return ssl_step(ret, saved_errno, ec);
 }
 
-Transport::Step Transport::plain_step(std::size_t n, Want blocked, std::error_code& ec) {
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
-    ec.clear();
-    return Step{0, blocked};
+Transport::Step Transport::plain_step(long n, int saved_errno, Want blocked_on, std::error_code& ec) {
+  if (n >= 0) return Step{static_cast<std::size_t>(n), Want::nothing};
+  if (would_block(saved_errno)) {
+    if (saved_errno != EINTR) blocked(blocked_on);
+    return Step{0, blocked_on};
   }
-  return Step{n, Want::nothing};
+  ec = std::error_code(saved_errno, asio::error::get_system_category());
+  return Step{};
 }
 
 Transport::Step Transport::handshake(std::error_code& ec) {
@@ -159,43 +244,103 @@ Transport::Step Transport::handshake(std::error_code& ec) {
 
 Transport::Step Transport::read_some(std::span<std::uint8_t> into, std::error_code& ec) {
   if (!usable(ec) || into.empty()) return {};
-  if (!ssl_) return plain_step(socket_.read_some(asio::buffer(into.data(), into.size()), ec), Want::read, ec);
+  if (!ssl_) {
+    ssize_t n = ::recv(fd_, into.data(), into.size(), 0);
+    if (n == 0) {
+      ec = asio::error::eof;
+      return {};
+    }
+    return plain_step(static_cast<long>(n), errno, Want::read, ec);
+  }
   return tls_step([&](std::size_t* n) { return SSL_read_ex(ssl_.get(), into.data(), into.size(), n); }, ec);
 }
 
 Transport::Step Transport::write_some(std::span<const std::uint8_t> bytes, std::error_code& ec) {
   if (!usable(ec) || bytes.empty()) return {};
-  if (!ssl_) return plain_step(socket_.write_some(asio::buffer(bytes.data(), bytes.size()), ec), Want::write, ec);
+  if (!ssl_) return plain_step(static_cast<long>(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL)), errno, Want::write, ec);
   return tls_step([&](std::size_t* n) { return SSL_write_ex(ssl_.get(), bytes.data(), bytes.size(), n); }, ec);
+}
+
+void Transport::post(Callback cb, std::error_code ec) {
+  asio::post(poller_.io_, [cb = std::move(cb), ec]() mutable { cb(ec); });
+}
+
+void Transport::park(Want want, Callback cb) {
+  if (want == Want::nothing) return post(std::move(cb), {});
+  if (fd_ < 0) return post(std::move(cb), asio::error::operation_aborted);
+  const bool ready = want == Want::read ? readable_ : writable_;
+  if (ready) return post(std::move(cb), {});  // an edge came after the step that blocked
+  Callback& slot = want == Want::read ? read_waiter_ : write_waiter_;
+  if (!slot) {
+    slot = std::move(cb);
+  } else {
+    more_waiters_.emplace_back(want, std::move(cb));
+  }
+}
+
+void Transport::on_events(std::uint32_t events) {
+  const bool in = (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+  const bool out = (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
+  if (in) readable_ = true;
+  if (out) writable_ = true;
+  if (in && read_waiter_) post(std::move(read_waiter_), {});
+  if (out && write_waiter_) post(std::move(write_waiter_), {});
+  if (!more_waiters_.empty()) {
+    auto waiting = std::move(more_waiters_);
+    more_waiters_.clear();
+    for (auto& [want, cb] : waiting) {
+      if ((want == Want::read && in) || (want == Want::write && out)) {
+        post(std::move(cb), {});
+      } else {
+        more_waiters_.emplace_back(want, std::move(cb));
+      }
+    }
+  }
 }
 
 asio::awaitable<void> Transport::wait(Want want, std::error_code& ec) {
   ec.clear();
   if (want == Want::nothing) co_return;
-  co_await socket_.async_wait(wait_type(want), asio::redirect_error(asio::use_awaitable, ec));
+  auto token = asio::redirect_error(asio::use_awaitable, ec);
+  co_await asio::async_initiate<decltype(token), void(std::error_code)>(
+      [this, want](auto handler) {
+        park(want, Callback([h = std::move(handler)](std::error_code e) mutable { std::move(h)(e); }));
+      },
+      token);
   ec = after_wait(ec);
 }
 
 std::error_code Transport::after_wait(std::error_code ec) const {
   // A wait that completed just before another handler closed the socket still reports success.
-  if (!ec && !socket_.is_open()) return asio::error::operation_aborted;
+  if (!ec && fd_ < 0) return asio::error::operation_aborted;
   return ec;
 }
 
 void Transport::shutdown_send() {
-  if (!socket_.is_open()) return;
+  if (fd_ < 0) return;
   if (ssl_ && SSL_is_init_finished(ssl_.get())) {
     ERR_clear_error();
     (void)SSL_shutdown(ssl_.get());  // queues close_notify; a full socket buffer just loses it
     ERR_clear_error();
   }
-  std::error_code ignored;
-  socket_.shutdown(Socket::shutdown_send, ignored);
+  (void)::shutdown(fd_, SHUT_WR);
 }
 
 void Transport::close() noexcept {
-  std::error_code ignored;
-  socket_.close(ignored);
+  if (fd_ < 0) return;
+  poller_.remove(fd_);
+  ::close(fd_);
+  fd_ = -1;
+  try {
+    if (read_waiter_) post(std::move(read_waiter_), asio::error::operation_aborted);
+    if (write_waiter_) post(std::move(write_waiter_), asio::error::operation_aborted);
+    for (auto& entry : more_waiters_) post(std::move(entry.second), asio::error::operation_aborted);
+    more_waiters_.clear();
+  } catch (...) {  // out of memory while posting: the waiters are dropped (and their connections freed)
+    read_waiter_ = Callback();
+    write_waiter_ = Callback();
+    more_waiters_.clear();
+  }
 }
 
 }  // namespace mqttpki::net::detail

@@ -7,7 +7,7 @@
 // life (about 70 KiB of the ~99 KiB an idle connection used to cost; see docs/benchmarks.md).
 //
 // The steps are synchronous and never block: each one moves bytes or says what it waits for; the caller
-// waits for the socket (wait(), or its own async_wait) and repeats the step. Because a step completes
+// waits for the socket (wait() or on_ready()) and repeats the step. Because a step completes
 // without suspending, the bytes a read step puts into a buffer can be consumed before any other connection
 // runs, so all connections can share one read buffer.
 
@@ -18,6 +18,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
+#include <vector>
 #include <span>
 #include <system_error>
 
@@ -25,23 +27,63 @@ namespace mqttpki::net::detail {
 
 using SslPtr = pki::ossl::Ptr<SSL, SSL_free>;
 
-// operator new/delete, without asio's per-thread block recycling (see Transport::on_ready).
-template <typename T>
-struct ExactAllocator {
-  using value_type = T;
-  ExactAllocator() noexcept = default;
-  template <typename U>
-  ExactAllocator(const ExactAllocator<U>& /*other*/) noexcept {}  // NOLINT(google-explicit-constructor): rebinding
-  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
-  void deallocate(T* p, std::size_t /*n*/) noexcept { ::operator delete(p); }
-  friend bool operator==(const ExactAllocator&, const ExactAllocator&) noexcept { return true; }
+class Transport;
+
+// Readiness of many sockets through one edge-triggered epoll set, which Asio waits on as a single
+// descriptor. A registered socket costs an epoll entry in the kernel; an Asio socket would also keep
+// Asio's per-descriptor state and, while idle, a pending wait operation (about 280 bytes of user memory per
+// idle connection, a third of what the broker itself kept per connection). Ready sockets are only marked
+// and their waiters posted to the io_context, never run from inside the dispatch loop, so a Transport
+// cannot disappear while its events are being handed out. One thread runs the io_context (the broker's).
+class Poller {
+ public:
+  explicit Poller(asio::io_context& io);  // throws mqttpki::Error
+  ~Poller();
+  Poller(const Poller&) = delete;
+  Poller& operator=(const Poller&) = delete;
+
+  // Stops waiting on the epoll set; call while the io_context still exists (Broker: before it goes).
+  void stop() noexcept;
+
+ private:
+  friend class Transport;
+  void add(int fd, Transport& t);  // throws mqttpki::Error
+  void remove(int fd) noexcept;
+  void wait();
+  asio::io_context& io_;
+  int epoll_fd_ = -1;
+  std::unique_ptr<asio::posix::stream_descriptor> watch_;
+};
+
+// A move-only void(std::error_code) callable (std::function needs copyable targets; a coroutine's
+// completion handler is move-only).
+class Callback {
+ public:
+  Callback() = default;
+  template <typename F>
+  explicit Callback(F f) : impl_(std::make_unique<Impl<F>>(std::move(f))) {}
+  explicit operator bool() const noexcept { return impl_ != nullptr; }
+  void operator()(std::error_code ec) {
+    auto impl = std::move(impl_);  // runs once; the callable may start the next wait
+    impl->call(ec);
+  }
+
+ private:
+  struct Base {
+    virtual ~Base() = default;
+    virtual void call(std::error_code ec) = 0;
+  };
+  template <typename F>
+  struct Impl final : Base {
+    explicit Impl(F&& f) : fn(std::move(f)) {}
+    void call(std::error_code ec) override { fn(ec); }
+    F fn;
+  };
+  std::unique_ptr<Base> impl_;
 };
 
 class Transport {
  public:
-  // Bound to the io_context's own executor type rather than asio::any_io_executor: each socket and each
-  // pending wait then carries an 8-byte executor instead of a type-erased one (about 200 bytes less per
-  // idle connection).
   using Socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
   using Acceptor = asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>;
   enum class Want { nothing, read, write };
@@ -50,13 +92,18 @@ class Transport {
     Want want = Want::nothing;  // read/write: wait for the socket, then repeat the step (with the same arguments)
   };
 
-  explicit Transport(Socket socket);  // plain TCP; makes the socket non-blocking
+  // Takes the descriptor out of the accepted socket (plain TCP until start_tls_server), makes it
+  // non-blocking and registers it with the poller. Throws mqttpki::Error.
+  Transport(Socket socket, Poller& poller);
+  ~Transport();  // closes the descriptor; pending waiters are dropped, not called
+  Transport(const Transport&) = delete;  // the poller and the TLS BIO point at it
+  Transport& operator=(const Transport&) = delete;
 
   // Switches to TLS as the server with a new SSL object from ctx. Throws mqttpki::Error.
   void start_tls_server(SSL_CTX& ctx);
   [[nodiscard]] bool tls() const noexcept { return ssl_ != nullptr; }
   [[nodiscard]] SSL* ssl() const noexcept { return ssl_.get(); }
-  [[nodiscard]] Socket& socket() noexcept { return socket_; }
+  [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
 
   // Errors: asio::error::eof (orderly close), asio::ssl::error::stream_truncated (TCP closed without a TLS
   // close_notify), errors of the ssl category (their message is OpenSSL's reason), system errors, and
@@ -68,32 +115,42 @@ class Transport {
   // Waits until the socket is ready for want (operation_aborted when it is closed meanwhile).
   asio::awaitable<void> wait(Want want, std::error_code& ec);
   // The same as a callback, handler(std::error_code), for a connection that holds no coroutine while idle.
-  // The handler must keep this Transport alive (e.g. by owning its connection).
+  // The handler must keep this Transport alive (e.g. by owning its connection): close() posts it with
+  // operation_aborted, which is also what ends the reference cycle.
   template <typename Handler>
   void on_ready(Want want, Handler handler) {
-    // An exactly sized wait operation: asio's recycling allocator (what it uses for std::allocator too)
-    // would hand an idle connection whatever larger block a finished operation left in its cache.
-    socket_.async_wait(wait_type(want), asio::bind_allocator(ExactAllocator<void>(),
-                                                             [this, h = std::move(handler)](std::error_code ec) mutable {
-                                                               h(after_wait(ec));
-                                                             }));
+    park(want, Callback([this, h = std::move(handler)](std::error_code ec) mutable { h(after_wait(ec)); }));
   }
 
   // Best effort, never waits: a TLS close_notify, then TCP FIN. The socket stays open for reading.
   void shutdown_send();
+  // Closes the descriptor; every pending waiter is posted with operation_aborted.
   void close() noexcept;
 
+  // What the TLS BIO and the poller use.
+  [[nodiscard]] int fd() const noexcept { return fd_; }
+  void blocked(Want want) noexcept { (want == Want::read ? readable_ : writable_) = false; }
+  void on_events(std::uint32_t events);
+
  private:
-  static Socket::wait_type wait_type(Want want) {
-    return want == Want::read ? Socket::wait_read : Socket::wait_write;
-  }
+  void park(Want want, Callback cb);
+  void post(Callback cb, std::error_code ec);
   [[nodiscard]] std::error_code after_wait(std::error_code ec) const;
   bool usable(std::error_code& ec) const;
   template <typename Call>
-  Step tls_step(Call call, std::error_code& ec);  // call(size_t* moved) -> OpenSSL's int result
-  static Step plain_step(std::size_t n, Want blocked, std::error_code& ec);
+  Step tls_step(Call call, std::error_code& ec);
+  Step plain_step(long n, int saved_errno, Want blocked_on, std::error_code& ec);
   Step ssl_step(int ret, int saved_errno, std::error_code& ec);
-  Socket socket_;
+
+  Poller& poller_;
+  int fd_ = -1;
+  // Edge-triggered readiness: set by the poller, cleared when a read/write returns EAGAIN (also inside
+  // OpenSSL, through the BIO). Starts set, so the first wait completes at once and the step finds out.
+  bool readable_ = true;
+  bool writable_ = true;
+  Callback read_waiter_;
+  Callback write_waiter_;
+  std::vector<std::pair<Want, Callback>> more_waiters_;  // a second waiter for a direction (rare)
   SslPtr ssl_;
 };
 

@@ -1,7 +1,9 @@
 // Transport, the broker's non-blocking TLS/TCP stream (lib/net/src/transport.hpp), driven step by step
 // against an OpenSSL client on a loopback socket pair: the handshake, bytes both ways, the error each way
 // of ending maps to, and a write to a peer that has gone away returning an error instead of raising SIGPIPE
-// (this process does not ignore SIGPIPE, so a signal would end the test run).
+// (this process does not ignore SIGPIPE, so a signal would end the test run); and its readiness waits
+// through the Poller: completed by data, by room to write, aborted by close(), and freed with the
+// connection when nothing ever completes them.
 
 #include "fixture.hpp"
 #include "tls.hpp"
@@ -9,11 +11,16 @@
 
 #include <asio/ssl/error.hpp>
 
+#include <array>
+#include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace nettest;
+using mqttpki::net::detail::Poller;
 using mqttpki::net::detail::Transport;
 using Want = Transport::Want;
 
@@ -30,6 +37,7 @@ struct SslFree {
 struct TlsPair {
   asio::io_context io;
   asio::ip::tcp::socket client{io};
+  Poller poller{io};
   std::optional<Transport> server;
   mqttpki::net::detail::SslCtxPtr server_ctx = mqttpki::net::detail::make_server_ctx(tls_listener());
   std::unique_ptr<SSL_CTX, SslCtxFree> client_ctx{SSL_CTX_new(TLS_client_method())};
@@ -40,7 +48,7 @@ struct TlsPair {
     client.connect(acceptor.local_endpoint());
     Transport::Socket accepted(io.get_executor());
     acceptor.accept(accepted);
-    server.emplace(std::move(accepted));
+    server.emplace(std::move(accepted), poller);
     server->start_tls_server(*server_ctx);
     REQUIRE(SSL_CTX_load_verify_locations(client_ctx.get(), cert("ca.crt").c_str(), nullptr) == 1);
     REQUIRE(SSL_CTX_use_certificate_file(client_ctx.get(), cert("client.crt").c_str(), SSL_FILETYPE_PEM) == 1);
@@ -164,4 +172,133 @@ TEST_CASE("Transport: a closed socket is reported, never used", "[transport]") {
   CHECK(ec == asio::error::bad_descriptor);
   p.server->write_some(buf, ec);
   CHECK(ec == asio::error::bad_descriptor);
+}
+
+namespace {
+
+// A plain TCP Transport (no TLS) and its client, for the waits.
+struct PlainPair {
+  asio::io_context io;
+  asio::ip::tcp::socket client{io};
+  Poller poller{io};
+  std::optional<Transport> server;
+  PlainPair() {
+    asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+    client.connect(acceptor.local_endpoint());
+    Transport::Socket accepted(io.get_executor());
+    acceptor.accept(accepted);
+    server.emplace(std::move(accepted), poller);
+  }
+  // Runs handlers until done() or a bounded time has passed.
+  template <typename Done>
+  bool run_until(Done done) {
+    for (int i = 0; i < 200 && !done(); ++i) io.run_for(std::chrono::milliseconds(10));
+    return done();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Transport waits: data completes a read wait, and the read then finds it", "[transport][poller]") {
+  PlainPair p;
+  std::array<std::uint8_t, 64> buf{};
+  std::error_code ec;
+  auto step = p.server->read_some(buf, ec);  // nothing yet: blocks, which clears readiness
+  REQUIRE_FALSE(ec);
+  REQUIRE(step.want == Want::read);
+  std::optional<std::error_code> got;
+  p.server->on_ready(Want::read, [&](std::error_code e) { got = e; });
+  p.io.run_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(got);  // no data, no completion
+  asio::write(p.client, asio::buffer(std::string("ping")));
+  REQUIRE(p.run_until([&] { return got.has_value(); }));
+  CHECK_FALSE(*got);
+  step = p.server->read_some(buf, ec);
+  REQUIRE_FALSE(ec);
+  CHECK(std::string(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(step.bytes)) == "ping");
+}
+
+TEST_CASE("Transport waits: a coroutine waits for room to write while the reader waits for data",
+          "[transport][poller]") {
+  PlainPair p;
+  std::array<std::uint8_t, 16> rbuf{};
+  std::error_code ec;
+  REQUIRE(p.server->read_some(rbuf, ec).want == Want::read);
+  bool read_ready = false;
+  p.server->on_ready(Want::read, [&](std::error_code e) { read_ready = !e; });
+  // Fill the socket until a write blocks, then wait for room in a coroutine.
+  std::vector<std::uint8_t> chunk(64 * 1024, 0x5a);
+  std::size_t sent = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto step = p.server->write_some(chunk, ec);
+    REQUIRE_FALSE(ec);
+    if (step.want == Want::write) break;
+    sent += step.bytes;
+  }
+  bool write_ready = false;
+  asio::co_spawn(
+      p.io,
+      [&]() -> asio::awaitable<void> {
+        std::error_code wec;
+        co_await p.server->wait(Want::write, wec);
+        write_ready = !wec;
+      },
+      asio::detached);
+  p.io.run_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(write_ready);
+  CHECK_FALSE(read_ready);
+  // the client drains: room to write; then it sends: data to read
+  std::vector<std::uint8_t> sink(sent + chunk.size());
+  std::size_t drained = 0;
+  p.client.non_blocking(true);
+  REQUIRE(p.run_until([&] {
+    std::error_code e;
+    drained += p.client.read_some(asio::buffer(sink), e);
+    return write_ready;
+  }));
+  CHECK_FALSE(read_ready);
+  asio::write(p.client, asio::buffer(std::string("x")), ec);
+  REQUIRE(p.run_until([&] { return read_ready; }));
+  CHECK(drained > 0);
+}
+
+TEST_CASE("Transport waits: close() aborts pending waits; a dropped transport frees them", "[transport][poller]") {
+  PlainPair p;
+  std::array<std::uint8_t, 16> buf{};
+  std::error_code ec;
+  REQUIRE(p.server->read_some(buf, ec).want == Want::read);
+  std::optional<std::error_code> callback;
+  std::optional<std::error_code> coroutine;
+  p.server->on_ready(Want::read, [&](std::error_code e) { callback = e; });
+  asio::co_spawn(
+      p.io,
+      [&]() -> asio::awaitable<void> {
+        std::error_code wec;
+        co_await p.server->wait(Want::read, wec);  // a second waiter for the same direction
+        coroutine = wec;
+      },
+      asio::detached);
+  p.io.run_for(std::chrono::milliseconds(20));
+  REQUIRE_FALSE(callback);
+  REQUIRE_FALSE(coroutine);
+  p.server->close();
+  REQUIRE(p.run_until([&] { return callback && coroutine; }));
+  CHECK(*callback == asio::error::operation_aborted);
+  CHECK(*coroutine == asio::error::operation_aborted);
+  // a wait started after close() is aborted too, never parked
+  std::optional<std::error_code> late;
+  p.server->on_ready(Want::write, [&](std::error_code e) { late = e; });
+  REQUIRE(p.run_until([&] { return late.has_value(); }));
+  CHECK(*late == asio::error::operation_aborted);
+
+  // A transport destroyed with a waiter parked drops it (no call), and the owner it holds is freed.
+  PlainPair q;
+  REQUIRE(q.server->read_some(buf, ec).want == Want::read);
+  auto owner = std::make_shared<int>(7);
+  std::weak_ptr<int> watch = owner;
+  bool called = false;
+  q.server->on_ready(Want::read, [&called, o = std::move(owner)](std::error_code) { called = true; });
+  q.server.reset();
+  CHECK_FALSE(called);
+  CHECK(watch.expired());
 }
