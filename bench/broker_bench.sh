@@ -217,12 +217,14 @@ echo "== 5. broker RSS with idle mutual-TLS MQTT connections (steps $IDLE)"
 phase_cpu idle
 for b in ours mosq; do
   R[rss0.$b]=$(rss_kib "${PID[$b]}")
+  R[anon0.$b]=$(awk '/^RssAnon:/ { print $2 }' "/proc/${PID[$b]}/status")
   out=$("$PYTHON" "$here/mqtt_bench_client.py" idle 127.0.0.1 "${PORT[$b]}" "$CA" client.crt client.key \
     "${PID[$b]}" "$IDLE")
   echo "  $b: before: ${R[rss0.$b]} KiB"
   echo "$out" | sed 's/^/  '"$b"': /'
-  while read -r _ nfield rfield _; do
+  while read -r _ nfield rfield afield _; do
     R[rss_${nfield#n=}.$b]=${rfield#rss=}
+    R[anon_${nfield#n=}.$b]=${afield#anon=}
   done <<<"$out"
   sleep 1
 done
@@ -258,9 +260,11 @@ row "CPU s, latency (all rounds)" "${R[cpu_lat.ours]}" "${R[cpu_lat.mosq]}" " (l
 row "CPU s, idle connections" "${R[cpu_idle.ours]}" "${R[cpu_idle.mosq]}" " (lower)"
 row "CPU s, whole run" "${R[cpu.ours]}" "${R[cpu.mosq]}" " (lower)"
 row "RSS KiB before idle connections" "${R[rss0.ours]}" "${R[rss0.mosq]}" " (lower)"
+row "  of it private (RssAnon)" "${R[anon0.ours]}" "${R[anon0.mosq]}" " (lower)"
 for n in ${IDLE//,/ }; do
   [ -n "${R[rss_$n.ours]:-}" ] && [ -n "${R[rss_$n.mosq]:-}" ] || continue
   row "RSS KiB with $n idle TLS connections" "${R[rss_$n.ours]}" "${R[rss_$n.mosq]}" " (lower)"
+  row "  of it private (RssAnon)" "${R[anon_$n.ours]}" "${R[anon_$n.mosq]}" " (lower)"
   row "  KiB per idle connection" \
     "$(awk -v a="${R[rss_$n.ours]}" -v z="${R[rss0.ours]}" -v n="$n" 'BEGIN { printf "%.1f", (a - z) / n }')" \
     "$(awk -v a="${R[rss_$n.mosq]}" -v z="${R[rss0.mosq]}" -v n="$n" 'BEGIN { printf "%.1f", (a - z) / n }')" " (lower)"

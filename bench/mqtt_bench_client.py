@@ -101,10 +101,11 @@ def latency(host, port, ca, cert, key, count):
     print(f"latency_us median={statistics.median(samples):.1f} p99={p99:.1f} count={len(samples)}", flush=True)
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
+    """VmRSS (all resident pages, shared library pages included) or RssAnon (the process's private memory)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return -1
 
@@ -128,7 +129,8 @@ def idle(host, port, ca, cert, key, pid, counts):
             t0 = time.monotonic()
             conns += [c for c in pool.map(one, range(len(conns), target)) if c]
             time.sleep(1.0)  # let the broker settle
-            print(f"idle_rss_kib n={len(conns)} rss={rss_kib(pid)} open_s={time.monotonic() - t0:.1f}", flush=True)
+            print(f"idle_rss_kib n={len(conns)} rss={rss_kib(pid)} anon={rss_kib(pid, 'RssAnon')} "
+                  f"open_s={time.monotonic() - t0:.1f}", flush=True)
             if failed:
                 print(f"idle: {len(failed)} connections failed, e.g. {failed[0]}", file=sys.stderr, flush=True)
                 break
