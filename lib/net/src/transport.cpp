@@ -130,7 +130,10 @@ void Poller::wait() {
     int n = 0;
     do {
       n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 0);
-      for (int i = 0; i < n; ++i) static_cast<Transport*>(events[static_cast<std::size_t>(i)].data.ptr)->on_events(events[static_cast<std::size_t>(i)].events);
+      for (int i = 0; i < n; ++i) {
+        const epoll_event& ev = events[static_cast<std::size_t>(i)];
+        static_cast<Transport*>(ev.data.ptr)->on_events(ev.events);
+      }
     } while (n == static_cast<int>(events.size()) || (n < 0 && errno == EINTR));
     wait();
   });
@@ -257,7 +260,10 @@ Transport::Step Transport::read_some(std::span<std::uint8_t> into, std::error_co
 
 Transport::Step Transport::write_some(std::span<const std::uint8_t> bytes, std::error_code& ec) {
   if (!usable(ec) || bytes.empty()) return {};
-  if (!ssl_) return plain_step(static_cast<long>(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL)), errno, Want::write, ec);
+  if (!ssl_) {
+    ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    return plain_step(static_cast<long>(n), errno, Want::write, ec);  // errno read after the call
+  }
   return tls_step([&](std::size_t* n) { return SSL_write_ex(ssl_.get(), bytes.data(), bytes.size(), n); }, ec);
 }
 
