@@ -226,22 +226,68 @@ std::string Csr::to_pem() const {
 
 Bytes Csr::to_der() const { return impl_->der; }
 
+namespace {
+
+// The digest of an ECDSA-with-SHA-2 signature algorithm, fetched once per process (read-only afterwards,
+// so threads may share it); null for any other algorithm, or when the AlgorithmIdentifier has parameters
+// (RFC 5758 says they are absent), which ASN1_item_verify_ex then handles as OpenSSL always does.
+const EVP_MD* ecdsa_digest(const X509_ALGOR* alg) {
+  static const ossl::Ptr<EVP_MD, EVP_MD_free> sha256(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+  static const ossl::Ptr<EVP_MD, EVP_MD_free> sha384(EVP_MD_fetch(nullptr, "SHA384", nullptr));
+  static const ossl::Ptr<EVP_MD, EVP_MD_free> sha512(EVP_MD_fetch(nullptr, "SHA512", nullptr));
+  const ASN1_OBJECT* oid = nullptr;
+  int ptype = 0;
+  X509_ALGOR_get0(&oid, &ptype, nullptr, alg);
+  if (ptype != V_ASN1_UNDEF) return nullptr;
+  switch (OBJ_obj2nid(oid)) {
+    case NID_ecdsa_with_SHA256:
+      return sha256.get();
+    case NID_ecdsa_with_SHA384:
+      return sha384.get();
+    case NID_ecdsa_with_SHA512:
+      return sha512.get();
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
 bool Csr::signature_valid() const {
   const Impl& c = *impl_;
   if (c.public_key.empty()) return false;
-  // The CertificationRequestInfo exactly as received, through the same ASN1_item_verify_ex that
-  // X509_REQ_verify uses (an ANY holding a SEQUENCE encodes as its bytes, unchanged).
+  EVP_PKEY* key = Access::pkey(c.public_key);
+  const unsigned char* info_der = c.der.data() + c.info_offset;
+  // ECDSA over an EC key (what mqttpki and nearly every device sends): EVP_DigestVerify directly over the
+  // CertificationRequestInfo exactly as received, which is what ASN1_item_verify_ex computes too, without
+  // its per-call digest fetch and re-encoding. The BIT STRING must have no unused bits (as there).
+  if (const EVP_MD* md = ecdsa_digest(c.signature_algorithm.get());
+      md != nullptr && EVP_PKEY_is_a(key, "EC") && (c.signature->flags & 0x07) == 0) {
+    ossl::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+    bool ok = false;
+    if (ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key) == 1) {
+      // Finish on the context itself rather than on a copy of it (it is not used again).
+      EVP_MD_CTX_set_flags(ctx.get(), EVP_MD_CTX_FLAG_FINALISE);
+      ok = EVP_DigestVerify(ctx.get(), ASN1_STRING_get0_data(c.signature.get()),
+                            static_cast<std::size_t>(ASN1_STRING_length(c.signature.get())), info_der,
+                            c.info_size) == 1;
+    }
+    ERR_clear_error();
+    return ok;
+  }
+  // Any other algorithm: the CertificationRequestInfo exactly as received, through the same
+  // ASN1_item_verify_ex that X509_REQ_verify uses (an ANY holding a SEQUENCE encodes as its bytes,
+  // unchanged).
   ossl::Ptr<ASN1_TYPE, ASN1_TYPE_free> info(ASN1_TYPE_new());
   ASN1_STRING* bytes = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
-  bool ok = info && bytes &&
-            ASN1_STRING_set(bytes, c.der.data() + c.info_offset, static_cast<int>(c.info_size)) == 1;
+  bool ok = info && bytes && ASN1_STRING_set(bytes, info_der, static_cast<int>(c.info_size)) == 1;
   if (ok) {
     ASN1_TYPE_set(info.get(), V_ASN1_SEQUENCE, bytes);
   } else {
     ASN1_STRING_free(bytes);
   }
   ok = ok && ASN1_item_verify_ex(ASN1_ITEM_rptr(ASN1_ANY), c.signature_algorithm.get(), c.signature.get(), info.get(),
-                                 nullptr, Access::pkey(c.public_key), nullptr, nullptr) == 1;
+                                 nullptr, key, nullptr, nullptr) == 1;
   ERR_clear_error();
   return ok;
 }
