@@ -2,6 +2,7 @@
 #include <mqttpki/pki/util.hpp>
 #include <mqttpki/pki/verify.hpp>
 
+#include "issued_check.hpp"
 #include "ossl.hpp"
 
 #include <algorithm>
@@ -202,6 +203,8 @@ struct Issuer::Impl {
     }
     ossl::EvpMdCtxPtr ctx(ossl::check_ptr(EVP_MD_CTX_new(), "EVP_MD_CTX_new"));
     ossl::check(EVP_MD_CTX_copy_ex(ctx.get(), sign_template.get()) == 1, "EVP_MD_CTX_copy_ex");
+    // Sign on this copy itself rather than on yet another copy of it (it is used once).
+    EVP_MD_CTX_set_flags(ctx.get(), EVP_MD_CTX_FLAG_FINALISE);
     if (X509_sign_ctx(x, ctx.get()) <= 0) throw ossl::openssl_error("signing the certificate");
   }
 };
@@ -359,18 +362,23 @@ IssueResult Issuer::issue(const IssueRequest& req) const {
     ERR_clear_error();
     refuse("certificate signature failure");
   }
-  if (int rc = X509_check_issued(ca, x.get()); rc != X509_V_OK) refuse(X509_verify_cert_error_string(rc));
-  const int purpose = req.profile == Profile::server ? X509_PURPOSE_SSL_SERVER : X509_PURPOSE_SSL_CLIENT;
-  if (X509_check_purpose(x.get(), purpose, 0) != 1) {
-    ERR_clear_error();
-    refuse(X509_verify_cert_error_string(X509_V_ERR_INVALID_PURPOSE));
-  }
+  // What X509_check_issued and X509_check_purpose checked, on the certificate as built (see
+  // issued_check.hpp); the CA's keyUsage (keyCertSign) was checked when this Issuer was made.
+  detail::IssuedExpectations expect;
+  expect.ca_subject = X509_get_subject_name(ca);
+  expect.ca_key = Access::pkey(ca_info.key);
+  expect.ca_key_id = ca_info.key_id.get();
+  expect.server = req.profile == Profile::server;
+  expect.has_sans = !req.sans.empty();
+  if (auto problem = detail::issued_certificate_problem(x.get(), expect)) refuse(*problem);
   if (ossl::from_asn1_time(X509_get0_notBefore(x.get())) > req.now ||
       ossl::from_asn1_time(X509_get0_notAfter(x.get())) < req.now) {
     refuse("not valid at the time of issue");
   }
   if (ossl::from_asn1_time(X509_get0_notAfter(x.get())) > ca_info.not_after) refuse("valid beyond the CA's expiry");
   if (ca_info.name_constraints) {
+    // NAME_CONSTRAINTS_check reads the subjectAltName from OpenSSL's extension cache: fill it first.
+    (void)X509_get_extension_flags(x.get());
     int rc = NAME_CONSTRAINTS_check(x.get(), ca_info.name_constraints.get());
     if (rc == X509_V_OK) rc = NAME_CONSTRAINTS_check_CN(x.get(), ca_info.name_constraints.get());
     if (rc != X509_V_OK) refuse(X509_verify_cert_error_string(rc));
