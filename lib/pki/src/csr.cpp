@@ -216,13 +216,7 @@ Csr Csr::load(ByteView data) {
   return Access::make_csr(std::move(impl));
 }
 
-std::string Csr::to_pem() const {
-  const Bytes& der = impl_->der;
-  auto bio = ossl::new_mem_bio();
-  ossl::check(PEM_write_bio(bio.get(), PEM_STRING_X509_REQ, "", der.data(), static_cast<long>(der.size())) > 0,
-              "PEM_write_bio");
-  return ossl::bio_to_string(bio.get());
-}
+std::string Csr::to_pem() const { return pem::encode(PEM_STRING_X509_REQ, impl_->der); }
 
 Bytes Csr::to_der() const { return impl_->der; }
 

@@ -43,6 +43,30 @@ Block decode_block(std::string label, std::string text) {
 
 }  // namespace
 
+std::string encode(std::string_view label, ByteView der) {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  constexpr std::size_t line_bytes = 48;  // 64 characters
+  const std::size_t chars = (der.size() + 2) / 3 * 4;
+  std::string out;
+  out.reserve(2 * (label.size() + 16) + chars + chars / 64 + 2);
+  out.append("-----BEGIN ").append(label).append("-----\n");
+  for (std::size_t line = 0; line < der.size(); line += line_bytes) {
+    const std::size_t line_end = std::min(der.size(), line + line_bytes);
+    for (std::size_t i = line; i < line_end; i += 3) {
+      const std::size_t n = std::min<std::size_t>(3, line_end - i);
+      const std::uint32_t v = (std::uint32_t{der[i]} << 16) | (n > 1 ? std::uint32_t{der[i + 1]} << 8 : 0) |
+                              (n > 2 ? std::uint32_t{der[i + 2]} : 0);
+      out += alphabet[(v >> 18) & 0x3f];
+      out += alphabet[(v >> 12) & 0x3f];
+      out += n > 1 ? alphabet[(v >> 6) & 0x3f] : '=';
+      out += n > 2 ? alphabet[v & 0x3f] : '=';
+    }
+    out += '\n';
+  }
+  out.append("-----END ").append(label).append("-----\n");
+  return out;
+}
+
 bool looks_like_pem(ByteView data) { return as_text(data).find(begin_marker) != std::string_view::npos; }
 
 bool is_blank(ByteView data) {

@@ -34,4 +34,9 @@ std::string describe_input(ByteView data);
 
 bool is_blank(ByteView data);
 
+// A PEM block for DER: "-----BEGIN <label>-----\n", the base64 in lines of 64 characters, "-----END
+// <label>-----\n": byte for byte what PEM_write_bio(label, "", der) writes, without a BIO or
+// EVP_ENCODE_CTX (unit tests compare the two for many sizes).
+std::string encode(std::string_view label, ByteView der);
+
 }  // namespace mqttpki::pki::pem
