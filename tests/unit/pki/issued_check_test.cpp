@@ -147,3 +147,23 @@ TEST_CASE("the issuer's post-check: server profile and RSA leaves", "[issue][iss
   CHECK(X509_check_purpose(x.get(), X509_PURPOSE_SSL_SERVER, 0) == 1);
   CHECK(verify_chain({ca.cert}, server.certificate, Purpose::server, fixed_now(), "mqtt.local").ok);
 }
+
+TEST_CASE("the issuer's post-check accepts certificates from RSA, P-384 and Ed25519 CAs", "[issue][issuer]") {
+  std::vector<TestCa> cas;
+  {
+    CaOptions o;
+    o.subject = Name::build("RSA CA", "Home");
+    o.now = fixed_now();
+    PrivateKey rsa = to_private(raw_rsa(2048).get());
+    cas.push_back({rsa, make_ca(rsa, o)});
+  }
+  cas.push_back(make_test_ca(KeyType::p384));
+  cas.push_back(make_test_ca(KeyType::ed25519));
+  for (const auto& ca : cas) {
+    INFO(ca.cert.signature_algorithm());
+    const Issuer issuer(ca.cert, ca.key);
+    IssueResult r = issuer.issue(
+        make_request(PrivateKey::generate(KeyType::p256).public_key(), "pi1", Profile::client, {"DNS:pi1.local"}));
+    CHECK(verify_chain({ca.cert}, r.certificate, Purpose::client, fixed_now()).ok);
+  }
+}
