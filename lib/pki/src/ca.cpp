@@ -72,11 +72,10 @@ void set_public_key(X509* x, EVP_PKEY* key, EVP_PKEY* encoding_key) {
 }
 
 // encoding_key: the subject key's ASN.1-method twin when known (PublicKey::Impl::encoding_key), else null.
-void set_common_fields(X509* x, const std::string& serial_hex, TimePoint not_before, TimePoint not_after,
+void set_common_fields(X509* x, ASN1_INTEGER* serial, TimePoint not_before, TimePoint not_after,
                        EVP_PKEY* subject_key, EVP_PKEY* encoding_key = nullptr) {
   ossl::check(X509_set_version(x, X509_VERSION_3) == 1, "X509_set_version");
-  auto serial = ossl::serial_from_hex(serial_hex);
-  ossl::check(X509_set_serialNumber(x, serial.get()) == 1, "X509_set_serialNumber");
+  ossl::check(X509_set_serialNumber(x, serial) == 1, "X509_set_serialNumber");
   auto nb = ossl::make_asn1_time(not_before);
   auto na = ossl::make_asn1_time(not_after);
   ossl::check(X509_set1_notBefore(x, nb.get()) == 1, "X509_set1_notBefore");
@@ -90,7 +89,7 @@ void sign(X509* x, EVP_PKEY* key) {
 
 // The CA certificate make_ca and renew_ca write.
 Certificate build_ca(EVP_PKEY* key, const X509_NAME* subject, const ASN1_OCTET_STRING* ski,
-                     std::optional<int> pathlen, TimePoint now, int days, const std::string& serial) {
+                     std::optional<int> pathlen, TimePoint now, int days, ASN1_INTEGER* serial) {
   ossl::X509Ptr x(ossl::check_ptr(X509_new(), "X509_new"));
   set_common_fields(x.get(), serial, now - backdate, now + std::chrono::days(days), key);
   ossl::check(X509_set_subject_name(x.get(), subject) == 1, "X509_set_subject_name");
@@ -130,9 +129,9 @@ Certificate make_ca(const PrivateKey& key, const CaOptions& options) {
   if (options.pathlen && *options.pathlen < 0) {
     throw Error(Errc::invalid_argument, "pathlen must be 0 or more");
   }
-  std::string serial = ossl::choose_serial(options.serial, options.random);
+  auto serial = ossl::choose_serial_integer(options.serial, options.random);
   auto name = Access::x509_name(options.subject);
-  return build_ca(Access::pkey(key), name.get(), nullptr, options.pathlen, options.now, options.days, serial);
+  return build_ca(Access::pkey(key), name.get(), nullptr, options.pathlen, options.now, options.days, serial.get());
 }
 
 Certificate renew_ca(const PrivateKey& ca_key, const Certificate& old_ca, const RenewCaOptions& options) {
@@ -148,10 +147,10 @@ Certificate renew_ca(const PrivateKey& ca_key, const Certificate& old_ca, const 
   }
   check_key_policy(ca_key);
   check_days(options.days);
-  std::string serial = ossl::choose_serial(options.serial, options.random);
+  auto serial = ossl::choose_serial_integer(options.serial, options.random);
   X509* old = Access::x509(old_ca);
   return build_ca(Access::pkey(ca_key), X509_get_subject_name(old), X509_get0_subject_key_id(old), bc->pathlen,
-                  options.now, options.days, serial);
+                  options.now, options.days, serial.get());
 }
 
 std::string_view to_string(Profile profile) noexcept {
@@ -307,7 +306,7 @@ IssueResult Issuer::issue(const IssueRequest& req) const {
                 "`--san DNS:mqtt.example.com --san IP:203.0.113.5`");
   }
   check_days(req.days);
-  std::string serial = ossl::choose_serial(req.serial, req.random);
+  auto serial = ossl::choose_serial_integer(req.serial, req.random);
 
   std::vector<std::string> warnings;
   TimePoint not_before = req.now - backdate;
@@ -330,7 +329,7 @@ IssueResult Issuer::issue(const IssueRequest& req) const {
   // --- the certificate
   EVP_PKEY* leaf_key = Access::pkey(req.public_key);
   ossl::X509Ptr x(ossl::check_ptr(X509_new(), "X509_new"));
-  set_common_fields(x.get(), serial, not_before, not_after, leaf_key, Access::encoding_key(req.public_key));
+  set_common_fields(x.get(), serial.get(), not_before, not_after, leaf_key, Access::encoding_key(req.public_key));
   ossl::check(X509_set_subject_name(x.get(), subject.get()) == 1, "X509_set_subject_name");
   ossl::check(X509_set_issuer_name(x.get(), X509_get_subject_name(ca)) == 1, "X509_set_issuer_name");
   add_basic_constraints(x.get(), false, std::nullopt);

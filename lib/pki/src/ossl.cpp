@@ -98,6 +98,14 @@ std::string choose_serial(const std::optional<std::string>& given, const RandomS
   return random_serial(random);
 }
 
+Asn1IntegerPtr choose_serial_integer(const std::optional<std::string>& given, const RandomSource& random) {
+  if (given) return serial_from_hex(normalize_serial_hex(*given));
+  const std::array<std::uint8_t, 20> bytes = random_serial_bytes(random);
+  Asn1IntegerPtr out(check_ptr(ASN1_INTEGER_new(), "ASN1_INTEGER_new"));
+  check(ASN1_STRING_set(out.get(), bytes.data(), static_cast<int>(bytes.size())) == 1, "ASN1_STRING_set");
+  return out;
+}
+
 const EVP_MD* digest_for(EVP_PKEY* key) {
   if (EVP_PKEY_is_a(key, "ED25519") || EVP_PKEY_is_a(key, "ED448")) return nullptr;
   if (EVP_PKEY_is_a(key, "EC")) {

@@ -19,6 +19,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <array>
+#include <cstdint>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -106,6 +108,12 @@ Asn1IntegerPtr serial_from_hex(const std::string& normalized_hex);
 std::string serial_to_hex(const ASN1_INTEGER* serial);
 // The serial to use: normalized `given`, or a fresh random one.
 std::string choose_serial(const std::optional<std::string>& given, const RandomSource& random);
+// The bytes random_serial() formats: 20 from `random` (or RAND_bytes), top bit cleared, first byte non-zero.
+std::array<std::uint8_t, 20> random_serial_bytes(const RandomSource& random);
+// choose_serial() as the ASN1_INTEGER to put into a certificate, without the hex round trip for a random
+// serial: the 20 bytes are the INTEGER's contents as they are (positive, no leading zero octet), exactly
+// what serial_from_hex(random_serial(random)) gives (unit tests compare the two).
+Asn1IntegerPtr choose_serial_integer(const std::optional<std::string>& given, const RandomSource& random);
 
 // Signature digest for a signing key: none for Ed25519/Ed448, SHA-384 for P-384, SHA-512 for P-521,
 // SHA-256 otherwise.

@@ -212,6 +212,24 @@ TEST_CASE("serials: random, distinct, or as given", "[issue][serial]") {
     return s;
   }());
   CHECK(calls == 1);
+
+  // The random serial goes into the certificate as bytes (no hex round trip): the same serial as
+  // random_serial() formats from the same bytes, for the edge cases of the top octet too.
+  for (std::uint8_t first : {std::uint8_t{0x00}, std::uint8_t{0x01}, std::uint8_t{0x7F}, std::uint8_t{0x80},
+                             std::uint8_t{0x81}, std::uint8_t{0xFF}}) {
+    auto source = [first](std::span<std::uint8_t> out) {
+      for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::uint8_t>(i == 0 ? first : 0x30 + 7 * i);
+    };
+    req.random = source;
+    Certificate c = issue(ca.cert, ca.key, req).certificate;
+    CAPTURE(static_cast<int>(first));
+    CHECK(c.serial_hex() == random_serial(source));
+    CHECK(c.serial_hex().size() == 40);
+    CaOptions o;
+    o.subject = Name::build("Serial CA");
+    o.random = source;
+    CHECK(make_ca(PrivateKey::generate(KeyType::p256), o).serial_hex() == random_serial(source));
+  }
 }
 
 TEST_CASE("leaf validity is capped at the CA's notAfter, with a warning", "[issue][capping]") {
