@@ -23,37 +23,51 @@ void check_days(int days) {
   }
 }
 
-void add_ext(X509* x, int nid, void* value, bool critical) {
-  if (X509_add1_ext_i2d(x, nid, value, critical ? 1 : 0, X509V3_ADD_REPLACE) != 1) {
-    throw ossl::openssl_error("adding a certificate extension");
-  }
+// One extension's DER made through the X509V3 API (X509V3_EXT_i2d, what X509_add1_ext_i2d encodes with).
+ossl::X509ExtensionPtr make_ext(int nid, void* value, bool critical) {
+  X509_EXTENSION* ext = X509V3_EXT_i2d(nid, critical ? 1 : 0, value);
+  if (ext == nullptr) throw ossl::openssl_error("encoding a certificate extension");
+  return ossl::X509ExtensionPtr(ext);
 }
 
-void add_basic_constraints(X509* x, bool ca, std::optional<int> pathlen) {
+// Appends a copy of the extension (X509_add_ext copies it).
+void add_ext(X509* x, const ossl::X509ExtensionPtr& ext) {
+  if (X509_add_ext(x, ext.get(), -1) != 1) throw ossl::openssl_error("adding a certificate extension");
+}
+
+void add_ext(X509* x, int nid, void* value, bool critical) { add_ext(x, make_ext(nid, value, critical)); }
+
+ossl::X509ExtensionPtr basic_constraints_ext(bool ca, std::optional<int> pathlen) {
   ossl::BasicConstraintsPtr bc(ossl::check_ptr(BASIC_CONSTRAINTS_new(), "BASIC_CONSTRAINTS_new"));
   bc->ca = ca ? 0xFF : 0;
   if (ca && pathlen) {
     bc->pathlen = ossl::check_ptr(ASN1_INTEGER_new(), "ASN1_INTEGER_new");
     ossl::check(ASN1_INTEGER_set(bc->pathlen, *pathlen) == 1, "ASN1_INTEGER_set");
   }
-  add_ext(x, NID_basic_constraints, bc.get(), true);
+  return make_ext(NID_basic_constraints, bc.get(), true);
 }
 
 // Bits as numbered in RFC 5280 KeyUsage: digitalSignature(0) ... cRLSign(6).
-void add_key_usage(X509* x, std::initializer_list<int> bits) {
+ossl::X509ExtensionPtr key_usage_ext(std::initializer_list<int> bits) {
   ossl::Asn1BitStringPtr ku(ossl::check_ptr(ASN1_BIT_STRING_new(), "ASN1_BIT_STRING_new"));
   for (int bit : bits) ossl::check(ASN1_BIT_STRING_set_bit(ku.get(), bit, 1) == 1, "ASN1_BIT_STRING_set_bit");
-  add_ext(x, NID_key_usage, ku.get(), true);
+  return make_ext(NID_key_usage, ku.get(), true);
 }
 constexpr int ku_digital_signature = 0;
 constexpr int ku_key_encipherment = 2;
 constexpr int ku_key_cert_sign = 5;
 constexpr int ku_crl_sign = 6;
 
-void add_authority_key_id(X509* x, const ASN1_OCTET_STRING* keyid) {
+ossl::X509ExtensionPtr extended_key_usage_ext(int purpose_nid) {
+  ossl::ExtendedKeyUsagePtr eku(ossl::check_ptr(sk_ASN1_OBJECT_new_null(), "sk_ASN1_OBJECT_new_null"));
+  ossl::check(sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(purpose_nid)) > 0, "sk_ASN1_OBJECT_push");
+  return make_ext(NID_ext_key_usage, eku.get(), false);
+}
+
+ossl::X509ExtensionPtr authority_key_id_ext(const ASN1_OCTET_STRING* keyid) {
   ossl::AuthorityKeyIdPtr aki(ossl::check_ptr(AUTHORITY_KEYID_new(), "AUTHORITY_KEYID_new"));
   aki->keyid = ossl::check_ptr(ASN1_OCTET_STRING_dup(keyid), "ASN1_OCTET_STRING_dup");
-  add_ext(x, NID_authority_key_identifier, aki.get(), false);
+  return make_ext(NID_authority_key_identifier, aki.get(), false);
 }
 
 // X509_set_pubkey without OpenSSL 3.0's encoder/decoder round trip for EC keys (see ec_key_for_encoding);
@@ -99,10 +113,10 @@ Certificate build_ca(EVP_PKEY* key, const X509_NAME* subject, const ASN1_OCTET_S
     computed = ossl::key_id_for(X509_get_X509_PUBKEY(x.get()));
     ski = computed.get();
   }
-  add_basic_constraints(x.get(), true, pathlen);
-  add_key_usage(x.get(), {ku_key_cert_sign, ku_crl_sign});
+  add_ext(x.get(), basic_constraints_ext(true, pathlen));
+  add_ext(x.get(), key_usage_ext({ku_key_cert_sign, ku_crl_sign}));
   add_ext(x.get(), NID_subject_key_identifier, const_cast<ASN1_OCTET_STRING*>(ski), false);
-  add_authority_key_id(x.get(), ski);
+  add_ext(x.get(), authority_key_id_ext(ski));
   sign(x.get(), key);
   Certificate cert = Access::make_certificate(std::move(x));
   // Cheap self-check: the new CA is a valid strict trust anchor at `now`.
@@ -194,6 +208,17 @@ struct Issuer::Impl {
   // copy (EVP_MD_CTX_copy_ex only reads it, so threads may share it). Null for Ed25519, whose one-shot
   // context cannot be copied before use: it is set up per certificate.
   ossl::EvpMdCtxPtr sign_template;
+  // The extensions that are the same in every leaf this CA issues, encoded once (X509V3_EXT_i2d, as
+  // X509_add1_ext_i2d would per certificate); issue() attaches copies. Only the subjectKeyIdentifier and
+  // subjectAltName are made per certificate.
+  struct {
+    ossl::X509ExtensionPtr basic_constraints;  // critical CA:FALSE
+    ossl::X509ExtensionPtr key_usage;          // critical digitalSignature
+    ossl::X509ExtensionPtr key_usage_rsa;      // critical digitalSignature, keyEncipherment
+    ossl::X509ExtensionPtr eku_server;         // serverAuth
+    ossl::X509ExtensionPtr eku_client;         // clientAuth
+    ossl::X509ExtensionPtr authority_key_id;   // keyid: the CA's subjectKeyIdentifier
+  } leaf_ext;
 
   void sign(X509* x) const {
     if (!sign_template) {
@@ -258,9 +283,16 @@ Issuer::Issuer(const Certificate& ca_cert, const PrivateKey& ca_key, std::string
                                       signing_key, nullptr) == 1,
                 "EVP_DigestSignInit_ex");
   }
-  impl_ = std::make_shared<const Impl>(Impl{ca_cert, ca_key, std::move(ca_label), not_before, not_after,
-                                            std::move(key_id), std::move(name_constraints), verify_each_signature,
-                                            std::move(sign_template)});
+  auto impl = std::make_shared<Impl>(Impl{ca_cert, ca_key, std::move(ca_label), not_before, not_after,
+                                         std::move(key_id), std::move(name_constraints), verify_each_signature,
+                                         std::move(sign_template), {}});
+  impl->leaf_ext.basic_constraints = basic_constraints_ext(false, std::nullopt);
+  impl->leaf_ext.key_usage = key_usage_ext({ku_digital_signature});
+  impl->leaf_ext.key_usage_rsa = key_usage_ext({ku_digital_signature, ku_key_encipherment});
+  impl->leaf_ext.eku_server = extended_key_usage_ext(NID_server_auth);
+  impl->leaf_ext.eku_client = extended_key_usage_ext(NID_client_auth);
+  impl->leaf_ext.authority_key_id = authority_key_id_ext(impl->key_id.get());
+  impl_ = std::move(impl);
 }
 
 const Certificate& Issuer::ca_certificate() const noexcept { return impl_->cert; }
@@ -332,21 +364,12 @@ IssueResult Issuer::issue(const IssueRequest& req) const {
   set_common_fields(x.get(), serial.get(), not_before, not_after, leaf_key, Access::encoding_key(req.public_key));
   ossl::check(X509_set_subject_name(x.get(), subject.get()) == 1, "X509_set_subject_name");
   ossl::check(X509_set_issuer_name(x.get(), X509_get_subject_name(ca)) == 1, "X509_set_issuer_name");
-  add_basic_constraints(x.get(), false, std::nullopt);
-  if (EVP_PKEY_is_a(leaf_key, "RSA")) {
-    add_key_usage(x.get(), {ku_digital_signature, ku_key_encipherment});
-  } else {
-    add_key_usage(x.get(), {ku_digital_signature});
-  }
-  {
-    ossl::ExtendedKeyUsagePtr eku(ossl::check_ptr(sk_ASN1_OBJECT_new_null(), "sk_ASN1_OBJECT_new_null"));
-    ASN1_OBJECT* purpose = OBJ_nid2obj(req.profile == Profile::server ? NID_server_auth : NID_client_auth);
-    ossl::check(sk_ASN1_OBJECT_push(eku.get(), purpose) > 0, "sk_ASN1_OBJECT_push");
-    add_ext(x.get(), NID_ext_key_usage, eku.get(), false);
-  }
+  add_ext(x.get(), ca_info.leaf_ext.basic_constraints);
+  add_ext(x.get(), EVP_PKEY_is_a(leaf_key, "RSA") ? ca_info.leaf_ext.key_usage_rsa : ca_info.leaf_ext.key_usage);
+  add_ext(x.get(), req.profile == Profile::server ? ca_info.leaf_ext.eku_server : ca_info.leaf_ext.eku_client);
   auto ski = ossl::key_id_for(X509_get_X509_PUBKEY(x.get()));
   add_ext(x.get(), NID_subject_key_identifier, ski.get(), false);
-  add_authority_key_id(x.get(), ca_info.key_id.get());
+  add_ext(x.get(), ca_info.leaf_ext.authority_key_id);
   if (!req.sans.empty()) {
     auto names = ossl::to_general_names(req.sans);
     add_ext(x.get(), NID_subject_alt_name, names.get(), false);

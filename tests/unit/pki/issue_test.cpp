@@ -500,3 +500,86 @@ TEST_CASE("Issuer: a CA with nameConstraints refuses names outside them", "[issu
   REQUIRE_ERROR(issuer.issue(make_request(key.public_key(), "mqtt", Profile::server, {"DNS:mqtt.elsewhere.example"})),
                 Errc::verify_failed, "permitted subtree violation");
 }
+
+namespace {
+
+// The DER of the certificate's extension with that NID (the whole Extension: OID, critical, value).
+std::vector<unsigned char> extension_der(const Certificate& cert, int nid) {
+  X509Ptr owner = raw_x509(cert);
+  X509* x = owner.get();
+  const int at = X509_get_ext_by_NID(x, nid, -1);
+  REQUIRE(at >= 0);
+  REQUIRE(X509_get_ext_by_NID(x, nid, at) < 0);  // once
+  unsigned char* der = nullptr;
+  const int len = i2d_X509_EXTENSION(X509_get_ext(x, at), &der);
+  REQUIRE(len > 0);
+  std::vector<unsigned char> out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+// The same extension made independently, from OpenSSL's configuration syntax.
+std::vector<unsigned char> conf_extension_der(int nid, const char* value) {
+  X509_EXTENSION* ext = X509V3_EXT_nconf_nid(nullptr, nullptr, nid, value);
+  REQUIRE(ext != nullptr);
+  unsigned char* der = nullptr;
+  const int len = i2d_X509_EXTENSION(ext, &der);
+  X509_EXTENSION_free(ext);
+  REQUIRE(len > 0);
+  std::vector<unsigned char> out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Issuer: the per-CA cached extensions are byte for byte what OpenSSL makes", "[issue][issuer]") {
+  auto key_of = [](KeyType type) {
+    return type == KeyType::rsa ? PrivateKey::load(private_pem(raw_rsa(2048).get())) : PrivateKey::generate(type);
+  };
+  for (KeyType ca_type : {KeyType::p256, KeyType::p384, KeyType::rsa, KeyType::ed25519}) {
+    CaOptions o;
+    o.subject = Name::build("Cache CA", "Home");
+    o.now = fixed_now();
+    PrivateKey ca_key = key_of(ca_type);
+    TestCa ca{ca_key, make_ca(ca_key, o)};
+    const Issuer issuer(ca.cert, ca.key);
+    for (KeyType leaf_type : {KeyType::p256, KeyType::rsa, KeyType::ed25519}) {
+      for (Profile profile : {Profile::server, Profile::client}) {
+        CAPTURE(static_cast<int>(ca_type), static_cast<int>(leaf_type), to_string(profile));
+        auto leaf = key_of(leaf_type);
+        // Twice from one Issuer: the cached extensions are copied, not used up.
+        for (int round = 0; round < 2; ++round) {
+          Certificate c = issuer.issue(make_request(leaf.public_key(), "dev", profile, {"DNS:dev.example"})).certificate;
+          CHECK(extension_der(c, NID_basic_constraints) == conf_extension_der(NID_basic_constraints, "critical,CA:FALSE"));
+          CHECK(extension_der(c, NID_key_usage) ==
+                conf_extension_der(NID_key_usage, leaf_type == KeyType::rsa
+                                                      ? "critical,digitalSignature,keyEncipherment"
+                                                      : "critical,digitalSignature"));
+          CHECK(extension_der(c, NID_ext_key_usage) ==
+                conf_extension_der(NID_ext_key_usage, profile == Profile::server ? "serverAuth" : "clientAuth"));
+          // authorityKeyIdentifier: keyid only, the CA's subjectKeyIdentifier.
+          AUTHORITY_KEYID* aki = AUTHORITY_KEYID_new();
+          REQUIRE(aki != nullptr);
+          aki->keyid = ASN1_OCTET_STRING_dup(X509_get0_subject_key_id(raw_x509(ca.cert).get()));
+          X509_EXTENSION* ext = X509V3_EXT_i2d(NID_authority_key_identifier, 0, aki);
+          AUTHORITY_KEYID_free(aki);
+          REQUIRE(ext != nullptr);
+          unsigned char* der = nullptr;
+          const int len = i2d_X509_EXTENSION(ext, &der);
+          X509_EXTENSION_free(ext);
+          REQUIRE(len > 0);
+          CHECK(extension_der(c, NID_authority_key_identifier) == std::vector<unsigned char>(der, der + len));
+          OPENSSL_free(der);
+          // Order as before: basicConstraints, keyUsage, extendedKeyUsage, SKI, AKI, SAN.
+          X509Ptr owner = raw_x509(c);
+          X509* x = owner.get();
+          REQUIRE(X509_get_ext_count(x) == 6);
+          const int order[] = {NID_basic_constraints, NID_key_usage, NID_ext_key_usage, NID_subject_key_identifier,
+                               NID_authority_key_identifier, NID_subject_alt_name};
+          for (int i = 0; i < 6; ++i) CHECK(OBJ_obj2nid(X509_EXTENSION_get_object(X509_get_ext(x, i))) == order[i]);
+        }
+      }
+    }
+  }
+}
