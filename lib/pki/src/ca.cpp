@@ -318,11 +318,12 @@ IssueResult Issuer::issue(const IssueRequest& req) const {
   // --- the request
   check_key_policy(req.public_key);
   X509* ca = Access::x509(ca_info.cert);
-  auto subject = Access::x509_name(req.subject);  // decoded once for these checks and the certificate
-  if (X509_NAME_get_index_by_NID(subject.get(), NID_commonName, -1) < 0) {
+  ossl::X509NamePtr subject_holder;  // decoded once for these checks and the certificate (if not already)
+  const X509_NAME* subject = Access::x509_name_view(req.subject, subject_holder);
+  if (X509_NAME_get_index_by_NID(subject, NID_commonName, -1) < 0) {
     throw Error(Errc::policy, "the certificate subject needs a CN (e.g. CN=pi1)");
   }
-  if (X509_NAME_cmp(subject.get(), X509_get_subject_name(ca)) == 0) {  // as Name's operator==
+  if (X509_NAME_cmp(subject, X509_get_subject_name(ca)) == 0) {  // as Name's operator==
     throw Error(Errc::policy, "the subject \"" + req.subject.to_string() +
                                   "\" is the CA's own subject; give the certificate a name of its own");
   }
@@ -362,7 +363,7 @@ IssueResult Issuer::issue(const IssueRequest& req) const {
   EVP_PKEY* leaf_key = Access::pkey(req.public_key);
   ossl::X509Ptr x(ossl::check_ptr(X509_new(), "X509_new"));
   set_common_fields(x.get(), serial.get(), not_before, not_after, leaf_key, Access::encoding_key(req.public_key));
-  ossl::check(X509_set_subject_name(x.get(), subject.get()) == 1, "X509_set_subject_name");
+  ossl::check(X509_set_subject_name(x.get(), subject) == 1, "X509_set_subject_name");
   ossl::check(X509_set_issuer_name(x.get(), X509_get_subject_name(ca)) == 1, "X509_set_issuer_name");
   add_ext(x.get(), ca_info.leaf_ext.basic_constraints);
   add_ext(x.get(), EVP_PKEY_is_a(leaf_key, "RSA") ? ca_info.leaf_ext.key_usage_rsa : ca_info.leaf_ext.key_usage);

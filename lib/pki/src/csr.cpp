@@ -156,7 +156,7 @@ std::shared_ptr<Access::CsrImpl> parse_der(Bytes der) {
     }
   }
   ossl::Asn1IntegerPtr version_value(d2i_exact(d2i_ASN1_INTEGER, ASN1_INTEGER_free, version));
-  impl->subject.reset(d2i_exact(d2i_X509_NAME, X509_NAME_free, subject));
+  impl->subject = std::shared_ptr<X509_NAME>(d2i_exact(d2i_X509_NAME, X509_NAME_free, subject), X509_NAME_free);
   impl->signature_algorithm.reset(d2i_exact(d2i_X509_ALGOR, X509_ALGOR_free, sig_alg));
   impl->signature.reset(d2i_exact(d2i_ASN1_BIT_STRING, ASN1_BIT_STRING_free, sig));
   if (!version_value || !impl->subject || !impl->signature_algorithm || !impl->signature) return nullptr;
@@ -292,7 +292,7 @@ void Csr::verify_signature() const {
   }
 }
 
-Name Csr::subject() const { return Access::make_name(impl_->subject.get()); }
+Name Csr::subject() const { return Access::make_name(std::shared_ptr<const X509_NAME>(impl_->subject)); }
 
 PublicKey Csr::public_key() const {
   if (impl_->public_key.empty()) throw Error(Errc::bad_format, "the CSR's public key: unsupported or damaged key");

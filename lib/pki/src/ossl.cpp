@@ -377,6 +377,18 @@ Name detail::Access::make_name(const X509_NAME* name) {
   return Name(std::move(bytes));
 }
 
+Name detail::Access::make_name(std::shared_ptr<const X509_NAME> name) {
+  Name out = make_name(name.get());
+  out.decoded_ = std::move(name);
+  return out;
+}
+
+const X509_NAME* detail::Access::x509_name_view(const Name& name, ossl::X509NamePtr& holder) {
+  if (name.decoded_) return name.decoded_.get();
+  holder = x509_name(name);
+  return holder.get();
+}
+
 ossl::X509NamePtr detail::Access::x509_name(const Name& name) {
   const unsigned char* p = name.der_.data();
   X509_NAME* out = d2i_X509_NAME(nullptr, &p, static_cast<long>(name.der_.size()));

@@ -165,7 +165,7 @@ struct Csr::Impl {
   Bytes der;                            // the request, exactly as loaded
   std::size_t info_offset = 0;          // where the signed CertificationRequestInfo lies in `der`
   std::size_t info_size = 0;
-  ossl::X509NamePtr subject;
+  std::shared_ptr<X509_NAME> subject;   // shared read-only with the Names Csr::subject() returns
   PublicKey public_key;                 // empty when OpenSSL cannot use the key
   ossl::X509AlgorPtr signature_algorithm;
   ossl::Asn1BitStringPtr signature;
@@ -188,7 +188,12 @@ struct detail::Access {
   static Csr make_csr(std::shared_ptr<const CsrImpl> impl);
 
   static Name make_name(const X509_NAME* name);
+  // The same, keeping `name` (read-only, shared) to spare later decoding; see x509_name_view.
+  static Name make_name(std::shared_ptr<const X509_NAME> name);
   static ossl::X509NamePtr x509_name(const Name& name);
+  // The Name as an X509_NAME to read: the one it was made from if make_name kept it, else decoded into
+  // `holder`. Valid while both `name` and `holder` are.
+  static const X509_NAME* x509_name_view(const Name& name, ossl::X509NamePtr& holder);
 };
 
 }  // namespace mqttpki::pki

@@ -327,6 +327,78 @@ TEST_CASE("issue from a CSR", "[issue][csr]") {
   CHECK(verify_chain({ca.cert}, r.certificate, Purpose::server, fixed_now(), "pi1.local").ok);
 }
 
+TEST_CASE("issue from a CSR: the subject as the CSR encodes it, also after the CSR is gone", "[issue][csr]") {
+  auto ca = make_test_ca();
+  auto key = PrivateKey::generate(KeyType::p256);
+  // Unusual but valid names: several RDNs, a multi-valued RDN, a PrintableString, UTF-8, case and spaces
+  // that X.509 comparison folds (the CA's own subject differently spelt is still refused).
+  const char* subjects[] = {"/CN=pi1/O=Home", "/C=DE/O=Home+OU=Lab/CN=pi2", "/CN=Gr\\C3\\BC\\C3\\9Fe",
+                            "/O=HOME/CN=  Test   CA"};
+  for (const char* text : subjects) {
+    CAPTURE(text);
+    X509_NAME* raw = X509_NAME_new();
+    REQUIRE(raw != nullptr);
+    // Parse "/K=V/K=V+K=V" by hand, with UTF-8 strings as `openssl req -utf8 -subj` makes them.
+    std::string t = text;
+    std::size_t pos = 1;
+    int set = -1;
+    bool multi = false;
+    while (pos <= t.size()) {
+      std::size_t end = t.find_first_of("/+", pos);
+      if (end == std::string::npos) end = t.size();
+      std::string item = t.substr(pos, end - pos);
+      std::size_t eq = item.find('=');
+      REQUIRE(eq != std::string::npos);
+      std::string value;
+      for (std::size_t i = eq + 1; i < item.size(); ++i) {
+        if (item[i] == '\\' && i + 2 < item.size()) {
+          value += static_cast<char>(std::stoi(item.substr(i + 1, 2), nullptr, 16));
+          i += 2;
+        } else {
+          value += item[i];
+        }
+      }
+      REQUIRE(X509_NAME_add_entry_by_txt(raw, item.substr(0, eq).c_str(), MBSTRING_UTF8,
+                                         reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1,
+                                         multi ? set : 0) == 1);
+      multi = end < t.size() && t[end] == '+';
+      set = multi ? -1 : 0;
+      pos = end + 1;
+    }
+    unsigned char* der = nullptr;
+    const int len = i2d_X509_NAME(raw, &der);
+    X509_NAME_free(raw);
+    REQUIRE(len > 0);
+    const Name subject = Name::from_der(ByteView(der, static_cast<std::size_t>(len)));
+    OPENSSL_free(der);
+
+    IssueRequest req;
+    {
+      Csr csr = Csr::create(key, subject);
+      Csr loaded = Csr::load(as_bytes(csr.to_pem()));
+      req = from_csr(loaded);
+    }  // the CSR objects are gone; the request's Name keeps what it needs
+    req.now = fixed_now();
+    CHECK(req.subject.der() == subject.der());
+    CHECK(req.subject == subject);
+    CHECK(req.subject.to_string() == subject.to_string());
+    const bool is_ca_subject = std::string(text) == "/O=HOME/CN=  Test   CA";
+    if (is_ca_subject) {
+      require_error([&] { (void)issue(ca.cert, ca.key, req); }, Errc::policy, "the CA's own subject");
+      continue;
+    }
+    IssueResult r = issue(ca.cert, ca.key, req);
+    CHECK(r.certificate.subject().der() == subject.der());
+    CHECK(verify_chain({ca.cert}, r.certificate, Purpose::client, fixed_now()).ok);
+    // A copy of the request's Name, used after the request is gone, still issues the same.
+    Name copy = req.subject;
+    req = IssueRequest{};
+    IssueRequest again = make_request(key.public_key(), "unused", Profile::client);
+    again.subject = copy;
+    CHECK(issue(ca.cert, ca.key, again).certificate.subject().der() == subject.der());
+  }
+}
+
 TEST_CASE("renew_ca keeps key, subject and SKI; old leaves verify under the new CA", "[ca][renew]") {
   auto ca = make_test_ca(KeyType::p256, 365);
   auto key = PrivateKey::generate(KeyType::p256);
