@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 
 #include <algorithm>
+#include <array>
 
 namespace mqttpki::pki {
 
@@ -56,6 +57,50 @@ T* d2i_exact(T* (*d2i)(T**, const unsigned char**, long), void (*free_fn)(T*), c
   return nullptr;
 }
 
+Bytes algor_der(int nid, int ptype, int param_nid) {
+  ossl::X509AlgorPtr alg(ossl::check_ptr(X509_ALGOR_new(), "X509_ALGOR_new"));
+  ossl::check(X509_ALGOR_set0(alg.get(), OBJ_nid2obj(nid), ptype,
+                              param_nid == NID_undef ? nullptr : OBJ_nid2obj(param_nid)) == 1,
+              "X509_ALGOR_set0");
+  return ossl::i2d_bytes(i2d_X509_ALGOR, alg.get(), "i2d_X509_ALGOR");
+}
+
+// The AlgorithmIdentifiers nearly every request carries, as OpenSSL encodes them, made once per process
+// (read-only afterwards, so threads may share them). A request whose bytes are exactly one of these skips
+// decoding them (d2i_X509_ALGOR looks the OIDs up under a global lock, about 2 us each); anything else
+// is decoded as before.
+struct KnownAlgorithms {
+  Bytes p256_key;  // id-ecPublicKey with namedCurve prime256v1
+  Bytes p384_key;  // id-ecPublicKey with namedCurve secp384r1
+  struct Signature {
+    Bytes der;                                // ecdsa-with-SHA256/384/512, parameters absent
+    std::shared_ptr<const X509_ALGOR> algor;  // the same, decoded
+  };
+  std::array<Signature, 3> ecdsa;
+
+  KnownAlgorithms() {
+    p256_key = algor_der(NID_X9_62_id_ecPublicKey, V_ASN1_OBJECT, NID_X9_62_prime256v1);
+    p384_key = algor_der(NID_X9_62_id_ecPublicKey, V_ASN1_OBJECT, NID_secp384r1);
+    const int nids[] = {NID_ecdsa_with_SHA256, NID_ecdsa_with_SHA384, NID_ecdsa_with_SHA512};
+    for (std::size_t i = 0; i < ecdsa.size(); ++i) {
+      ecdsa[i].der = algor_der(nids[i], V_ASN1_UNDEF, NID_undef);
+      const unsigned char* p = ecdsa[i].der.data();
+      ecdsa[i].algor = std::shared_ptr<const X509_ALGOR>(
+          ossl::check_ptr(d2i_X509_ALGOR(nullptr, &p, static_cast<long>(ecdsa[i].der.size())), "d2i_X509_ALGOR"),
+          X509_ALGOR_free);
+    }
+  }
+};
+
+const KnownAlgorithms& known_algorithms() {
+  static const KnownAlgorithms known;
+  return known;
+}
+
+bool same_bytes(const Tlv& tlv, const Bytes& der) {
+  return static_cast<std::size_t>(tlv.end - tlv.begin) == der.size() && std::equal(der.begin(), der.end(), tlv.begin);
+}
+
 // The SubjectPublicKeyInfo as an EVP_PKEY. EC P-256 / P-384 (what mqttpki issues for) are built from the
 // point directly: d2i_PUBKEY goes through OpenSSL 3.0's provider decoders, which cost more than
 // verifying the signature; they also get their twin for X509_set_pubkey (ec_encoding_key) while the point
@@ -68,6 +113,20 @@ PublicKey public_key_of(const Tlv& spki) {
   if (!next_tlv(p, spki.end, alg_tlv, V_ASN1_SEQUENCE, true) || !next_tlv(p, spki.end, key_tlv, V_ASN1_BIT_STRING, false) ||
       p != spki.end) {
     return {};
+  }
+  // P-256 / P-384 with the AlgorithmIdentifier exactly as OpenSSL encodes it and a BIT STRING without
+  // unused bits: the point is the BIT STRING's contents after its first octet, as d2i_ASN1_BIT_STRING
+  // would give it. Anything else takes the decoding path below.
+  const KnownAlgorithms& known = known_algorithms();
+  const int known_curve = same_bytes(alg_tlv, known.p256_key)   ? NID_X9_62_prime256v1
+                          : same_bytes(alg_tlv, known.p384_key) ? NID_secp384r1
+                                                                : NID_undef;
+  if (known_curve != NID_undef && key_tlv.end - key_tlv.content >= 2 && key_tlv.content[0] == 0) {
+    const unsigned char* point = key_tlv.content + 1;
+    const auto len = static_cast<std::size_t>(key_tlv.end - point);
+    ossl::EvpPkeyPtr key = ossl::ec_public_key(known_curve, point, len);
+    if (!key) return {};
+    return Access::make_public(std::move(key), ossl::ec_encoding_key(known_curve, point, len));
   }
   ossl::X509AlgorPtr alg(d2i_exact(d2i_X509_ALGOR, X509_ALGOR_free, alg_tlv));
   ossl::Asn1BitStringPtr bits(d2i_exact(d2i_ASN1_BIT_STRING, ASN1_BIT_STRING_free, key_tlv));
@@ -157,7 +216,13 @@ std::shared_ptr<Access::CsrImpl> parse_der(Bytes der) {
   }
   ossl::Asn1IntegerPtr version_value(d2i_exact(d2i_ASN1_INTEGER, ASN1_INTEGER_free, version));
   impl->subject = std::shared_ptr<X509_NAME>(d2i_exact(d2i_X509_NAME, X509_NAME_free, subject), X509_NAME_free);
-  impl->signature_algorithm.reset(d2i_exact(d2i_X509_ALGOR, X509_ALGOR_free, sig_alg));
+  for (const auto& known : known_algorithms().ecdsa) {
+    if (same_bytes(sig_alg, known.der)) impl->signature_algorithm = known.algor;
+  }
+  if (!impl->signature_algorithm) {
+    impl->signature_algorithm =
+        std::shared_ptr<const X509_ALGOR>(d2i_exact(d2i_X509_ALGOR, X509_ALGOR_free, sig_alg), X509_ALGOR_free);
+  }
   impl->signature.reset(d2i_exact(d2i_ASN1_BIT_STRING, ASN1_BIT_STRING_free, sig));
   if (!version_value || !impl->subject || !impl->signature_algorithm || !impl->signature) return nullptr;
   impl->public_key = public_key_of(spki);

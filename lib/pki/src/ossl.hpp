@@ -167,7 +167,7 @@ struct Csr::Impl {
   std::size_t info_size = 0;
   std::shared_ptr<X509_NAME> subject;   // shared read-only with the Names Csr::subject() returns
   PublicKey public_key;                 // empty when OpenSSL cannot use the key
-  ossl::X509AlgorPtr signature_algorithm;
+  std::shared_ptr<const X509_ALGOR> signature_algorithm;  // may be shared with other requests (read-only)
   ossl::Asn1BitStringPtr signature;
   ossl::ExtensionStackPtr extensions;   // the extensionRequest attribute; null if absent or damaged
 };

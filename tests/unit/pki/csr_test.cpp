@@ -1,5 +1,6 @@
 #include "helpers.hpp"
 
+#include <openssl/err.h>
 #include <openssl/obj_mac.h>
 
 #include <algorithm>
@@ -242,5 +243,73 @@ TEST_CASE("a CSR whose EC point is not on its curve has no usable key", "[csr][e
     CHECK_FALSE(bad.signature_valid());
     REQUIRE_ERROR(bad.public_key(), Errc::bad_format, "public key");
     REQUIRE_ERROR(bad.verify_signature(), Errc::verify_failed, "signature does not verify");
+  }
+}
+
+TEST_CASE("Csr::load: requests off the AlgorithmIdentifier fast path agree with X509_REQ_verify", "[csr]") {
+  PkeyPtr key = raw_ec("P-256");
+  const Bytes der = raw_csr_der(key.get(), EVP_sha256());
+  struct Variant {
+    const char* what;
+    int nid;
+    int ptype;
+  };
+  const Variant variants[] = {
+      {"ecdsa-with-SHA256 as made (fast path)", NID_ecdsa_with_SHA256, V_ASN1_UNDEF},
+      {"ecdsa-with-SHA256 with NULL parameters", NID_ecdsa_with_SHA256, V_ASN1_NULL},
+      {"ecdsa-with-SHA384 (wrong digest)", NID_ecdsa_with_SHA384, V_ASN1_UNDEF},
+      {"ecdsa-with-SHA512 (wrong digest)", NID_ecdsa_with_SHA512, V_ASN1_UNDEF},
+      {"sha256WithRSAEncryption (wrong algorithm)", NID_sha256WithRSAEncryption, V_ASN1_NULL},
+  };
+  for (const auto& v : variants) {
+    INFO(v.what);
+    const unsigned char* p = der.data();
+    X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size()));
+    REQUIRE(req != nullptr);
+    X509_ALGOR* alg = X509_ALGOR_new();
+    REQUIRE(X509_ALGOR_set0(alg, OBJ_nid2obj(v.nid), v.ptype, nullptr) == 1);
+    REQUIRE(X509_REQ_set1_signature_algo(req, alg) == 1);
+    X509_ALGOR_free(alg);
+    unsigned char* out = nullptr;
+    const int len = i2d_X509_REQ(req, &out);
+    REQUIRE(len > 0);
+    const Bytes changed(out, out + len);
+    OPENSSL_free(out);
+    const bool openssl_says = X509_REQ_verify(req, key.get()) == 1;
+    ERR_clear_error();
+    X509_REQ_free(req);
+    Csr csr = Csr::load(changed);
+    CHECK(csr.to_der() == changed);
+    CHECK(csr.signature_valid() == openssl_says);
+    CHECK(csr.public_key() == PublicKey::load(public_pem(key.get())));
+  }
+  CHECK(Csr::load(der).signature_valid());
+}
+
+TEST_CASE("Csr::load: an EC key BIT STRING with unused bits takes the decoding path, as before", "[csr][errors]") {
+  for (const char* curve : {"P-256", "P-384"}) {
+    INFO(curve);
+    PkeyPtr key = raw_ec(curve);
+    Bytes der = raw_csr_der(key.get(), EVP_sha256());
+    // The SubjectPublicKeyInfo's BIT STRING: 03 <len> 00 04 ...; mark 1 unused bit.
+    const std::size_t point_len = std::string(curve) == "P-256" ? 65 : 97;
+    const unsigned char head[] = {0x03, static_cast<unsigned char>(point_len + 1), 0x00, 0x04};
+    auto at = std::search(der.begin(), der.end(), std::begin(head), std::end(head));
+    REQUIRE(at != der.end());
+    *(at + 2) = 0x01;
+    const unsigned char* p = der.data();
+    X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size()));
+    const bool openssl_has_key = req != nullptr && X509_REQ_get0_pubkey(req) != nullptr;
+    X509_REQ_free(req);
+    ERR_clear_error();
+    Csr csr = Csr::load(der);
+    CHECK_FALSE(csr.signature_valid());  // the signed part changed
+    bool has_key = true;
+    try {
+      (void)csr.public_key();
+    } catch (const Error&) {
+      has_key = false;
+    }
+    CHECK(has_key == openssl_has_key);
   }
 }
