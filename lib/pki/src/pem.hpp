@@ -18,8 +18,10 @@ struct Block {
 
 // The input contains a PEM BEGIN line (so it is treated as PEM, not DER).
 bool looks_like_pem(ByteView data);
-// Every block, in order. Throws Errc::bad_format "truncated or damaged PEM (...)".
-std::vector<Block> read_blocks(ByteView data);
+// Every block, in order. Throws Errc::bad_format "truncated or damaged PEM (...)". A block laid out as
+// PEM writers lay it out (lines of 64 base64 characters, no headers) is decoded here; any other goes
+// through OpenSSL's PEM_read_bio, which openssl_only forces for every block (for tests: both must agree).
+std::vector<Block> read_blocks(ByteView data, bool openssl_only = false);
 
 ObjectKind kind_of_label(std::string_view label, bool encrypted);
 // What a DER blob is (tries certificate, CSR, CRL, encrypted key, private key, public key).
