@@ -31,9 +31,12 @@ ossl::X509ExtensionPtr make_ext(int nid, void* value, bool critical) {
 }
 
 // Appends a copy of the extension (X509_add_ext copies it).
-void add_ext(X509* x, const ossl::X509ExtensionPtr& ext) {
-  if (X509_add_ext(x, ext.get(), -1) != 1) throw ossl::openssl_error("adding a certificate extension");
+void add_ext(X509* x, const X509_EXTENSION* ext) {
+  if (X509_add_ext(x, const_cast<X509_EXTENSION*>(ext), -1) != 1) {
+    throw ossl::openssl_error("adding a certificate extension");
+  }
 }
+void add_ext(X509* x, const ossl::X509ExtensionPtr& ext) { add_ext(x, ext.get()); }
 
 void add_ext(X509* x, int nid, void* value, bool critical) { add_ext(x, make_ext(nid, value, critical)); }
 
@@ -292,6 +295,20 @@ Issuer::Issuer(const Certificate& ca_cert, const PrivateKey& ca_key, std::string
   impl->leaf_ext.eku_server = extended_key_usage_ext(NID_server_auth);
   impl->leaf_ext.eku_client = extended_key_usage_ext(NID_client_auth);
   impl->leaf_ext.authority_key_id = authority_key_id_ext(impl->key_id.get());
+  // Their values pass the post-check once here, so that issue() need not decode them again (see
+  // IssuedExpectations::checked); a certificate whose bytes differ is still decoded and checked.
+  for (bool server : {false, true}) {
+    detail::IssuedExpectations expect;
+    expect.ca_key_id = impl->key_id.get();
+    expect.server = server;
+    for (const auto* ext : {&impl->leaf_ext.basic_constraints, &impl->leaf_ext.key_usage,
+                            &impl->leaf_ext.key_usage_rsa, &impl->leaf_ext.authority_key_id,
+                            server ? &impl->leaf_ext.eku_server : &impl->leaf_ext.eku_client}) {
+      if (auto problem = detail::extension_value_problem(ext->get(), expect)) {
+        throw Error(Errc::crypto, "the leaf extensions prepared for the CA " + label + " are wrong: " + *problem);
+      }
+    }
+  }
   impl_ = std::move(impl);
 }
 
@@ -365,9 +382,13 @@ IssueResult Issuer::issue(const IssueRequest& req) const {
   set_common_fields(x.get(), serial.get(), not_before, not_after, leaf_key, Access::encoding_key(req.public_key));
   ossl::check(X509_set_subject_name(x.get(), subject) == 1, "X509_set_subject_name");
   ossl::check(X509_set_issuer_name(x.get(), X509_get_subject_name(ca)) == 1, "X509_set_issuer_name");
+  const X509_EXTENSION* key_usage =
+      (EVP_PKEY_is_a(leaf_key, "RSA") ? ca_info.leaf_ext.key_usage_rsa : ca_info.leaf_ext.key_usage).get();
+  const X509_EXTENSION* eku =
+      (req.profile == Profile::server ? ca_info.leaf_ext.eku_server : ca_info.leaf_ext.eku_client).get();
   add_ext(x.get(), ca_info.leaf_ext.basic_constraints);
-  add_ext(x.get(), EVP_PKEY_is_a(leaf_key, "RSA") ? ca_info.leaf_ext.key_usage_rsa : ca_info.leaf_ext.key_usage);
-  add_ext(x.get(), req.profile == Profile::server ? ca_info.leaf_ext.eku_server : ca_info.leaf_ext.eku_client);
+  add_ext(x.get(), key_usage);
+  add_ext(x.get(), eku);
   auto ski = ossl::key_id_for(X509_get_X509_PUBKEY(x.get()));
   add_ext(x.get(), NID_subject_key_identifier, ski.get(), false);
   add_ext(x.get(), ca_info.leaf_ext.authority_key_id);
@@ -393,6 +414,7 @@ IssueResult Issuer::issue(const IssueRequest& req) const {
   expect.ca_key_id = ca_info.key_id.get();
   expect.server = req.profile == Profile::server;
   expect.has_sans = !req.sans.empty();
+  expect.checked = {ca_info.leaf_ext.basic_constraints.get(), key_usage, eku, ca_info.leaf_ext.authority_key_id.get()};
   if (auto problem = detail::issued_certificate_problem(x.get(), expect)) refuse(*problem);
   if (ossl::from_asn1_time(X509_get0_notBefore(x.get())) > req.now ||
       ossl::from_asn1_time(X509_get0_notAfter(x.get())) < req.now) {

@@ -8,6 +8,7 @@
 
 #include <openssl/x509.h>
 
+#include <array>
 #include <optional>
 #include <string>
 
@@ -19,6 +20,11 @@ struct IssuedExpectations {
   const ASN1_OCTET_STRING* ca_key_id = nullptr;  // the CA's subjectKeyIdentifier: the AKI's keyIdentifier
   bool server = false;                         // serverAuth (else clientAuth) in the extendedKeyUsage
   bool has_sans = false;                       // a subjectAltName extension is expected (and only then)
+  // Extensions whose value already passed extension_value_problem for these same expectations (pki::Issuer
+  // checks the ones it attaches to every certificate once): an extension of the certificate with the same
+  // type and the same value bytes is not decoded again. Presence, uniqueness and criticality are checked
+  // all the same. Null entries are ignored.
+  std::array<const X509_EXTENSION*, 4> checked{};
 };
 
 // Why the certificate is not what pki::Issuer issues, in the words of X509_verify_cert_error_string where
@@ -33,5 +39,10 @@ struct IssuedExpectations {
 //     only a keyIdentifier, equal to the CA's subjectKeyIdentifier; subjectAltName as expected.
 // The CA's own keyUsage (keyCertSign) and validity are checked by pki::Issuer.
 std::optional<std::string> issued_certificate_problem(X509* x, const IssuedExpectations& expect);
+
+// The value check above for one extension (basicConstraints, keyUsage, extendedKeyUsage,
+// authorityKeyIdentifier, subjectAltName; a subjectKeyIdentifier needs its certificate and is refused
+// here), for IssuedExpectations::checked. Its presence and criticality are not looked at.
+std::optional<std::string> extension_value_problem(const X509_EXTENSION* ext, const IssuedExpectations& expect);
 
 }  // namespace mqttpki::pki::detail

@@ -65,9 +65,23 @@ TEST_CASE("the issuer's post-check accepts what it issues and catches broken cer
   expect.server = false;
   expect.has_sans = true;
 
+  // The good certificate's own bc, keyUsage, extendedKeyUsage and AKI as IssuedExpectations::checked (what
+  // the Issuer passes: the same bytes), each passing extension_value_problem.
+  X509Ptr good_x = raw_x509(good.certificate);
+  IssuedExpectations with_checked = expect;
+  {
+    std::size_t k = 0;
+    for (int nid : {NID_basic_constraints, NID_key_usage, NID_ext_key_usage, NID_authority_key_identifier}) {
+      const X509_EXTENSION* ext = X509_get_ext(good_x.get(), X509_get_ext_by_NID(good_x.get(), nid, -1));
+      REQUIRE(ext != nullptr);
+      CHECK_FALSE(mqttpki::pki::detail::extension_value_problem(ext, expect));
+      with_checked.checked[k++] = ext;
+    }
+  }
   {
     X509Ptr x = raw_x509(good.certificate);
     CHECK_FALSE(issued_certificate_problem(x.get(), expect));
+    CHECK_FALSE(issued_certificate_problem(x.get(), with_checked));
     CHECK(X509_check_issued(ca_x.get(), x.get()) == X509_V_OK);
     CHECK(X509_check_purpose(x.get(), X509_PURPOSE_SSL_CLIENT, 0) == 1);
     IssuedExpectations as_server = expect;
@@ -128,6 +142,8 @@ TEST_CASE("the issuer's post-check accepts what it issues and catches broken cer
       REQUIRE(X509_sign(x.get(), ca_raw.get(), EVP_sha256()) > 0);  // only the change differs
     }
     CHECK(issued_certificate_problem(x.get(), expect));
+    // Extensions already checked are skipped only when byte for byte the same: the same verdict.
+    CHECK(issued_certificate_problem(x.get(), with_checked) == issued_certificate_problem(x.get(), expect));
     if (m.openssl_rejects) {
       CHECK((X509_check_issued(ca_x.get(), x.get()) != X509_V_OK ||
              X509_check_purpose(x.get(), X509_PURPOSE_SSL_CLIENT, 0) != 1));
@@ -166,4 +182,32 @@ TEST_CASE("the issuer's post-check accepts certificates from RSA, P-384 and Ed25
         make_request(PrivateKey::generate(KeyType::p256).public_key(), "pi1", Profile::client, {"DNS:pi1.local"}));
     CHECK(verify_chain({ca.cert}, r.certificate, Purpose::client, fixed_now()).ok);
   }
+}
+
+TEST_CASE("the issuer's post-check: extension_value_problem refuses wrong values", "[issue][issuer]") {
+  TestCa ca = make_test_ca();
+  X509Ptr ca_x = raw_x509(ca.cert);
+  IssuedExpectations expect;
+  expect.ca_key_id = X509_get0_subject_key_id(ca_x.get());
+  expect.server = false;
+  auto conf = [](int nid, const char* value) {
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509_EXTENSION* ext = X509V3_EXT_nconf_nid(nullptr, &ctx, nid, value);
+    REQUIRE(ext != nullptr);
+    return ossl::X509ExtensionPtr(ext);
+  };
+  CHECK_FALSE(mqttpki::pki::detail::extension_value_problem(conf(NID_basic_constraints, "critical,CA:FALSE").get(), expect));
+  CHECK(mqttpki::pki::detail::extension_value_problem(conf(NID_basic_constraints, "critical,CA:TRUE").get(), expect));
+  CHECK_FALSE(mqttpki::pki::detail::extension_value_problem(conf(NID_key_usage, "critical,digitalSignature").get(), expect));
+  CHECK(mqttpki::pki::detail::extension_value_problem(conf(NID_key_usage, "critical,digitalSignature,keyCertSign").get(), expect));
+  CHECK(mqttpki::pki::detail::extension_value_problem(conf(NID_key_usage, "critical,keyEncipherment").get(), expect));
+  CHECK_FALSE(mqttpki::pki::detail::extension_value_problem(conf(NID_ext_key_usage, "clientAuth").get(), expect));
+  CHECK(mqttpki::pki::detail::extension_value_problem(conf(NID_ext_key_usage, "serverAuth").get(), expect));
+  IssuedExpectations server = expect;
+  server.server = true;
+  CHECK_FALSE(mqttpki::pki::detail::extension_value_problem(conf(NID_ext_key_usage, "serverAuth").get(), server));
+  CHECK(mqttpki::pki::detail::extension_value_problem(conf(NID_ext_key_usage, "clientAuth").get(), server));
+  CHECK(mqttpki::pki::detail::extension_value_problem(conf(NID_subject_key_identifier, "01:02").get(), expect));
+  CHECK(mqttpki::pki::detail::extension_value_problem(conf(NID_netscape_comment, "hello").get(), expect));
 }
