@@ -93,10 +93,10 @@ void set_common_fields(X509* x, ASN1_INTEGER* serial, TimePoint not_before, Time
                        EVP_PKEY* subject_key, EVP_PKEY* encoding_key = nullptr) {
   ossl::check(X509_set_version(x, X509_VERSION_3) == 1, "X509_set_version");
   ossl::check(X509_set_serialNumber(x, serial) == 1, "X509_set_serialNumber");
-  auto nb = ossl::make_asn1_time(not_before);
-  auto na = ossl::make_asn1_time(not_after);
-  ossl::check(X509_set1_notBefore(x, nb.get()) == 1, "X509_set1_notBefore");
-  ossl::check(X509_set1_notAfter(x, na.get()) == 1, "X509_set1_notAfter");
+  // Written into the certificate's own ASN1_TIMEs, as make_asn1_time would make them (UTCTime until 2049,
+  // GeneralizedTime after), without a copy.
+  ossl::check(ASN1_TIME_set(X509_getm_notBefore(x), ossl::to_time_t(not_before)) != nullptr, "ASN1_TIME_set");
+  ossl::check(ASN1_TIME_set(X509_getm_notAfter(x), ossl::to_time_t(not_after)) != nullptr, "ASN1_TIME_set");
   set_public_key(x, subject_key, encoding_key);
 }
 

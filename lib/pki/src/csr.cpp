@@ -214,7 +214,10 @@ std::shared_ptr<Access::CsrImpl> parse_der(Bytes der) {
       if (!attributes.back()) return nullptr;
     }
   }
-  ossl::Asn1IntegerPtr version_value(d2i_exact(d2i_ASN1_INTEGER, ASN1_INTEGER_free, version));
+  // version: any INTEGER, as OpenSSL accepts; v1 (0), what every request carries, without decoding it.
+  static const Bytes version_1 = {V_ASN1_INTEGER, 0x01, 0x00};
+  const bool version_value = same_bytes(version, version_1) ||
+                             ossl::Asn1IntegerPtr(d2i_exact(d2i_ASN1_INTEGER, ASN1_INTEGER_free, version)) != nullptr;
   impl->subject = std::shared_ptr<X509_NAME>(d2i_exact(d2i_X509_NAME, X509_NAME_free, subject), X509_NAME_free);
   for (const auto& known : known_algorithms().ecdsa) {
     if (same_bytes(sig_alg, known.der)) impl->signature_algorithm = known.algor;

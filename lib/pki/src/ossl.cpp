@@ -323,9 +323,12 @@ Asn1OctetStringPtr key_id_for(X509_PUBKEY* pubkey) {
   const unsigned char* pk = nullptr;
   int pklen = 0;
   check(X509_PUBKEY_get0_param(nullptr, &pk, &pklen, nullptr, pubkey) == 1, "X509_PUBKEY_get0_param");
+  // SHA-1 fetched once per process (EVP_sha1() would be fetched again on every EVP_Digest).
+  static const Ptr<EVP_MD, EVP_MD_free> sha1(EVP_MD_fetch(nullptr, "SHA1", nullptr));
+  check(sha1 != nullptr, "EVP_MD_fetch SHA1");
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int mdlen = 0;
-  check(EVP_Digest(pk, static_cast<std::size_t>(pklen), md.data(), &mdlen, EVP_sha1(), nullptr) == 1,
+  check(EVP_Digest(pk, static_cast<std::size_t>(pklen), md.data(), &mdlen, sha1.get(), nullptr) == 1,
         "EVP_Digest");
   Asn1OctetStringPtr out(check_ptr(ASN1_OCTET_STRING_new(), "ASN1_OCTET_STRING_new"));
   check(ASN1_OCTET_STRING_set(out.get(), md.data(), static_cast<int>(mdlen)) == 1, "ASN1_OCTET_STRING_set");

@@ -313,3 +313,33 @@ TEST_CASE("Csr::load: an EC key BIT STRING with unused bits takes the decoding p
     CHECK(has_key == openssl_has_key);
   }
 }
+
+TEST_CASE("Csr::load: the version INTEGER, v1 or any other, decodes as d2i_X509_REQ decodes it", "[csr]") {
+  PkeyPtr key = raw_ec("P-256");
+  const Bytes der = raw_csr_der(key.get(), EVP_sha256());
+  // CertificationRequest SEQUENCE header, CertificationRequestInfo SEQUENCE header, then 02 01 00.
+  const unsigned char v1[] = {0x02, 0x01, 0x00};
+  auto at = std::search(der.begin(), der.end(), std::begin(v1), std::end(v1));
+  REQUIRE(at != der.end());
+  const auto offset = static_cast<std::size_t>(at - der.begin());
+  REQUIRE(offset < 10);
+  for (int v : {0x00, 0x01, 0x02, 0x7F, 0xFF}) {
+    const auto version = static_cast<unsigned char>(v);
+    INFO("version byte " << static_cast<int>(version));
+    Bytes changed = der;
+    changed[offset + 2] = version;
+    const unsigned char* p = changed.data();
+    X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(changed.size()));
+    const bool openssl_loads = req != nullptr;
+    X509_REQ_free(req);
+    ERR_clear_error();
+    bool loads = true;
+    try {
+      Csr csr = Csr::load(changed);
+      CHECK(csr.signature_valid() == (version == 0x00));
+    } catch (const Error&) {
+      loads = false;
+    }
+    CHECK(loads == openssl_loads);
+  }
+}

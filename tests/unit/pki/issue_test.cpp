@@ -655,3 +655,24 @@ TEST_CASE("Issuer: the per-CA cached extensions are byte for byte what OpenSSL m
     }
   }
 }
+
+TEST_CASE("validity times: UTCTime until 2049, GeneralizedTime from 2050 (RFC 5280)", "[issue]") {
+  // 2049-12-31T23:58:00Z: notBefore (5 minutes earlier) is UTCTime; notAfter (a year later) GeneralizedTime.
+  const TimePoint late = TimePoint(std::chrono::seconds(2524607880));
+  auto ca = make_test_ca(KeyType::p256, 3650, late - std::chrono::hours(24));
+  auto key = PrivateKey::generate(KeyType::p256);
+  Certificate c = issue(ca.cert, ca.key, make_request(key.public_key(), "late", Profile::client, {}, 365, late)).certificate;
+  X509Ptr x = raw_x509(c);
+  CHECK(ASN1_STRING_type(X509_get0_notBefore(x.get())) == V_ASN1_UTCTIME);
+  CHECK(ASN1_STRING_type(X509_get0_notAfter(x.get())) == V_ASN1_GENERALIZEDTIME);
+  CHECK(c.not_before() == late - backdate);
+  CHECK(c.not_after() == late + std::chrono::days(365));
+  const std::string nb(reinterpret_cast<const char*>(ASN1_STRING_get0_data(X509_get0_notBefore(x.get()))));
+  const std::string na(reinterpret_cast<const char*>(ASN1_STRING_get0_data(X509_get0_notAfter(x.get()))));
+  CHECK(nb == "491231235300Z");
+  CHECK(na == "20501231235800Z");
+  // The CA's own times follow the same rule.
+  X509Ptr cx = raw_x509(ca.cert);
+  CHECK(ASN1_STRING_type(X509_get0_notBefore(cx.get())) == V_ASN1_UTCTIME);
+  CHECK(ASN1_STRING_type(X509_get0_notAfter(cx.get())) == V_ASN1_GENERALIZEDTIME);
+}
