@@ -126,7 +126,8 @@ PublicKey public_key_of(const Tlv& spki) {
     const auto len = static_cast<std::size_t>(key_tlv.end - point);
     ossl::EvpPkeyPtr key = ossl::ec_public_key(known_curve, point, len);
     if (!key) return {};
-    return Access::make_public(std::move(key), ossl::ec_encoding_key(known_curve, point, len));
+    return Access::make_public(std::move(key), ossl::ec_encoding_key(known_curve, point, len),
+                               known_curve == NID_X9_62_prime256v1 ? KeyType::p256 : KeyType::p384);
   }
   ossl::X509AlgorPtr alg(d2i_exact(d2i_X509_ALGOR, X509_ALGOR_free, alg_tlv));
   ossl::Asn1BitStringPtr bits(d2i_exact(d2i_ASN1_BIT_STRING, ASN1_BIT_STRING_free, key_tlv));
@@ -142,7 +143,8 @@ PublicKey public_key_of(const Tlv& spki) {
       const auto len = static_cast<std::size_t>(ASN1_STRING_length(bits.get()));
       ossl::EvpPkeyPtr key = ossl::ec_public_key(curve, point, len);
       if (!key) return {};
-      return Access::make_public(std::move(key), ossl::ec_encoding_key(curve, point, len));
+      return Access::make_public(std::move(key), ossl::ec_encoding_key(curve, point, len),
+                                 curve == NID_X9_62_prime256v1 ? KeyType::p256 : KeyType::p384);
     }
   }
   const unsigned char* q = spki.begin;

@@ -346,10 +346,16 @@ EVP_PKEY* detail::Access::pkey(const PublicKey& key) {
 
 EVP_PKEY* detail::Access::pkey(const PrivateKey& key) { return key.impl_->pkey.get(); }
 
-PublicKey detail::Access::make_public(ossl::EvpPkeyPtr pkey, ossl::EvpPkeyPtr encoding_key) {
+PublicKey detail::Access::make_public(ossl::EvpPkeyPtr pkey, ossl::EvpPkeyPtr encoding_key,
+                                      std::optional<KeyType> known_type) {
   PublicKey key;
-  key.impl_ = std::make_shared<const PublicKey::Impl>(PublicKey::Impl{std::move(pkey), std::move(encoding_key)});
+  key.impl_ = std::make_shared<const PublicKey::Impl>(
+      PublicKey::Impl{std::move(pkey), std::move(encoding_key), known_type});
   return key;
+}
+
+std::optional<KeyType> detail::Access::known_type(const PublicKey& key) {
+  return key.impl_ ? key.impl_->known_type : std::nullopt;
 }
 
 EVP_PKEY* detail::Access::encoding_key(const PublicKey& key) {

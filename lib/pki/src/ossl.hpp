@@ -153,6 +153,9 @@ struct PublicKey::Impl {
   // The same key as an ASN.1-method EVP_PKEY for X509_set_pubkey (see ec_encoding_key), made along with
   // `pkey` when the encoded point was at hand (a CSR's P-256 / P-384 key); null otherwise.
   ossl::EvpPkeyPtr encoding_key;
+  // KeyType::p256 / p384 when the key was built from a point on that curve (Csr::load): what
+  // key_type_of would find, known without asking the provider. Empty otherwise.
+  std::optional<KeyType> known_type;
 };
 struct PrivateKey::Impl {
   ossl::EvpPkeyPtr pkey;
@@ -178,7 +181,10 @@ struct detail::Access {
   static X509* x509(const Certificate& cert) { return cert.impl_->x509.get(); }
   using CsrImpl = Csr::Impl;
 
-  static PublicKey make_public(ossl::EvpPkeyPtr pkey, ossl::EvpPkeyPtr encoding_key = {});
+  static PublicKey make_public(ossl::EvpPkeyPtr pkey, ossl::EvpPkeyPtr encoding_key = {},
+                               std::optional<KeyType> known_type = std::nullopt);
+  // PublicKey::Impl::known_type (empty for an empty key).
+  static std::optional<KeyType> known_type(const PublicKey& key);
   // PublicKey::Impl::encoding_key, or null.
   static EVP_PKEY* encoding_key(const PublicKey& key);
   // Takes a new reference to a borrowed key.

@@ -343,3 +343,36 @@ TEST_CASE("Csr::load: the version INTEGER, v1 or any other, decodes as d2i_X509_
     CHECK(loads == openssl_loads);
   }
 }
+
+TEST_CASE("Csr::load: the key policy for CSR keys is what it is for the same key loaded otherwise", "[csr][policy]") {
+  PkeyPtr compressed = raw_ec("P-256");
+  REQUIRE(EVP_PKEY_set_utf8_string_param(compressed.get(), "point-format", "compressed") == 1);
+  std::vector<std::pair<const char*, PkeyPtr>> keys;
+  keys.emplace_back("P-256", raw_ec("P-256"));
+  keys.emplace_back("P-256 compressed", std::move(compressed));
+  keys.emplace_back("P-384", raw_ec("P-384"));
+  keys.emplace_back("P-521", raw_ec("P-521"));
+  keys.emplace_back("secp256k1", raw_ec("secp256k1"));
+  keys.emplace_back("RSA 2048", raw_rsa(2048));
+  keys.emplace_back("RSA 1024", raw_rsa(1024));
+  keys.emplace_back("Ed25519", PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")));
+  for (auto& [what, key] : keys) {
+    INFO(what);
+    const EVP_MD* md = EVP_PKEY_is_a(key.get(), "ED25519") ? nullptr
+                       : EVP_PKEY_is_a(key.get(), "EC") && EVP_PKEY_get_bits(key.get()) > 256 ? EVP_sha384()
+                                                                                              : EVP_sha256();
+    const PublicKey from_csr = Csr::load(raw_csr_der(key.get(), md)).public_key();
+    const PublicKey loaded = PublicKey::load(public_pem(key.get()));
+    CHECK(from_csr == loaded);
+    CHECK(from_csr.type() == loaded.type());
+    auto verdict = [](const PublicKey& k) -> std::string {
+      try {
+        check_key_policy(k);
+        return "accepted";
+      } catch (const Error& e) {
+        return e.what();
+      }
+    };
+    CHECK(verdict(from_csr) == verdict(loaded));
+  }
+}
