@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "fuzz_support.hpp"
+#include "pem.hpp"  // lib/pki/src: read_blocks' own decoder against PEM_read_bio
 
 const char* const fuzz_target_name = "fuzz_pem_loaders";
 
@@ -27,11 +28,30 @@ namespace {
 
 const TimePoint fixed_now = TimePoint{} + std::chrono::seconds(1'800'000'000);
 
+// Every block read_blocks finds (label, encrypted flag, DER, text), or its error message.
+std::string read_outcome(ByteView input, bool openssl_only) {
+  try {
+    std::string out;
+    for (const auto& b : pki::pem::read_blocks(input, openssl_only)) {
+      out += b.label + '|' + (b.encrypted ? '1' : '0') + '|' + std::string(b.der.begin(), b.der.end()) + '|' + b.text + '\n';
+    }
+    return out;
+  } catch (const Error& e) {
+    return std::string("error: ") + e.what();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const ByteView input(data, size);
   const std::string_view text(reinterpret_cast<const char*>(data), size);
+
+  // read_blocks decodes blocks laid out as PEM writers do by itself and all others with PEM_read_bio: the
+  // two must give the same blocks, or the same error.
+  if (pki::pem::looks_like_pem(input) && read_outcome(input, false) != read_outcome(input, true)) {
+    bug("read_blocks' own PEM decoder and PEM_read_bio disagree");
+  }
 
   const ObjectKind kind = detect_kind(input);  // never throws
   (void)describe_kind(kind);

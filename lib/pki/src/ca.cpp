@@ -2,6 +2,7 @@
 #include <mqttpki/pki/util.hpp>
 #include <mqttpki/pki/verify.hpp>
 
+#include "issued_check.hpp"
 #include "ossl.hpp"
 
 #include <algorithm>
@@ -22,37 +23,54 @@ void check_days(int days) {
   }
 }
 
-void add_ext(X509* x, int nid, void* value, bool critical) {
-  if (X509_add1_ext_i2d(x, nid, value, critical ? 1 : 0, X509V3_ADD_REPLACE) != 1) {
+// One extension's DER made through the X509V3 API (X509V3_EXT_i2d, what X509_add1_ext_i2d encodes with).
+ossl::X509ExtensionPtr make_ext(int nid, void* value, bool critical) {
+  X509_EXTENSION* ext = X509V3_EXT_i2d(nid, critical ? 1 : 0, value);
+  if (ext == nullptr) throw ossl::openssl_error("encoding a certificate extension");
+  return ossl::X509ExtensionPtr(ext);
+}
+
+// Appends a copy of the extension (X509_add_ext copies it).
+void add_ext(X509* x, const X509_EXTENSION* ext) {
+  if (X509_add_ext(x, const_cast<X509_EXTENSION*>(ext), -1) != 1) {
     throw ossl::openssl_error("adding a certificate extension");
   }
 }
+void add_ext(X509* x, const ossl::X509ExtensionPtr& ext) { add_ext(x, ext.get()); }
 
-void add_basic_constraints(X509* x, bool ca, std::optional<int> pathlen) {
+void add_ext(X509* x, int nid, void* value, bool critical) { add_ext(x, make_ext(nid, value, critical)); }
+
+ossl::X509ExtensionPtr basic_constraints_ext(bool ca, std::optional<int> pathlen) {
   ossl::BasicConstraintsPtr bc(ossl::check_ptr(BASIC_CONSTRAINTS_new(), "BASIC_CONSTRAINTS_new"));
   bc->ca = ca ? 0xFF : 0;
   if (ca && pathlen) {
     bc->pathlen = ossl::check_ptr(ASN1_INTEGER_new(), "ASN1_INTEGER_new");
     ossl::check(ASN1_INTEGER_set(bc->pathlen, *pathlen) == 1, "ASN1_INTEGER_set");
   }
-  add_ext(x, NID_basic_constraints, bc.get(), true);
+  return make_ext(NID_basic_constraints, bc.get(), true);
 }
 
 // Bits as numbered in RFC 5280 KeyUsage: digitalSignature(0) ... cRLSign(6).
-void add_key_usage(X509* x, std::initializer_list<int> bits) {
+ossl::X509ExtensionPtr key_usage_ext(std::initializer_list<int> bits) {
   ossl::Asn1BitStringPtr ku(ossl::check_ptr(ASN1_BIT_STRING_new(), "ASN1_BIT_STRING_new"));
   for (int bit : bits) ossl::check(ASN1_BIT_STRING_set_bit(ku.get(), bit, 1) == 1, "ASN1_BIT_STRING_set_bit");
-  add_ext(x, NID_key_usage, ku.get(), true);
+  return make_ext(NID_key_usage, ku.get(), true);
 }
 constexpr int ku_digital_signature = 0;
 constexpr int ku_key_encipherment = 2;
 constexpr int ku_key_cert_sign = 5;
 constexpr int ku_crl_sign = 6;
 
-void add_authority_key_id(X509* x, const ASN1_OCTET_STRING* keyid) {
+ossl::X509ExtensionPtr extended_key_usage_ext(int purpose_nid) {
+  ossl::ExtendedKeyUsagePtr eku(ossl::check_ptr(sk_ASN1_OBJECT_new_null(), "sk_ASN1_OBJECT_new_null"));
+  ossl::check(sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(purpose_nid)) > 0, "sk_ASN1_OBJECT_push");
+  return make_ext(NID_ext_key_usage, eku.get(), false);
+}
+
+ossl::X509ExtensionPtr authority_key_id_ext(const ASN1_OCTET_STRING* keyid) {
   ossl::AuthorityKeyIdPtr aki(ossl::check_ptr(AUTHORITY_KEYID_new(), "AUTHORITY_KEYID_new"));
   aki->keyid = ossl::check_ptr(ASN1_OCTET_STRING_dup(keyid), "ASN1_OCTET_STRING_dup");
-  add_ext(x, NID_authority_key_identifier, aki.get(), false);
+  return make_ext(NID_authority_key_identifier, aki.get(), false);
 }
 
 // X509_set_pubkey without OpenSSL 3.0's encoder/decoder round trip for EC keys (see ec_key_for_encoding);
@@ -71,15 +89,14 @@ void set_public_key(X509* x, EVP_PKEY* key, EVP_PKEY* encoding_key) {
 }
 
 // encoding_key: the subject key's ASN.1-method twin when known (PublicKey::Impl::encoding_key), else null.
-void set_common_fields(X509* x, const std::string& serial_hex, TimePoint not_before, TimePoint not_after,
+void set_common_fields(X509* x, ASN1_INTEGER* serial, TimePoint not_before, TimePoint not_after,
                        EVP_PKEY* subject_key, EVP_PKEY* encoding_key = nullptr) {
   ossl::check(X509_set_version(x, X509_VERSION_3) == 1, "X509_set_version");
-  auto serial = ossl::serial_from_hex(serial_hex);
-  ossl::check(X509_set_serialNumber(x, serial.get()) == 1, "X509_set_serialNumber");
-  auto nb = ossl::make_asn1_time(not_before);
-  auto na = ossl::make_asn1_time(not_after);
-  ossl::check(X509_set1_notBefore(x, nb.get()) == 1, "X509_set1_notBefore");
-  ossl::check(X509_set1_notAfter(x, na.get()) == 1, "X509_set1_notAfter");
+  ossl::check(X509_set_serialNumber(x, serial) == 1, "X509_set_serialNumber");
+  // Written into the certificate's own ASN1_TIMEs, as make_asn1_time would make them (UTCTime until 2049,
+  // GeneralizedTime after), without a copy.
+  ossl::check(ASN1_TIME_set(X509_getm_notBefore(x), ossl::to_time_t(not_before)) != nullptr, "ASN1_TIME_set");
+  ossl::check(ASN1_TIME_set(X509_getm_notAfter(x), ossl::to_time_t(not_after)) != nullptr, "ASN1_TIME_set");
   set_public_key(x, subject_key, encoding_key);
 }
 
@@ -89,7 +106,7 @@ void sign(X509* x, EVP_PKEY* key) {
 
 // The CA certificate make_ca and renew_ca write.
 Certificate build_ca(EVP_PKEY* key, const X509_NAME* subject, const ASN1_OCTET_STRING* ski,
-                     std::optional<int> pathlen, TimePoint now, int days, const std::string& serial) {
+                     std::optional<int> pathlen, TimePoint now, int days, ASN1_INTEGER* serial) {
   ossl::X509Ptr x(ossl::check_ptr(X509_new(), "X509_new"));
   set_common_fields(x.get(), serial, now - backdate, now + std::chrono::days(days), key);
   ossl::check(X509_set_subject_name(x.get(), subject) == 1, "X509_set_subject_name");
@@ -99,10 +116,10 @@ Certificate build_ca(EVP_PKEY* key, const X509_NAME* subject, const ASN1_OCTET_S
     computed = ossl::key_id_for(X509_get_X509_PUBKEY(x.get()));
     ski = computed.get();
   }
-  add_basic_constraints(x.get(), true, pathlen);
-  add_key_usage(x.get(), {ku_key_cert_sign, ku_crl_sign});
+  add_ext(x.get(), basic_constraints_ext(true, pathlen));
+  add_ext(x.get(), key_usage_ext({ku_key_cert_sign, ku_crl_sign}));
   add_ext(x.get(), NID_subject_key_identifier, const_cast<ASN1_OCTET_STRING*>(ski), false);
-  add_authority_key_id(x.get(), ski);
+  add_ext(x.get(), authority_key_id_ext(ski));
   sign(x.get(), key);
   Certificate cert = Access::make_certificate(std::move(x));
   // Cheap self-check: the new CA is a valid strict trust anchor at `now`.
@@ -129,9 +146,9 @@ Certificate make_ca(const PrivateKey& key, const CaOptions& options) {
   if (options.pathlen && *options.pathlen < 0) {
     throw Error(Errc::invalid_argument, "pathlen must be 0 or more");
   }
-  std::string serial = ossl::choose_serial(options.serial, options.random);
+  auto serial = ossl::choose_serial_integer(options.serial, options.random);
   auto name = Access::x509_name(options.subject);
-  return build_ca(Access::pkey(key), name.get(), nullptr, options.pathlen, options.now, options.days, serial);
+  return build_ca(Access::pkey(key), name.get(), nullptr, options.pathlen, options.now, options.days, serial.get());
 }
 
 Certificate renew_ca(const PrivateKey& ca_key, const Certificate& old_ca, const RenewCaOptions& options) {
@@ -147,10 +164,10 @@ Certificate renew_ca(const PrivateKey& ca_key, const Certificate& old_ca, const 
   }
   check_key_policy(ca_key);
   check_days(options.days);
-  std::string serial = ossl::choose_serial(options.serial, options.random);
+  auto serial = ossl::choose_serial_integer(options.serial, options.random);
   X509* old = Access::x509(old_ca);
   return build_ca(Access::pkey(ca_key), X509_get_subject_name(old), X509_get0_subject_key_id(old), bc->pathlen,
-                  options.now, options.days, serial);
+                  options.now, options.days, serial.get());
 }
 
 std::string_view to_string(Profile profile) noexcept {
@@ -194,6 +211,17 @@ struct Issuer::Impl {
   // copy (EVP_MD_CTX_copy_ex only reads it, so threads may share it). Null for Ed25519, whose one-shot
   // context cannot be copied before use: it is set up per certificate.
   ossl::EvpMdCtxPtr sign_template;
+  // The extensions that are the same in every leaf this CA issues, encoded once (X509V3_EXT_i2d, as
+  // X509_add1_ext_i2d would per certificate); issue() attaches copies. Only the subjectKeyIdentifier and
+  // subjectAltName are made per certificate.
+  struct {
+    ossl::X509ExtensionPtr basic_constraints;  // critical CA:FALSE
+    ossl::X509ExtensionPtr key_usage;          // critical digitalSignature
+    ossl::X509ExtensionPtr key_usage_rsa;      // critical digitalSignature, keyEncipherment
+    ossl::X509ExtensionPtr eku_server;         // serverAuth
+    ossl::X509ExtensionPtr eku_client;         // clientAuth
+    ossl::X509ExtensionPtr authority_key_id;   // keyid: the CA's subjectKeyIdentifier
+  } leaf_ext;
 
   void sign(X509* x) const {
     if (!sign_template) {
@@ -202,6 +230,8 @@ struct Issuer::Impl {
     }
     ossl::EvpMdCtxPtr ctx(ossl::check_ptr(EVP_MD_CTX_new(), "EVP_MD_CTX_new"));
     ossl::check(EVP_MD_CTX_copy_ex(ctx.get(), sign_template.get()) == 1, "EVP_MD_CTX_copy_ex");
+    // Sign on this copy itself rather than on yet another copy of it (it is used once).
+    EVP_MD_CTX_set_flags(ctx.get(), EVP_MD_CTX_FLAG_FINALISE);
     if (X509_sign_ctx(x, ctx.get()) <= 0) throw ossl::openssl_error("signing the certificate");
   }
 };
@@ -256,9 +286,30 @@ Issuer::Issuer(const Certificate& ca_cert, const PrivateKey& ca_key, std::string
                                       signing_key, nullptr) == 1,
                 "EVP_DigestSignInit_ex");
   }
-  impl_ = std::make_shared<const Impl>(Impl{ca_cert, ca_key, std::move(ca_label), not_before, not_after,
-                                            std::move(key_id), std::move(name_constraints), verify_each_signature,
-                                            std::move(sign_template)});
+  auto impl = std::make_shared<Impl>(Impl{ca_cert, ca_key, std::move(ca_label), not_before, not_after,
+                                         std::move(key_id), std::move(name_constraints), verify_each_signature,
+                                         std::move(sign_template), {}});
+  impl->leaf_ext.basic_constraints = basic_constraints_ext(false, std::nullopt);
+  impl->leaf_ext.key_usage = key_usage_ext({ku_digital_signature});
+  impl->leaf_ext.key_usage_rsa = key_usage_ext({ku_digital_signature, ku_key_encipherment});
+  impl->leaf_ext.eku_server = extended_key_usage_ext(NID_server_auth);
+  impl->leaf_ext.eku_client = extended_key_usage_ext(NID_client_auth);
+  impl->leaf_ext.authority_key_id = authority_key_id_ext(impl->key_id.get());
+  // Their values pass the post-check once here, so that issue() need not decode them again (see
+  // IssuedExpectations::checked); a certificate whose bytes differ is still decoded and checked.
+  for (bool server : {false, true}) {
+    detail::IssuedExpectations expect;
+    expect.ca_key_id = impl->key_id.get();
+    expect.server = server;
+    for (const auto* ext : {&impl->leaf_ext.basic_constraints, &impl->leaf_ext.key_usage,
+                            &impl->leaf_ext.key_usage_rsa, &impl->leaf_ext.authority_key_id,
+                            server ? &impl->leaf_ext.eku_server : &impl->leaf_ext.eku_client}) {
+      if (auto problem = detail::extension_value_problem(ext->get(), expect)) {
+        throw Error(Errc::crypto, "the leaf extensions prepared for the CA " + label + " are wrong: " + *problem);
+      }
+    }
+  }
+  impl_ = std::move(impl);
 }
 
 const Certificate& Issuer::ca_certificate() const noexcept { return impl_->cert; }
@@ -284,11 +335,12 @@ IssueResult Issuer::issue(const IssueRequest& req) const {
   // --- the request
   check_key_policy(req.public_key);
   X509* ca = Access::x509(ca_info.cert);
-  auto subject = Access::x509_name(req.subject);  // decoded once for these checks and the certificate
-  if (X509_NAME_get_index_by_NID(subject.get(), NID_commonName, -1) < 0) {
+  ossl::X509NamePtr subject_holder;  // decoded once for these checks and the certificate (if not already)
+  const X509_NAME* subject = Access::x509_name_view(req.subject, subject_holder);
+  if (X509_NAME_get_index_by_NID(subject, NID_commonName, -1) < 0) {
     throw Error(Errc::policy, "the certificate subject needs a CN (e.g. CN=pi1)");
   }
-  if (X509_NAME_cmp(subject.get(), X509_get_subject_name(ca)) == 0) {  // as Name's operator==
+  if (X509_NAME_cmp(subject, X509_get_subject_name(ca)) == 0) {  // as Name's operator==
     throw Error(Errc::policy, "the subject \"" + req.subject.to_string() +
                                   "\" is the CA's own subject; give the certificate a name of its own");
   }
@@ -304,7 +356,7 @@ IssueResult Issuer::issue(const IssueRequest& req) const {
                 "`--san DNS:mqtt.example.com --san IP:203.0.113.5`");
   }
   check_days(req.days);
-  std::string serial = ossl::choose_serial(req.serial, req.random);
+  auto serial = ossl::choose_serial_integer(req.serial, req.random);
 
   std::vector<std::string> warnings;
   TimePoint not_before = req.now - backdate;
@@ -327,24 +379,19 @@ IssueResult Issuer::issue(const IssueRequest& req) const {
   // --- the certificate
   EVP_PKEY* leaf_key = Access::pkey(req.public_key);
   ossl::X509Ptr x(ossl::check_ptr(X509_new(), "X509_new"));
-  set_common_fields(x.get(), serial, not_before, not_after, leaf_key, Access::encoding_key(req.public_key));
-  ossl::check(X509_set_subject_name(x.get(), subject.get()) == 1, "X509_set_subject_name");
+  set_common_fields(x.get(), serial.get(), not_before, not_after, leaf_key, Access::encoding_key(req.public_key));
+  ossl::check(X509_set_subject_name(x.get(), subject) == 1, "X509_set_subject_name");
   ossl::check(X509_set_issuer_name(x.get(), X509_get_subject_name(ca)) == 1, "X509_set_issuer_name");
-  add_basic_constraints(x.get(), false, std::nullopt);
-  if (EVP_PKEY_is_a(leaf_key, "RSA")) {
-    add_key_usage(x.get(), {ku_digital_signature, ku_key_encipherment});
-  } else {
-    add_key_usage(x.get(), {ku_digital_signature});
-  }
-  {
-    ossl::ExtendedKeyUsagePtr eku(ossl::check_ptr(sk_ASN1_OBJECT_new_null(), "sk_ASN1_OBJECT_new_null"));
-    ASN1_OBJECT* purpose = OBJ_nid2obj(req.profile == Profile::server ? NID_server_auth : NID_client_auth);
-    ossl::check(sk_ASN1_OBJECT_push(eku.get(), purpose) > 0, "sk_ASN1_OBJECT_push");
-    add_ext(x.get(), NID_ext_key_usage, eku.get(), false);
-  }
+  const X509_EXTENSION* key_usage =
+      (EVP_PKEY_is_a(leaf_key, "RSA") ? ca_info.leaf_ext.key_usage_rsa : ca_info.leaf_ext.key_usage).get();
+  const X509_EXTENSION* eku =
+      (req.profile == Profile::server ? ca_info.leaf_ext.eku_server : ca_info.leaf_ext.eku_client).get();
+  add_ext(x.get(), ca_info.leaf_ext.basic_constraints);
+  add_ext(x.get(), key_usage);
+  add_ext(x.get(), eku);
   auto ski = ossl::key_id_for(X509_get_X509_PUBKEY(x.get()));
   add_ext(x.get(), NID_subject_key_identifier, ski.get(), false);
-  add_authority_key_id(x.get(), ca_info.key_id.get());
+  add_ext(x.get(), ca_info.leaf_ext.authority_key_id);
   if (!req.sans.empty()) {
     auto names = ossl::to_general_names(req.sans);
     add_ext(x.get(), NID_subject_alt_name, names.get(), false);
@@ -359,18 +406,24 @@ IssueResult Issuer::issue(const IssueRequest& req) const {
     ERR_clear_error();
     refuse("certificate signature failure");
   }
-  if (int rc = X509_check_issued(ca, x.get()); rc != X509_V_OK) refuse(X509_verify_cert_error_string(rc));
-  const int purpose = req.profile == Profile::server ? X509_PURPOSE_SSL_SERVER : X509_PURPOSE_SSL_CLIENT;
-  if (X509_check_purpose(x.get(), purpose, 0) != 1) {
-    ERR_clear_error();
-    refuse(X509_verify_cert_error_string(X509_V_ERR_INVALID_PURPOSE));
-  }
+  // What X509_check_issued and X509_check_purpose checked, on the certificate as built (see
+  // issued_check.hpp); the CA's keyUsage (keyCertSign) was checked when this Issuer was made.
+  detail::IssuedExpectations expect;
+  expect.ca_subject = X509_get_subject_name(ca);
+  expect.ca_key = Access::pkey(ca_info.key);
+  expect.ca_key_id = ca_info.key_id.get();
+  expect.server = req.profile == Profile::server;
+  expect.has_sans = !req.sans.empty();
+  expect.checked = {ca_info.leaf_ext.basic_constraints.get(), key_usage, eku, ca_info.leaf_ext.authority_key_id.get()};
+  if (auto problem = detail::issued_certificate_problem(x.get(), expect)) refuse(*problem);
   if (ossl::from_asn1_time(X509_get0_notBefore(x.get())) > req.now ||
       ossl::from_asn1_time(X509_get0_notAfter(x.get())) < req.now) {
     refuse("not valid at the time of issue");
   }
   if (ossl::from_asn1_time(X509_get0_notAfter(x.get())) > ca_info.not_after) refuse("valid beyond the CA's expiry");
   if (ca_info.name_constraints) {
+    // NAME_CONSTRAINTS_check reads the subjectAltName from OpenSSL's extension cache: fill it first.
+    (void)X509_get_extension_flags(x.get());
     int rc = NAME_CONSTRAINTS_check(x.get(), ca_info.name_constraints.get());
     if (rc == X509_V_OK) rc = NAME_CONSTRAINTS_check_CN(x.get(), ca_info.name_constraints.get());
     if (rc != X509_V_OK) refuse(X509_verify_cert_error_string(rc));

@@ -70,9 +70,8 @@ Certificate Certificate::load(ByteView data) { return load_many(data, true).fron
 std::vector<Certificate> Certificate::load_chain(ByteView data) { return load_many(data, false); }
 
 std::string Certificate::to_pem() const {
-  auto bio = ossl::new_mem_bio();
-  ossl::check(PEM_write_bio_X509(bio.get(), Access::x509(*this)) == 1, "PEM_write_bio_X509");
-  return ossl::bio_to_string(bio.get());
+  // As PEM_write_bio_X509 writes it (pem::encode matches PEM_write_bio byte for byte).
+  return pem::encode("CERTIFICATE", ossl::i2d_bytes(i2d_X509, Access::x509(*this), "i2d_X509"));
 }
 
 Bytes Certificate::to_der() const {

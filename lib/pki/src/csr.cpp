@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 
 #include <algorithm>
+#include <array>
 
 namespace mqttpki::pki {
 
@@ -56,6 +57,50 @@ T* d2i_exact(T* (*d2i)(T**, const unsigned char**, long), void (*free_fn)(T*), c
   return nullptr;
 }
 
+Bytes algor_der(int nid, int ptype, int param_nid) {
+  ossl::X509AlgorPtr alg(ossl::check_ptr(X509_ALGOR_new(), "X509_ALGOR_new"));
+  ossl::check(X509_ALGOR_set0(alg.get(), OBJ_nid2obj(nid), ptype,
+                              param_nid == NID_undef ? nullptr : OBJ_nid2obj(param_nid)) == 1,
+              "X509_ALGOR_set0");
+  return ossl::i2d_bytes(i2d_X509_ALGOR, alg.get(), "i2d_X509_ALGOR");
+}
+
+// The AlgorithmIdentifiers nearly every request carries, as OpenSSL encodes them, made once per process
+// (read-only afterwards, so threads may share them). A request whose bytes are exactly one of these skips
+// decoding them (d2i_X509_ALGOR looks the OIDs up under a global lock, about 2 us each); anything else
+// is decoded as before.
+struct KnownAlgorithms {
+  Bytes p256_key;  // id-ecPublicKey with namedCurve prime256v1
+  Bytes p384_key;  // id-ecPublicKey with namedCurve secp384r1
+  struct Signature {
+    Bytes der;                                // ecdsa-with-SHA256/384/512, parameters absent
+    std::shared_ptr<const X509_ALGOR> algor;  // the same, decoded
+  };
+  std::array<Signature, 3> ecdsa;
+
+  KnownAlgorithms() {
+    p256_key = algor_der(NID_X9_62_id_ecPublicKey, V_ASN1_OBJECT, NID_X9_62_prime256v1);
+    p384_key = algor_der(NID_X9_62_id_ecPublicKey, V_ASN1_OBJECT, NID_secp384r1);
+    const int nids[] = {NID_ecdsa_with_SHA256, NID_ecdsa_with_SHA384, NID_ecdsa_with_SHA512};
+    for (std::size_t i = 0; i < ecdsa.size(); ++i) {
+      ecdsa[i].der = algor_der(nids[i], V_ASN1_UNDEF, NID_undef);
+      const unsigned char* p = ecdsa[i].der.data();
+      ecdsa[i].algor = std::shared_ptr<const X509_ALGOR>(
+          ossl::check_ptr(d2i_X509_ALGOR(nullptr, &p, static_cast<long>(ecdsa[i].der.size())), "d2i_X509_ALGOR"),
+          X509_ALGOR_free);
+    }
+  }
+};
+
+const KnownAlgorithms& known_algorithms() {
+  static const KnownAlgorithms known;
+  return known;
+}
+
+bool same_bytes(const Tlv& tlv, const Bytes& der) {
+  return static_cast<std::size_t>(tlv.end - tlv.begin) == der.size() && std::equal(der.begin(), der.end(), tlv.begin);
+}
+
 // The SubjectPublicKeyInfo as an EVP_PKEY. EC P-256 / P-384 (what mqttpki issues for) are built from the
 // point directly: d2i_PUBKEY goes through OpenSSL 3.0's provider decoders, which cost more than
 // verifying the signature; they also get their twin for X509_set_pubkey (ec_encoding_key) while the point
@@ -68,6 +113,21 @@ PublicKey public_key_of(const Tlv& spki) {
   if (!next_tlv(p, spki.end, alg_tlv, V_ASN1_SEQUENCE, true) || !next_tlv(p, spki.end, key_tlv, V_ASN1_BIT_STRING, false) ||
       p != spki.end) {
     return {};
+  }
+  // P-256 / P-384 with the AlgorithmIdentifier exactly as OpenSSL encodes it and a BIT STRING without
+  // unused bits: the point is the BIT STRING's contents after its first octet, as d2i_ASN1_BIT_STRING
+  // would give it. Anything else takes the decoding path below.
+  const KnownAlgorithms& known = known_algorithms();
+  const int known_curve = same_bytes(alg_tlv, known.p256_key)   ? NID_X9_62_prime256v1
+                          : same_bytes(alg_tlv, known.p384_key) ? NID_secp384r1
+                                                                : NID_undef;
+  if (known_curve != NID_undef && key_tlv.end - key_tlv.content >= 2 && key_tlv.content[0] == 0) {
+    const unsigned char* point = key_tlv.content + 1;
+    const auto len = static_cast<std::size_t>(key_tlv.end - point);
+    ossl::EvpPkeyPtr key = ossl::ec_public_key(known_curve, point, len);
+    if (!key) return {};
+    return Access::make_public(std::move(key), ossl::ec_encoding_key(known_curve, point, len),
+                               known_curve == NID_X9_62_prime256v1 ? KeyType::p256 : KeyType::p384);
   }
   ossl::X509AlgorPtr alg(d2i_exact(d2i_X509_ALGOR, X509_ALGOR_free, alg_tlv));
   ossl::Asn1BitStringPtr bits(d2i_exact(d2i_ASN1_BIT_STRING, ASN1_BIT_STRING_free, key_tlv));
@@ -83,7 +143,8 @@ PublicKey public_key_of(const Tlv& spki) {
       const auto len = static_cast<std::size_t>(ASN1_STRING_length(bits.get()));
       ossl::EvpPkeyPtr key = ossl::ec_public_key(curve, point, len);
       if (!key) return {};
-      return Access::make_public(std::move(key), ossl::ec_encoding_key(curve, point, len));
+      return Access::make_public(std::move(key), ossl::ec_encoding_key(curve, point, len),
+                                 curve == NID_X9_62_prime256v1 ? KeyType::p256 : KeyType::p384);
     }
   }
   const unsigned char* q = spki.begin;
@@ -155,9 +216,18 @@ std::shared_ptr<Access::CsrImpl> parse_der(Bytes der) {
       if (!attributes.back()) return nullptr;
     }
   }
-  ossl::Asn1IntegerPtr version_value(d2i_exact(d2i_ASN1_INTEGER, ASN1_INTEGER_free, version));
-  impl->subject.reset(d2i_exact(d2i_X509_NAME, X509_NAME_free, subject));
-  impl->signature_algorithm.reset(d2i_exact(d2i_X509_ALGOR, X509_ALGOR_free, sig_alg));
+  // version: any INTEGER, as OpenSSL accepts; v1 (0), what every request carries, without decoding it.
+  static const Bytes version_1 = {V_ASN1_INTEGER, 0x01, 0x00};
+  const bool version_value = same_bytes(version, version_1) ||
+                             ossl::Asn1IntegerPtr(d2i_exact(d2i_ASN1_INTEGER, ASN1_INTEGER_free, version)) != nullptr;
+  impl->subject = std::shared_ptr<X509_NAME>(d2i_exact(d2i_X509_NAME, X509_NAME_free, subject), X509_NAME_free);
+  for (const auto& known : known_algorithms().ecdsa) {
+    if (same_bytes(sig_alg, known.der)) impl->signature_algorithm = known.algor;
+  }
+  if (!impl->signature_algorithm) {
+    impl->signature_algorithm =
+        std::shared_ptr<const X509_ALGOR>(d2i_exact(d2i_X509_ALGOR, X509_ALGOR_free, sig_alg), X509_ALGOR_free);
+  }
   impl->signature.reset(d2i_exact(d2i_ASN1_BIT_STRING, ASN1_BIT_STRING_free, sig));
   if (!version_value || !impl->subject || !impl->signature_algorithm || !impl->signature) return nullptr;
   impl->public_key = public_key_of(spki);
@@ -216,32 +286,72 @@ Csr Csr::load(ByteView data) {
   return Access::make_csr(std::move(impl));
 }
 
-std::string Csr::to_pem() const {
-  const Bytes& der = impl_->der;
-  auto bio = ossl::new_mem_bio();
-  ossl::check(PEM_write_bio(bio.get(), PEM_STRING_X509_REQ, "", der.data(), static_cast<long>(der.size())) > 0,
-              "PEM_write_bio");
-  return ossl::bio_to_string(bio.get());
-}
+std::string Csr::to_pem() const { return pem::encode(PEM_STRING_X509_REQ, impl_->der); }
 
 Bytes Csr::to_der() const { return impl_->der; }
+
+namespace {
+
+// The digest of an ECDSA-with-SHA-2 signature algorithm, fetched once per process (read-only afterwards,
+// so threads may share it); null for any other algorithm, or when the AlgorithmIdentifier has parameters
+// (RFC 5758 says they are absent), which ASN1_item_verify_ex then handles as OpenSSL always does.
+const EVP_MD* ecdsa_digest(const X509_ALGOR* alg) {
+  static const ossl::Ptr<EVP_MD, EVP_MD_free> sha256(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+  static const ossl::Ptr<EVP_MD, EVP_MD_free> sha384(EVP_MD_fetch(nullptr, "SHA384", nullptr));
+  static const ossl::Ptr<EVP_MD, EVP_MD_free> sha512(EVP_MD_fetch(nullptr, "SHA512", nullptr));
+  const ASN1_OBJECT* oid = nullptr;
+  int ptype = 0;
+  X509_ALGOR_get0(&oid, &ptype, nullptr, alg);
+  if (ptype != V_ASN1_UNDEF) return nullptr;
+  switch (OBJ_obj2nid(oid)) {
+    case NID_ecdsa_with_SHA256:
+      return sha256.get();
+    case NID_ecdsa_with_SHA384:
+      return sha384.get();
+    case NID_ecdsa_with_SHA512:
+      return sha512.get();
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
 
 bool Csr::signature_valid() const {
   const Impl& c = *impl_;
   if (c.public_key.empty()) return false;
-  // The CertificationRequestInfo exactly as received, through the same ASN1_item_verify_ex that
-  // X509_REQ_verify uses (an ANY holding a SEQUENCE encodes as its bytes, unchanged).
+  EVP_PKEY* key = Access::pkey(c.public_key);
+  const unsigned char* info_der = c.der.data() + c.info_offset;
+  // ECDSA over an EC key (what mqttpki and nearly every device sends): EVP_DigestVerify directly over the
+  // CertificationRequestInfo exactly as received, which is what ASN1_item_verify_ex computes too, without
+  // its per-call digest fetch and re-encoding. The BIT STRING must have no unused bits (as there).
+  if (const EVP_MD* md = ecdsa_digest(c.signature_algorithm.get());
+      md != nullptr && EVP_PKEY_is_a(key, "EC") && (c.signature->flags & 0x07) == 0) {
+    ossl::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+    bool ok = false;
+    if (ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key) == 1) {
+      // Finish on the context itself rather than on a copy of it (it is not used again).
+      EVP_MD_CTX_set_flags(ctx.get(), EVP_MD_CTX_FLAG_FINALISE);
+      ok = EVP_DigestVerify(ctx.get(), ASN1_STRING_get0_data(c.signature.get()),
+                            static_cast<std::size_t>(ASN1_STRING_length(c.signature.get())), info_der,
+                            c.info_size) == 1;
+    }
+    ERR_clear_error();
+    return ok;
+  }
+  // Any other algorithm: the CertificationRequestInfo exactly as received, through the same
+  // ASN1_item_verify_ex that X509_REQ_verify uses (an ANY holding a SEQUENCE encodes as its bytes,
+  // unchanged).
   ossl::Ptr<ASN1_TYPE, ASN1_TYPE_free> info(ASN1_TYPE_new());
   ASN1_STRING* bytes = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
-  bool ok = info && bytes &&
-            ASN1_STRING_set(bytes, c.der.data() + c.info_offset, static_cast<int>(c.info_size)) == 1;
+  bool ok = info && bytes && ASN1_STRING_set(bytes, info_der, static_cast<int>(c.info_size)) == 1;
   if (ok) {
     ASN1_TYPE_set(info.get(), V_ASN1_SEQUENCE, bytes);
   } else {
     ASN1_STRING_free(bytes);
   }
   ok = ok && ASN1_item_verify_ex(ASN1_ITEM_rptr(ASN1_ANY), c.signature_algorithm.get(), c.signature.get(), info.get(),
-                                 nullptr, Access::pkey(c.public_key), nullptr, nullptr) == 1;
+                                 nullptr, key, nullptr, nullptr) == 1;
   ERR_clear_error();
   return ok;
 }
@@ -252,7 +362,7 @@ void Csr::verify_signature() const {
   }
 }
 
-Name Csr::subject() const { return Access::make_name(impl_->subject.get()); }
+Name Csr::subject() const { return Access::make_name(std::shared_ptr<const X509_NAME>(impl_->subject)); }
 
 PublicKey Csr::public_key() const {
   if (impl_->public_key.empty()) throw Error(Errc::bad_format, "the CSR's public key: unsupported or damaged key");

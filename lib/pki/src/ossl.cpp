@@ -98,6 +98,14 @@ std::string choose_serial(const std::optional<std::string>& given, const RandomS
   return random_serial(random);
 }
 
+Asn1IntegerPtr choose_serial_integer(const std::optional<std::string>& given, const RandomSource& random) {
+  if (given) return serial_from_hex(normalize_serial_hex(*given));
+  const std::array<std::uint8_t, 20> bytes = random_serial_bytes(random);
+  Asn1IntegerPtr out(check_ptr(ASN1_INTEGER_new(), "ASN1_INTEGER_new"));
+  check(ASN1_STRING_set(out.get(), bytes.data(), static_cast<int>(bytes.size())) == 1, "ASN1_STRING_set");
+  return out;
+}
+
 const EVP_MD* digest_for(EVP_PKEY* key) {
   if (EVP_PKEY_is_a(key, "ED25519") || EVP_PKEY_is_a(key, "ED448")) return nullptr;
   if (EVP_PKEY_is_a(key, "EC")) {
@@ -315,9 +323,12 @@ Asn1OctetStringPtr key_id_for(X509_PUBKEY* pubkey) {
   const unsigned char* pk = nullptr;
   int pklen = 0;
   check(X509_PUBKEY_get0_param(nullptr, &pk, &pklen, nullptr, pubkey) == 1, "X509_PUBKEY_get0_param");
+  // SHA-1 fetched once per process (EVP_sha1() would be fetched again on every EVP_Digest).
+  static const Ptr<EVP_MD, EVP_MD_free> sha1(EVP_MD_fetch(nullptr, "SHA1", nullptr));
+  check(sha1 != nullptr, "EVP_MD_fetch SHA1");
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int mdlen = 0;
-  check(EVP_Digest(pk, static_cast<std::size_t>(pklen), md.data(), &mdlen, EVP_sha1(), nullptr) == 1,
+  check(EVP_Digest(pk, static_cast<std::size_t>(pklen), md.data(), &mdlen, sha1.get(), nullptr) == 1,
         "EVP_Digest");
   Asn1OctetStringPtr out(check_ptr(ASN1_OCTET_STRING_new(), "ASN1_OCTET_STRING_new"));
   check(ASN1_OCTET_STRING_set(out.get(), md.data(), static_cast<int>(mdlen)) == 1, "ASN1_OCTET_STRING_set");
@@ -335,10 +346,16 @@ EVP_PKEY* detail::Access::pkey(const PublicKey& key) {
 
 EVP_PKEY* detail::Access::pkey(const PrivateKey& key) { return key.impl_->pkey.get(); }
 
-PublicKey detail::Access::make_public(ossl::EvpPkeyPtr pkey, ossl::EvpPkeyPtr encoding_key) {
+PublicKey detail::Access::make_public(ossl::EvpPkeyPtr pkey, ossl::EvpPkeyPtr encoding_key,
+                                      std::optional<KeyType> known_type) {
   PublicKey key;
-  key.impl_ = std::make_shared<const PublicKey::Impl>(PublicKey::Impl{std::move(pkey), std::move(encoding_key)});
+  key.impl_ = std::make_shared<const PublicKey::Impl>(
+      PublicKey::Impl{std::move(pkey), std::move(encoding_key), known_type});
   return key;
+}
+
+std::optional<KeyType> detail::Access::known_type(const PublicKey& key) {
+  return key.impl_ ? key.impl_->known_type : std::nullopt;
 }
 
 EVP_PKEY* detail::Access::encoding_key(const PublicKey& key) {
@@ -367,6 +384,18 @@ Name detail::Access::make_name(const X509_NAME* name) {
   Bytes bytes(der, der + len);
   OPENSSL_free(der);
   return Name(std::move(bytes));
+}
+
+Name detail::Access::make_name(std::shared_ptr<const X509_NAME> name) {
+  Name out = make_name(name.get());
+  out.decoded_ = std::move(name);
+  return out;
+}
+
+const X509_NAME* detail::Access::x509_name_view(const Name& name, ossl::X509NamePtr& holder) {
+  if (name.decoded_) return name.decoded_.get();
+  holder = x509_name(name);
+  return holder.get();
 }
 
 ossl::X509NamePtr detail::Access::x509_name(const Name& name) {

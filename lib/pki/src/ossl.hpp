@@ -19,6 +19,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <array>
+#include <cstdint>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -106,6 +108,12 @@ Asn1IntegerPtr serial_from_hex(const std::string& normalized_hex);
 std::string serial_to_hex(const ASN1_INTEGER* serial);
 // The serial to use: normalized `given`, or a fresh random one.
 std::string choose_serial(const std::optional<std::string>& given, const RandomSource& random);
+// The bytes random_serial() formats: 20 from `random` (or RAND_bytes), top bit cleared, first byte non-zero.
+std::array<std::uint8_t, 20> random_serial_bytes(const RandomSource& random);
+// choose_serial() as the ASN1_INTEGER to put into a certificate, without the hex round trip for a random
+// serial: the 20 bytes are the INTEGER's contents as they are (positive, no leading zero octet), exactly
+// what serial_from_hex(random_serial(random)) gives (unit tests compare the two).
+Asn1IntegerPtr choose_serial_integer(const std::optional<std::string>& given, const RandomSource& random);
 
 // Signature digest for a signing key: none for Ed25519/Ed448, SHA-384 for P-384, SHA-512 for P-521,
 // SHA-256 otherwise.
@@ -145,6 +153,9 @@ struct PublicKey::Impl {
   // The same key as an ASN.1-method EVP_PKEY for X509_set_pubkey (see ec_encoding_key), made along with
   // `pkey` when the encoded point was at hand (a CSR's P-256 / P-384 key); null otherwise.
   ossl::EvpPkeyPtr encoding_key;
+  // KeyType::p256 / p384 when the key was built from a point on that curve (Csr::load): what
+  // key_type_of would find, known without asking the provider. Empty otherwise.
+  std::optional<KeyType> known_type;
 };
 struct PrivateKey::Impl {
   ossl::EvpPkeyPtr pkey;
@@ -157,9 +168,9 @@ struct Csr::Impl {
   Bytes der;                            // the request, exactly as loaded
   std::size_t info_offset = 0;          // where the signed CertificationRequestInfo lies in `der`
   std::size_t info_size = 0;
-  ossl::X509NamePtr subject;
+  std::shared_ptr<X509_NAME> subject;   // shared read-only with the Names Csr::subject() returns
   PublicKey public_key;                 // empty when OpenSSL cannot use the key
-  ossl::X509AlgorPtr signature_algorithm;
+  std::shared_ptr<const X509_ALGOR> signature_algorithm;  // may be shared with other requests (read-only)
   ossl::Asn1BitStringPtr signature;
   ossl::ExtensionStackPtr extensions;   // the extensionRequest attribute; null if absent or damaged
 };
@@ -170,7 +181,10 @@ struct detail::Access {
   static X509* x509(const Certificate& cert) { return cert.impl_->x509.get(); }
   using CsrImpl = Csr::Impl;
 
-  static PublicKey make_public(ossl::EvpPkeyPtr pkey, ossl::EvpPkeyPtr encoding_key = {});
+  static PublicKey make_public(ossl::EvpPkeyPtr pkey, ossl::EvpPkeyPtr encoding_key = {},
+                               std::optional<KeyType> known_type = std::nullopt);
+  // PublicKey::Impl::known_type (empty for an empty key).
+  static std::optional<KeyType> known_type(const PublicKey& key);
   // PublicKey::Impl::encoding_key, or null.
   static EVP_PKEY* encoding_key(const PublicKey& key);
   // Takes a new reference to a borrowed key.
@@ -180,7 +194,12 @@ struct detail::Access {
   static Csr make_csr(std::shared_ptr<const CsrImpl> impl);
 
   static Name make_name(const X509_NAME* name);
+  // The same, keeping `name` (read-only, shared) to spare later decoding; see x509_name_view.
+  static Name make_name(std::shared_ptr<const X509_NAME> name);
   static ossl::X509NamePtr x509_name(const Name& name);
+  // The Name as an X509_NAME to read: the one it was made from if make_name kept it, else decoded into
+  // `holder`. Valid while both `name` and `holder` are.
+  static const X509_NAME* x509_name_view(const Name& name, ossl::X509NamePtr& holder);
 };
 
 }  // namespace mqttpki::pki

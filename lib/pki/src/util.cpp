@@ -93,7 +93,7 @@ std::string normalize_serial_hex(std::string_view text) {
   return digits;
 }
 
-std::string random_serial(const RandomSource& random) {
+std::array<std::uint8_t, 20> ossl::random_serial_bytes(const RandomSource& random) {
   std::array<std::uint8_t, 20> bytes{};
   if (random) {
     random(bytes);
@@ -102,6 +102,11 @@ std::string random_serial(const RandomSource& random) {
   }
   bytes[0] &= 0x7f;              // positive
   if (bytes[0] == 0) bytes[0] = 0x01;  // exactly 20 octets, no leading zero to strip
+  return bytes;
+}
+
+std::string random_serial(const RandomSource& random) {
+  const std::array<std::uint8_t, 20> bytes = ossl::random_serial_bytes(random);
   std::string hex = ossl::colon_hex(bytes.data(), bytes.size());
   std::erase(hex, ':');
   return hex;

@@ -1,5 +1,6 @@
 #include "helpers.hpp"
 
+#include <openssl/err.h>
 #include <openssl/obj_mac.h>
 
 #include <algorithm>
@@ -242,5 +243,136 @@ TEST_CASE("a CSR whose EC point is not on its curve has no usable key", "[csr][e
     CHECK_FALSE(bad.signature_valid());
     REQUIRE_ERROR(bad.public_key(), Errc::bad_format, "public key");
     REQUIRE_ERROR(bad.verify_signature(), Errc::verify_failed, "signature does not verify");
+  }
+}
+
+TEST_CASE("Csr::load: requests off the AlgorithmIdentifier fast path agree with X509_REQ_verify", "[csr]") {
+  PkeyPtr key = raw_ec("P-256");
+  const Bytes der = raw_csr_der(key.get(), EVP_sha256());
+  struct Variant {
+    const char* what;
+    int nid;
+    int ptype;
+  };
+  const Variant variants[] = {
+      {"ecdsa-with-SHA256 as made (fast path)", NID_ecdsa_with_SHA256, V_ASN1_UNDEF},
+      {"ecdsa-with-SHA256 with NULL parameters", NID_ecdsa_with_SHA256, V_ASN1_NULL},
+      {"ecdsa-with-SHA384 (wrong digest)", NID_ecdsa_with_SHA384, V_ASN1_UNDEF},
+      {"ecdsa-with-SHA512 (wrong digest)", NID_ecdsa_with_SHA512, V_ASN1_UNDEF},
+      {"sha256WithRSAEncryption (wrong algorithm)", NID_sha256WithRSAEncryption, V_ASN1_NULL},
+  };
+  for (const auto& v : variants) {
+    INFO(v.what);
+    const unsigned char* p = der.data();
+    X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size()));
+    REQUIRE(req != nullptr);
+    X509_ALGOR* alg = X509_ALGOR_new();
+    REQUIRE(X509_ALGOR_set0(alg, OBJ_nid2obj(v.nid), v.ptype, nullptr) == 1);
+    REQUIRE(X509_REQ_set1_signature_algo(req, alg) == 1);
+    X509_ALGOR_free(alg);
+    unsigned char* out = nullptr;
+    const int len = i2d_X509_REQ(req, &out);
+    REQUIRE(len > 0);
+    const Bytes changed(out, out + len);
+    OPENSSL_free(out);
+    const bool openssl_says = X509_REQ_verify(req, key.get()) == 1;
+    ERR_clear_error();
+    X509_REQ_free(req);
+    Csr csr = Csr::load(changed);
+    CHECK(csr.to_der() == changed);
+    CHECK(csr.signature_valid() == openssl_says);
+    CHECK(csr.public_key() == PublicKey::load(public_pem(key.get())));
+  }
+  CHECK(Csr::load(der).signature_valid());
+}
+
+TEST_CASE("Csr::load: an EC key BIT STRING with unused bits takes the decoding path, as before", "[csr][errors]") {
+  for (const char* curve : {"P-256", "P-384"}) {
+    INFO(curve);
+    PkeyPtr key = raw_ec(curve);
+    Bytes der = raw_csr_der(key.get(), EVP_sha256());
+    // The SubjectPublicKeyInfo's BIT STRING: 03 <len> 00 04 ...; mark 1 unused bit.
+    const std::size_t point_len = std::string(curve) == "P-256" ? 65 : 97;
+    const unsigned char head[] = {0x03, static_cast<unsigned char>(point_len + 1), 0x00, 0x04};
+    auto at = std::search(der.begin(), der.end(), std::begin(head), std::end(head));
+    REQUIRE(at != der.end());
+    *(at + 2) = 0x01;
+    const unsigned char* p = der.data();
+    X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size()));
+    const bool openssl_has_key = req != nullptr && X509_REQ_get0_pubkey(req) != nullptr;
+    X509_REQ_free(req);
+    ERR_clear_error();
+    Csr csr = Csr::load(der);
+    CHECK_FALSE(csr.signature_valid());  // the signed part changed
+    bool has_key = true;
+    try {
+      (void)csr.public_key();
+    } catch (const Error&) {
+      has_key = false;
+    }
+    CHECK(has_key == openssl_has_key);
+  }
+}
+
+TEST_CASE("Csr::load: the version INTEGER, v1 or any other, decodes as d2i_X509_REQ decodes it", "[csr]") {
+  PkeyPtr key = raw_ec("P-256");
+  const Bytes der = raw_csr_der(key.get(), EVP_sha256());
+  // CertificationRequest SEQUENCE header, CertificationRequestInfo SEQUENCE header, then 02 01 00.
+  const unsigned char v1[] = {0x02, 0x01, 0x00};
+  auto at = std::search(der.begin(), der.end(), std::begin(v1), std::end(v1));
+  REQUIRE(at != der.end());
+  const auto offset = static_cast<std::size_t>(at - der.begin());
+  REQUIRE(offset < 10);
+  for (int v : {0x00, 0x01, 0x02, 0x7F, 0xFF}) {
+    const auto version = static_cast<unsigned char>(v);
+    INFO("version byte " << static_cast<int>(version));
+    Bytes changed = der;
+    changed[offset + 2] = version;
+    const unsigned char* p = changed.data();
+    X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(changed.size()));
+    const bool openssl_loads = req != nullptr;
+    X509_REQ_free(req);
+    ERR_clear_error();
+    bool loads = true;
+    try {
+      Csr csr = Csr::load(changed);
+      CHECK(csr.signature_valid() == (version == 0x00));
+    } catch (const Error&) {
+      loads = false;
+    }
+    CHECK(loads == openssl_loads);
+  }
+}
+
+TEST_CASE("Csr::load: the key policy for CSR keys is what it is for the same key loaded otherwise", "[csr][policy]") {
+  PkeyPtr compressed = raw_ec("P-256");
+  REQUIRE(EVP_PKEY_set_utf8_string_param(compressed.get(), "point-format", "compressed") == 1);
+  std::vector<std::pair<const char*, PkeyPtr>> keys;
+  keys.emplace_back("P-256", raw_ec("P-256"));
+  keys.emplace_back("P-256 compressed", std::move(compressed));
+  keys.emplace_back("P-384", raw_ec("P-384"));
+  keys.emplace_back("P-521", raw_ec("P-521"));
+  keys.emplace_back("secp256k1", raw_ec("secp256k1"));
+  keys.emplace_back("RSA 2048", raw_rsa(2048));
+  keys.emplace_back("RSA 1024", raw_rsa(1024));
+  keys.emplace_back("Ed25519", PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")));
+  for (auto& [what, key] : keys) {
+    INFO(what);
+    const EVP_MD* md = EVP_PKEY_is_a(key.get(), "ED25519") ? nullptr
+                       : EVP_PKEY_is_a(key.get(), "EC") && EVP_PKEY_get_bits(key.get()) > 256 ? EVP_sha384()
+                                                                                              : EVP_sha256();
+    const PublicKey from_csr = Csr::load(raw_csr_der(key.get(), md)).public_key();
+    const PublicKey loaded = PublicKey::load(public_pem(key.get()));
+    CHECK(from_csr == loaded);
+    CHECK(from_csr.type() == loaded.type());
+    auto verdict = [](const PublicKey& k) -> std::string {
+      try {
+        check_key_policy(k);
+        return "accepted";
+      } catch (const Error& e) {
+        return e.what();
+      }
+    };
+    CHECK(verdict(from_csr) == verdict(loaded));
   }
 }

@@ -212,6 +212,24 @@ TEST_CASE("serials: random, distinct, or as given", "[issue][serial]") {
     return s;
   }());
   CHECK(calls == 1);
+
+  // The random serial goes into the certificate as bytes (no hex round trip): the same serial as
+  // random_serial() formats from the same bytes, for the edge cases of the top octet too.
+  for (std::uint8_t first : {std::uint8_t{0x00}, std::uint8_t{0x01}, std::uint8_t{0x7F}, std::uint8_t{0x80},
+                             std::uint8_t{0x81}, std::uint8_t{0xFF}}) {
+    auto source = [first](std::span<std::uint8_t> out) {
+      for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::uint8_t>(i == 0 ? first : 0x30 + 7 * i);
+    };
+    req.random = source;
+    Certificate c = issue(ca.cert, ca.key, req).certificate;
+    CAPTURE(static_cast<int>(first));
+    CHECK(c.serial_hex() == random_serial(source));
+    CHECK(c.serial_hex().size() == 40);
+    CaOptions o;
+    o.subject = Name::build("Serial CA");
+    o.random = source;
+    CHECK(make_ca(PrivateKey::generate(KeyType::p256), o).serial_hex() == random_serial(source));
+  }
 }
 
 TEST_CASE("leaf validity is capped at the CA's notAfter, with a warning", "[issue][capping]") {
@@ -307,6 +325,78 @@ TEST_CASE("issue from a CSR", "[issue][csr]") {
   CHECK(r.certificate.sans() == std::vector<GeneralName>{parse_san("DNS:pi1.local")});
   CHECK(key.matches(r.certificate));
   CHECK(verify_chain({ca.cert}, r.certificate, Purpose::server, fixed_now(), "pi1.local").ok);
+}
+
+TEST_CASE("issue from a CSR: the subject as the CSR encodes it, also after the CSR is gone", "[issue][csr]") {
+  auto ca = make_test_ca();
+  auto key = PrivateKey::generate(KeyType::p256);
+  // Unusual but valid names: several RDNs, a multi-valued RDN, a PrintableString, UTF-8, case and spaces
+  // that X.509 comparison folds (the CA's own subject differently spelt is still refused).
+  const char* subjects[] = {"/CN=pi1/O=Home", "/C=DE/O=Home+OU=Lab/CN=pi2", "/CN=Gr\\C3\\BC\\C3\\9Fe",
+                            "/O=HOME/CN=  Test   CA"};
+  for (const char* text : subjects) {
+    CAPTURE(text);
+    X509_NAME* raw = X509_NAME_new();
+    REQUIRE(raw != nullptr);
+    // Parse "/K=V/K=V+K=V" by hand, with UTF-8 strings as `openssl req -utf8 -subj` makes them.
+    std::string t = text;
+    std::size_t pos = 1;
+    int set = -1;
+    bool multi = false;
+    while (pos <= t.size()) {
+      std::size_t end = t.find_first_of("/+", pos);
+      if (end == std::string::npos) end = t.size();
+      std::string item = t.substr(pos, end - pos);
+      std::size_t eq = item.find('=');
+      REQUIRE(eq != std::string::npos);
+      std::string value;
+      for (std::size_t i = eq + 1; i < item.size(); ++i) {
+        if (item[i] == '\\' && i + 2 < item.size()) {
+          value += static_cast<char>(std::stoi(item.substr(i + 1, 2), nullptr, 16));
+          i += 2;
+        } else {
+          value += item[i];
+        }
+      }
+      REQUIRE(X509_NAME_add_entry_by_txt(raw, item.substr(0, eq).c_str(), MBSTRING_UTF8,
+                                         reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1,
+                                         multi ? set : 0) == 1);
+      multi = end < t.size() && t[end] == '+';
+      set = multi ? -1 : 0;
+      pos = end + 1;
+    }
+    unsigned char* der = nullptr;
+    const int len = i2d_X509_NAME(raw, &der);
+    X509_NAME_free(raw);
+    REQUIRE(len > 0);
+    const Name subject = Name::from_der(ByteView(der, static_cast<std::size_t>(len)));
+    OPENSSL_free(der);
+
+    IssueRequest req;
+    {
+      Csr csr = Csr::create(key, subject);
+      Csr loaded = Csr::load(as_bytes(csr.to_pem()));
+      req = from_csr(loaded);
+    }  // the CSR objects are gone; the request's Name keeps what it needs
+    req.now = fixed_now();
+    CHECK(req.subject.der() == subject.der());
+    CHECK(req.subject == subject);
+    CHECK(req.subject.to_string() == subject.to_string());
+    const bool is_ca_subject = std::string(text) == "/O=HOME/CN=  Test   CA";
+    if (is_ca_subject) {
+      require_error([&] { (void)issue(ca.cert, ca.key, req); }, Errc::policy, "the CA's own subject");
+      continue;
+    }
+    IssueResult r = issue(ca.cert, ca.key, req);
+    CHECK(r.certificate.subject().der() == subject.der());
+    CHECK(verify_chain({ca.cert}, r.certificate, Purpose::client, fixed_now()).ok);
+    // A copy of the request's Name, used after the request is gone, still issues the same.
+    Name copy = req.subject;
+    req = IssueRequest{};
+    IssueRequest again = make_request(key.public_key(), "unused", Profile::client);
+    again.subject = copy;
+    CHECK(issue(ca.cert, ca.key, again).certificate.subject().der() == subject.der());
+  }
 }
 
 TEST_CASE("renew_ca keeps key, subject and SKI; old leaves verify under the new CA", "[ca][renew]") {
@@ -481,4 +571,108 @@ TEST_CASE("Issuer: a CA with nameConstraints refuses names outside them", "[issu
   CHECK(verify_chain({ca}, inside.certificate, Purpose::server, fixed_now(), "mqtt.home.example").ok);
   REQUIRE_ERROR(issuer.issue(make_request(key.public_key(), "mqtt", Profile::server, {"DNS:mqtt.elsewhere.example"})),
                 Errc::verify_failed, "permitted subtree violation");
+}
+
+namespace {
+
+// The DER of the certificate's extension with that NID (the whole Extension: OID, critical, value).
+std::vector<unsigned char> extension_der(const Certificate& cert, int nid) {
+  X509Ptr owner = raw_x509(cert);
+  X509* x = owner.get();
+  const int at = X509_get_ext_by_NID(x, nid, -1);
+  REQUIRE(at >= 0);
+  REQUIRE(X509_get_ext_by_NID(x, nid, at) < 0);  // once
+  unsigned char* der = nullptr;
+  const int len = i2d_X509_EXTENSION(X509_get_ext(x, at), &der);
+  REQUIRE(len > 0);
+  std::vector<unsigned char> out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+// The same extension made independently, from OpenSSL's configuration syntax.
+std::vector<unsigned char> conf_extension_der(int nid, const char* value) {
+  X509_EXTENSION* ext = X509V3_EXT_nconf_nid(nullptr, nullptr, nid, value);
+  REQUIRE(ext != nullptr);
+  unsigned char* der = nullptr;
+  const int len = i2d_X509_EXTENSION(ext, &der);
+  X509_EXTENSION_free(ext);
+  REQUIRE(len > 0);
+  std::vector<unsigned char> out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Issuer: the per-CA cached extensions are byte for byte what OpenSSL makes", "[issue][issuer]") {
+  auto key_of = [](KeyType type) {
+    return type == KeyType::rsa ? PrivateKey::load(private_pem(raw_rsa(2048).get())) : PrivateKey::generate(type);
+  };
+  for (KeyType ca_type : {KeyType::p256, KeyType::p384, KeyType::rsa, KeyType::ed25519}) {
+    CaOptions o;
+    o.subject = Name::build("Cache CA", "Home");
+    o.now = fixed_now();
+    PrivateKey ca_key = key_of(ca_type);
+    TestCa ca{ca_key, make_ca(ca_key, o)};
+    const Issuer issuer(ca.cert, ca.key);
+    for (KeyType leaf_type : {KeyType::p256, KeyType::rsa, KeyType::ed25519}) {
+      for (Profile profile : {Profile::server, Profile::client}) {
+        CAPTURE(static_cast<int>(ca_type), static_cast<int>(leaf_type), to_string(profile));
+        auto leaf = key_of(leaf_type);
+        // Twice from one Issuer: the cached extensions are copied, not used up.
+        for (int round = 0; round < 2; ++round) {
+          Certificate c = issuer.issue(make_request(leaf.public_key(), "dev", profile, {"DNS:dev.example"})).certificate;
+          CHECK(extension_der(c, NID_basic_constraints) == conf_extension_der(NID_basic_constraints, "critical,CA:FALSE"));
+          CHECK(extension_der(c, NID_key_usage) ==
+                conf_extension_der(NID_key_usage, leaf_type == KeyType::rsa
+                                                      ? "critical,digitalSignature,keyEncipherment"
+                                                      : "critical,digitalSignature"));
+          CHECK(extension_der(c, NID_ext_key_usage) ==
+                conf_extension_der(NID_ext_key_usage, profile == Profile::server ? "serverAuth" : "clientAuth"));
+          // authorityKeyIdentifier: keyid only, the CA's subjectKeyIdentifier.
+          AUTHORITY_KEYID* aki = AUTHORITY_KEYID_new();
+          REQUIRE(aki != nullptr);
+          aki->keyid = ASN1_OCTET_STRING_dup(X509_get0_subject_key_id(raw_x509(ca.cert).get()));
+          X509_EXTENSION* ext = X509V3_EXT_i2d(NID_authority_key_identifier, 0, aki);
+          AUTHORITY_KEYID_free(aki);
+          REQUIRE(ext != nullptr);
+          unsigned char* der = nullptr;
+          const int len = i2d_X509_EXTENSION(ext, &der);
+          X509_EXTENSION_free(ext);
+          REQUIRE(len > 0);
+          CHECK(extension_der(c, NID_authority_key_identifier) == std::vector<unsigned char>(der, der + len));
+          OPENSSL_free(der);
+          // Order as before: basicConstraints, keyUsage, extendedKeyUsage, SKI, AKI, SAN.
+          X509Ptr owner = raw_x509(c);
+          X509* x = owner.get();
+          REQUIRE(X509_get_ext_count(x) == 6);
+          const int order[] = {NID_basic_constraints, NID_key_usage, NID_ext_key_usage, NID_subject_key_identifier,
+                               NID_authority_key_identifier, NID_subject_alt_name};
+          for (int i = 0; i < 6; ++i) CHECK(OBJ_obj2nid(X509_EXTENSION_get_object(X509_get_ext(x, i))) == order[i]);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("validity times: UTCTime until 2049, GeneralizedTime from 2050 (RFC 5280)", "[issue]") {
+  // 2049-12-31T23:58:00Z: notBefore (5 minutes earlier) is UTCTime; notAfter (a year later) GeneralizedTime.
+  const TimePoint late = TimePoint(std::chrono::seconds(2524607880));
+  auto ca = make_test_ca(KeyType::p256, 3650, late - std::chrono::hours(24));
+  auto key = PrivateKey::generate(KeyType::p256);
+  Certificate c = issue(ca.cert, ca.key, make_request(key.public_key(), "late", Profile::client, {}, 365, late)).certificate;
+  X509Ptr x = raw_x509(c);
+  CHECK(ASN1_STRING_type(X509_get0_notBefore(x.get())) == V_ASN1_UTCTIME);
+  CHECK(ASN1_STRING_type(X509_get0_notAfter(x.get())) == V_ASN1_GENERALIZEDTIME);
+  CHECK(c.not_before() == late - backdate);
+  CHECK(c.not_after() == late + std::chrono::days(365));
+  const std::string nb(reinterpret_cast<const char*>(ASN1_STRING_get0_data(X509_get0_notBefore(x.get()))));
+  const std::string na(reinterpret_cast<const char*>(ASN1_STRING_get0_data(X509_get0_notAfter(x.get()))));
+  CHECK(nb == "491231235300Z");
+  CHECK(na == "20501231235800Z");
+  // The CA's own times follow the same rule.
+  X509Ptr cx = raw_x509(ca.cert);
+  CHECK(ASN1_STRING_type(X509_get0_notBefore(cx.get())) == V_ASN1_UTCTIME);
+  CHECK(ASN1_STRING_type(X509_get0_notAfter(cx.get())) == V_ASN1_GENERALIZEDTIME);
 }
