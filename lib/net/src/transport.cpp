@@ -135,8 +135,25 @@ void Poller::wait() {
         static_cast<Transport*>(ev.data.ptr)->on_events(ev.events);
       }
     } while (n == static_cast<int>(events.size()) || (n < 0 && errno == EINTR));
-    wait();
+    wait();  // first: the set stays watched even if a waiter throws
+    run_ready();
   });
+}
+
+void Poller::run_ready() {
+  std::vector<Callback> batch;
+  batch.swap(ready_);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    try {
+      batch[i]({});  // a waiter whose socket another waiter closed meanwhile reports operation_aborted
+    } catch (...) {
+      for (std::size_t j = i + 1; j < batch.size(); ++j)  // the others still run, later
+        asio::post(io_, [cb = std::move(batch[j])]() mutable { cb({}); });
+      throw;
+    }
+  }
+  batch.clear();
+  if (ready_.empty()) ready_.swap(batch);  // keep the capacity for the next round
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -289,14 +306,15 @@ void Transport::on_events(std::uint32_t events) {
   const bool out = (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
   if (in) readable_ = true;
   if (out) writable_ = true;
-  if (in && read_waiter_) post(std::move(read_waiter_), {});
-  if (out && write_waiter_) post(std::move(write_waiter_), {});
+  // Collected, not run: the poller runs them once its dispatch loop is done.
+  if (in && read_waiter_) poller_.ready_.push_back(std::move(read_waiter_));
+  if (out && write_waiter_) poller_.ready_.push_back(std::move(write_waiter_));
   if (!more_waiters_.empty()) {
     auto waiting = std::move(more_waiters_);
     more_waiters_.clear();
     for (auto& [want, cb] : waiting) {
       if ((want == Want::read && in) || (want == Want::write && out)) {
-        post(std::move(cb), {});
+        poller_.ready_.push_back(std::move(cb));
       } else {
         more_waiters_.emplace_back(want, std::move(cb));
       }

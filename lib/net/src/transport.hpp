@@ -29,32 +29,6 @@ using SslPtr = pki::ossl::Ptr<SSL, SSL_free>;
 
 class Transport;
 
-// Readiness of many sockets through one edge-triggered epoll set, which Asio waits on as a single
-// descriptor. A registered socket costs an epoll entry in the kernel; an Asio socket would also keep
-// Asio's per-descriptor state and, while idle, a pending wait operation (about 280 bytes of user memory per
-// idle connection, a third of what the broker itself kept per connection). Ready sockets are only marked
-// and their waiters posted to the io_context, never run from inside the dispatch loop, so a Transport
-// cannot disappear while its events are being handed out. One thread runs the io_context (the broker's).
-class Poller {
- public:
-  explicit Poller(asio::io_context& io);  // throws mqttpki::Error
-  ~Poller();
-  Poller(const Poller&) = delete;
-  Poller& operator=(const Poller&) = delete;
-
-  // Stops waiting on the epoll set; call while the io_context still exists (Broker: before it goes).
-  void stop() noexcept;
-
- private:
-  friend class Transport;
-  void add(int fd, Transport& t);  // throws mqttpki::Error
-  void remove(int fd) noexcept;
-  void wait();
-  asio::io_context& io_;
-  int epoll_fd_ = -1;
-  std::unique_ptr<asio::posix::stream_descriptor> watch_;
-};
-
 // A move-only void(std::error_code) callable (std::function needs copyable targets; a coroutine's
 // completion handler is move-only).
 class Callback {
@@ -80,6 +54,34 @@ class Callback {
     F fn;
   };
   std::unique_ptr<Base> impl_;
+};
+
+// Readiness of many sockets through one edge-triggered epoll set, which Asio waits on as a single
+// descriptor. A registered socket costs an epoll entry in the kernel; an Asio socket would also keep
+// Asio's per-descriptor state and, while idle, a pending wait operation (about 280 bytes of user memory per
+// idle connection, a third of what the broker itself kept per connection). The dispatch loop only marks
+// ready sockets and collects their waiters (moved out of the Transports); the waiters run after it, so no
+// Transport can disappear while events still point at it. One thread runs the io_context (the broker's).
+class Poller {
+ public:
+  explicit Poller(asio::io_context& io);  // throws mqttpki::Error
+  ~Poller();
+  Poller(const Poller&) = delete;
+  Poller& operator=(const Poller&) = delete;
+
+  // Stops waiting on the epoll set; call while the io_context still exists (Broker: before it goes).
+  void stop() noexcept;
+
+ private:
+  friend class Transport;
+  void add(int fd, Transport& t);  // throws mqttpki::Error
+  void remove(int fd) noexcept;
+  void wait();
+  void run_ready();
+  asio::io_context& io_;
+  int epoll_fd_ = -1;
+  std::unique_ptr<asio::posix::stream_descriptor> watch_;
+  std::vector<Callback> ready_;  // waiters of the sockets found ready, run after the dispatch loop
 };
 
 class Transport {
