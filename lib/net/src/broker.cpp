@@ -1,7 +1,8 @@
 // The broker's I/O: accept, TLS handshake (with a deadline and a human reason for every refusal),
 // then the connection's bytes to mqtt::BrokerCore from readiness callbacks. Output is written straight away
 // when the socket takes it; a writer coroutine exists only while a connection has a backlog (or is closing).
-// An idle connection costs its Conn, its SSL object and one pending wait (see docs/benchmarks.md).
+// An idle connection costs its Conn, its SSL object, its core state and a parked callback in its Transport;
+// sockets are watched through one epoll set (detail::Poller), not one Asio socket each (docs/benchmarks.md).
 // Everything runs on the one io_context thread, so the shared state needs no locks.
 
 #include <mqttpki/net/broker.hpp>
@@ -289,7 +290,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
 
   // An accepted socket: registered, then the TLS handshake and on_open run in this coroutine. After that
   // the connection is read by callbacks (read_ready), so an idle connection holds no coroutine frame: only
-  // its Conn, its SSL object and one pending readiness wait.
+  // its Conn, its SSL object and one parked readiness callback.
   awaitable<void> serve(detail::Transport::Socket socket, Listener& l) {
     std::error_code ec;
     auto ep = socket.remote_endpoint(ec);

@@ -7,7 +7,7 @@
 // life (about 70 KiB of the ~99 KiB an idle connection used to cost; see docs/benchmarks.md).
 //
 // The steps are synchronous and never block: each one moves bytes or says what it waits for; the caller
-// waits for the socket (wait() or on_ready()) and repeats the step. Because a step completes
+// waits for the socket (wait() or on_ready(), through the Poller below) and repeats the step. Because a step completes
 // without suspending, the bytes a read step puts into a buffer can be consumed before any other connection
 // runs, so all connections can share one read buffer.
 
