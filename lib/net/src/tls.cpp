@@ -229,6 +229,10 @@ SslCtxPtr make_server_ctx(const ListenerConfig& l) {
                      verify_callback);
   static const unsigned char sid[] = "mqttpki";
   if (SSL_CTX_set_session_id_context(ctx.get(), sid, sizeof sid - 1) != 1) fail(Errc::crypto, "cannot set the session id context");
+  // TLS 1.3: one session ticket after each handshake instead of OpenSSL's default two (meant for clients that
+  // open several connections at once, like browsers). An MQTT client holds one connection, and every ticket
+  // costs the broker an encryption of the whole session, the client's certificate included.
+  if (SSL_CTX_set_num_tickets(ctx.get(), 1) != 1) fail(Errc::crypto, "cannot set the number of session tickets");
   return ctx;
 }
 

@@ -302,3 +302,29 @@ TEST_CASE("Transport waits: close() aborts pending waits; a dropped transport fr
   CHECK_FALSE(called);
   CHECK(watch.expired());
 }
+
+namespace {
+int tickets_seen = 0;
+int count_ticket(SSL* /*ssl*/, SSL_SESSION* /*session*/) {
+  ++tickets_seen;
+  return 0;  // not kept
+}
+}  // namespace
+
+TEST_CASE("Transport: a TLS 1.3 client gets one session ticket per handshake, not OpenSSL's default two",
+          "[transport]") {
+  TlsPair p;
+  tickets_seen = 0;
+  SSL_CTX_set_session_cache_mode(p.client_ctx.get(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(p.client_ctx.get(), count_ticket);
+  REQUIRE(p.handshake());
+  REQUIRE(SSL_version(p.ssl.get()) == TLS1_3_VERSION);
+  // Tickets follow the handshake; the client takes them in when it reads the server's next bytes.
+  const std::string hello = "hello";
+  std::error_code ec;
+  p.server->write_some(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(hello.data()), hello.size()),
+                       ec);
+  REQUIRE_FALSE(ec);
+  CHECK(p.client_drain() == "hello");
+  CHECK(tickets_seen == 1);
+}
