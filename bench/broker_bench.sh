@@ -3,7 +3,8 @@
 # independent clients, both with mutual TLS on 127.0.0.1 and the same certificates (made by mqttpki):
 #   1. mutual-TLS handshakes/s          openssl s_time -new (a fresh full handshake per connection)
 #   2. QoS 0 and QoS 1 messages/s       mosquitto_pub -l feeding N lines, mosquitto_sub -C counting them
-#   3. publish -> receive latency       bench/mqtt_bench_client.py latency (median, p99; QoS 0)
+#   3. publish -> receive latency       bench/mqtt_bench_client.py latency (median, p99; QoS 0; the broker
+#                                       and the client pinned to separate cores, the same for both brokers)
 #   4. broker CPU seconds               /proc/PID/stat utime+stime, per phase and for the whole run
 #   5. RSS with idle TLS connections    bench/mqtt_bench_client.py idle (1,000, then 5,000 if ulimit -n allows)
 # Each figure is measured for our broker and then Mosquitto, back to back, so machine load hits both alike.
@@ -186,7 +187,18 @@ throughput() {  # throughput BROKER QOS N
 }
 latency() {  # latency BROKER
   local b=$1 out
-  out=$("$PYTHON" "$here/mqtt_bench_client.py" latency 127.0.0.1 "${PORT[$b]}" "$CA" client.crt client.key "$LAT_COUNT")
+  # With 2+ cores the broker runs on the last core and the client on the others while latency is measured,
+  # the same placement for both brokers: otherwise whether they share a core (and the cost of waking an idle
+  # virtual CPU) changes from round to round and moves whole rounds between ~55 and ~150 us.
+  local cores last pin=()
+  cores=$(nproc)
+  if [ "$cores" -ge 2 ] && command -v taskset >/dev/null; then
+    last=$((cores - 1))
+    taskset -pc "$last" "${PID[$b]}" >/dev/null
+    pin=(taskset -c "0-$((last - 1))")
+  fi
+  out=$("${pin[@]}" "$PYTHON" "$here/mqtt_bench_client.py" latency 127.0.0.1 "${PORT[$b]}" "$CA" client.crt client.key "$LAT_COUNT")
+  [ "${#pin[@]}" -eq 0 ] || taskset -pc "0-$last" "${PID[$b]}" >/dev/null
   echo "  $b: $out"
   R[lat50.$b]+=" $(echo "$out" | sed -n 's/.*median=\([0-9.]*\).*/\1/p')"
   R[lat99.$b]+=" $(echo "$out" | sed -n 's/.*p99=\([0-9.]*\).*/\1/p')"
