@@ -2,6 +2,7 @@
 
 #include "ossl.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -133,58 +134,41 @@ std::optional<std::string> issued_certificate_problem(X509* x, const IssuedExpec
     }
   }
 
-  bool seen_bc = false, seen_ku = false, seen_eku = false, seen_ski = false, seen_aki = false, seen_san = false;
+  // The extensions a leaf may carry: each at most once, with this criticality; all but subjectAltName required.
+  struct Allowed {
+    int nid;
+    const char* name;
+    bool critical;
+    bool seen = false;
+  };
+  std::array<Allowed, 6> allowed{{{NID_basic_constraints, "basicConstraints", true},
+                                  {NID_key_usage, "keyUsage", true},
+                                  {NID_ext_key_usage, "extendedKeyUsage", false},
+                                  {NID_subject_key_identifier, "subjectKeyIdentifier", false},
+                                  {NID_authority_key_identifier, "authorityKeyIdentifier", false},
+                                  {NID_subject_alt_name, "subjectAltName", false}}};
+  Allowed& san = allowed.back();
   const int count = X509_get_ext_count(x);
   for (int i = 0; i < count; ++i) {
     const X509_EXTENSION* ext = X509_get_ext(x, i);
     const int nid = OBJ_obj2nid(X509_EXTENSION_get_object(const_cast<X509_EXTENSION*>(ext)));
     const bool critical = X509_EXTENSION_get_critical(ext) == 1;
     const std::string name = nid == NID_undef ? std::string("an unknown extension") : OBJ_nid2sn(nid);
-    auto once = [&](bool& seen) {
-      const bool again = seen;
-      seen = true;
-      return !again;
-    };
     // Presence and criticality here; the value in value_problem, unless it is byte for byte one already
     // checked against these expectations (expect.checked).
-    switch (nid) {
-      case NID_basic_constraints:
-        if (!once(seen_bc)) return "duplicate extension " + name;
-        if (!critical) return "basicConstraints is not critical";
-        break;
-      case NID_key_usage:
-        if (!once(seen_ku)) return "duplicate extension " + name;
-        if (!critical) return "keyUsage is not critical";
-        break;
-      case NID_ext_key_usage:
-        if (!once(seen_eku)) return "duplicate extension " + name;
-        if (critical) return "extendedKeyUsage is critical";
-        break;
-      case NID_subject_key_identifier:
-        if (!once(seen_ski)) return "duplicate extension " + name;
-        if (critical) return "subjectKeyIdentifier is critical";
-        break;
-      case NID_authority_key_identifier:
-        if (!once(seen_aki)) return "duplicate extension " + name;
-        if (critical) return "authorityKeyIdentifier is critical";
-        break;
-      case NID_subject_alt_name:
-        if (!once(seen_san)) return "duplicate extension " + name;
-        if (critical) return "subjectAltName is critical";
-        break;
-      default:
-        return "unexpected extension " + name +
-               (critical ? " (critical: " + error_text(X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION) + ")" : "");
-    }
+    auto rule = std::find_if(allowed.begin(), allowed.end(), [nid](const Allowed& a) { return a.nid == nid; });
+    if (rule == allowed.end())
+      return "unexpected extension " + name +
+             (critical ? " (critical: " + error_text(X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION) + ")" : "");
+    if (rule->seen) return "duplicate extension " + name;
+    rule->seen = true;
+    if (critical != rule->critical) return std::string(rule->name) + (critical ? " is critical" : " is not critical");
     if (already_checked(nid, ext, expect)) continue;
     if (auto problem = value_problem(nid, ext, x, expect)) return problem;
   }
-  if (!seen_bc) return "no basicConstraints";
-  if (!seen_ku) return "no keyUsage";
-  if (!seen_eku) return "no extendedKeyUsage";
-  if (!seen_ski) return "no subjectKeyIdentifier";
-  if (!seen_aki) return "no authorityKeyIdentifier";
-  if (seen_san != expect.has_sans) return seen_san ? "an unexpected subjectAltName" : "no subjectAltName";
+  for (const Allowed& a : allowed)
+    if (&a != &san && !a.seen) return std::string("no ") + a.name;
+  if (san.seen != expect.has_sans) return san.seen ? "an unexpected subjectAltName" : "no subjectAltName";
   return std::nullopt;
 }
 
