@@ -33,6 +33,16 @@ struct SslFree {
   void operator()(SSL* p) const noexcept { SSL_free(p); }
 };
 
+// Connects client to a fresh 127.0.0.1 listener and makes the accepted end the server Transport.
+void connect_loopback(asio::io_context& io, asio::ip::tcp::socket& client, Poller& poller,
+                      std::optional<Transport>& server) {
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  client.connect(acceptor.local_endpoint());
+  Transport::Socket accepted(io.get_executor());
+  acceptor.accept(accepted);
+  server.emplace(std::move(accepted), poller);
+}
+
 // A server Transport and a client SSL on the two ends of one 127.0.0.1 connection, both non-blocking.
 struct TlsPair {
   asio::io_context io;
@@ -44,11 +54,7 @@ struct TlsPair {
   std::unique_ptr<SSL, SslFree> ssl;
 
   TlsPair() {
-    asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-    client.connect(acceptor.local_endpoint());
-    Transport::Socket accepted(io.get_executor());
-    acceptor.accept(accepted);
-    server.emplace(std::move(accepted), poller);
+    connect_loopback(io, client, poller, server);
     server->start_tls_server(*server_ctx);
     REQUIRE(SSL_CTX_load_verify_locations(client_ctx.get(), cert("ca.crt").c_str(), nullptr) == 1);
     REQUIRE(SSL_CTX_use_certificate_file(client_ctx.get(), cert("client.crt").c_str(), SSL_FILETYPE_PEM) == 1);
@@ -183,11 +189,7 @@ struct PlainPair {
   Poller poller{io};
   std::optional<Transport> server;
   PlainPair() {
-    asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-    client.connect(acceptor.local_endpoint());
-    Transport::Socket accepted(io.get_executor());
-    acceptor.accept(accepted);
-    server.emplace(std::move(accepted), poller);
+    connect_loopback(io, client, poller, server);
   }
   // Runs handlers until done() or a bounded time has passed.
   template <typename Done>
