@@ -1,5 +1,5 @@
-// bench_index DIR N: builds a CA folder in DIR with N issued client certificates (one index save at the end,
-// so building a large fleet takes seconds), for bench/index_bench.sh to time `mqttpki list` and
+// bench_index DIR N: builds a CA folder in DIR with N issued client certificates (through the one issuance path,
+// one transaction per 1,000, so building a large fleet takes seconds), for bench/index_bench.sh to time `mqttpki list` and
 // `mqttpki renew` over. Each device gets its own P-256 key, as a real fleet would.
 
 #include <mqttpki/pki/ca.hpp>
@@ -10,6 +10,9 @@
 #include <mqttpki/store/ca_signer.hpp>
 #include <mqttpki/store/files.hpp>
 #include <mqttpki/store/index.hpp>
+#include <mqttpki/store/issuance.hpp>
+
+#include <algorithm>
 
 #include <fmt/format.h>
 
@@ -35,37 +38,30 @@ int main(int argc, char** argv) {
     auto ca = pki::make_ca(ca_key, ca_options);
     auto created = store::CaFolder::create(dir, ca.to_pem(), ca_key.to_pem(), false, now);
     auto& folder = created.folder;
-    auto lock = folder.lock();
-    auto index = folder.load_index();
+    const auto held = folder.lock();
+    auto index = folder.open_index(held);
+    store::CaMaterial ca_material{ca, ca_key, folder.layout().ca_cert, {}};
 
     const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < n; ++i) {
-      const std::string name = fmt::format("device-{:05d}", i);
-      auto key = pki::PrivateKey::generate(pki::KeyType::p256);
-      pki::IssueRequest request;
-      request.public_key = key.public_key();
-      request.subject = pki::Name::build(name, "", "");
-      request.profile = pki::Profile::client;
-      // A spread of expiry dates, as a fleet issued over a year has: device i expires in 30..394 days.
-      request.days = 30 + (i % 365);
-      request.now = now;
-      auto cert = pki::issue(ca, ca_key, request).certificate;
-      store::IndexEntry entry;
-      entry.serial = cert.serial_hex();
-      entry.name = name;
-      entry.cn = name;
-      entry.subject = cert.subject().to_string();
-      entry.profile = "client";
-      entry.not_before = cert.not_before();
-      entry.not_after = cert.not_after();
-      entry.issued_at = now;
-      entry.file = store::CaLayout::issued_relative(name);
-      entry.sha256 = cert.fingerprint_sha256();
-      entry.public_key_sha256 = store::public_key_fingerprint(key.public_key());
-      index.add(std::move(entry));
-      store::write_file_atomic(folder.layout().issued_cert(name), cert.to_pem(), store::mode_public, false);
+    constexpr int batch = 1000;
+    for (int start = 0; start < n; start += batch) {
+      auto tx = index.begin();
+      for (int i = start; i < std::min(n, start + batch); ++i) {
+        const std::string name = fmt::format("device-{:05d}", i);
+        auto key = pki::PrivateKey::generate(pki::KeyType::p256);
+        store::IssueOrder order;
+        order.name = name;
+        order.request.public_key = key.public_key();
+        order.request.subject = pki::Name::build(name, "", "");
+        order.request.profile = pki::Profile::client;
+        // A spread of expiry dates, as a fleet issued over a year has: device i expires in 30..394 days.
+        order.request.days = 30 + (i % 365);
+        order.request.now = now;
+        (void)store::issue_certificate(index, ca_material, std::move(order));
+      }
+      tx.commit();
+      folder.write_certificate_files(index, held);
     }
-    folder.save_index(index);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::cout << fmt::format("built {} certificates in {:.1f} s (key generation + issue + atomic write each)\n", n,
                              secs);

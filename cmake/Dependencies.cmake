@@ -4,6 +4,7 @@ find_package(fmt REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(Threads REQUIRED)
+find_package(SQLite3 REQUIRED)  # the CA's records (DIR/ca.db)
 
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
 add_library(mqttpki_asio INTERFACE)

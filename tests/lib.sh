@@ -69,3 +69,17 @@ finish() {
   echo "$_passes passed, $_fails failed"
   [ "$_fails" -eq 0 ]
 }
+
+# The CA's records (DIR/ca.db) as JSON, in the shape index.json had: {"crl_number": N, "certificates": [...]},
+# each certificate with the database's columns but its bytes (serial, name, cn, status, superseded_by, ...).
+ca_records() {
+  "${PYTHON:-python3}" - "$1" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect("file:%s/ca.db?mode=ro" % sys.argv[1], uri=True, timeout=30)
+db.row_factory = sqlite3.Row
+certs = [{k: r[k] for k in r.keys() if k not in ("id", "der")}
+         for r in db.execute("SELECT * FROM certificates ORDER BY id")]
+n = db.execute("SELECT value FROM counters WHERE name = 'crl_number'").fetchone()[0]
+print(json.dumps({"crl_number": n, "certificates": certs}, indent=1))
+PY
+}

@@ -9,7 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null 2>&1 || { echo "install-deps: run as root or install sudo" >&2; exit 1; }
   SUDO="sudo"
 fi
-PKGS="build-essential cmake pkg-config libssl-dev openssl libcli11-dev libfmt-dev libasio-dev nlohmann-json3-dev catch2"
+PKGS="build-essential cmake pkg-config libssl-dev openssl libcli11-dev libfmt-dev libasio-dev nlohmann-json3-dev libsqlite3-dev catch2"
 if [ "${1:-}" = "--test" ]; then
   PKGS="$PKGS mosquitto mosquitto-clients python3 python3-paho-mqtt gnutls-bin curl"
   # Node.js peers (MQTT.js, Node-RED): Debian's nodejs unless a Node.js is already installed.

@@ -1,28 +1,24 @@
 #!/usr/bin/env bash
-# Crash safety of the CA folder: `sign`, `renew NAME` and `renew --all` killed with SIGKILL at a random moment (0 ms up to the
-# duration of one uninterrupted run, at least 0-30 ms, so every step is hit), 200 times or 35 s, and
-# the folder checked after each kill against what lib/store/include/mqttpki/store/ca_folder.hpp promises
-# (record_issued: 1. index.journal gains one fsync'd record with the entry, the journal; 2. issued/NAME.crt
-# is written atomically; then compact(): index.json rewritten atomically, index.journal removed). The index
-# is index.json with index.journal's records applied, as index.hpp describes (applied here independently):
-#   - index.json parses; every journal line but the last parses, and a torn last line (no newline, or not
-#     JSON) is left only by a killed run; no serial appears twice; the CA key and certificate are
-#     byte-for-byte unchanged;
-#   - after a run that was not killed there is no index.journal (the command compacted it into index.json);
-#   - an entry replaced by a later one for the same file is no longer valid (superseded in the same record);
-#   - every issued/*.crt parses (`openssl x509`) and is an index entry for that file (same sha256);
-#   - an index entry whose certificate is not on disk is allowed only as the newest entry of its file (a kill
-#     between steps 1 and 2), at most one more per killed run, and never for a run that exited by itself;
-#   - no file is torn: besides the above, only hidden temp files of atomic writes (".NAME.tmp.PID.N.X") of
-#     a killed process may be left, never under a real name, and the next run removes them (as documented).
-# Then 8 `sign` and 8 `renew` processes at once on one folder (8 concurrent signs alone are in
-# test_pki_concurrent_sign.sh): all succeed, the index has every serial once.
+# Crash safety of the CA folder: `sign`, `renew NAME`, `renew --all`, `revoke` and `crl` killed with SIGKILL at
+# a random moment (0 ms up to the duration of one uninterrupted run, at least 0-30 ms, so every step is hit),
+# 500 times or 120 s, and the folder checked after each kill against what ca_folder.hpp and index.hpp promise
+# (an issuance is one SQLite transaction holding the record, the certificate's bytes and the file to write;
+# issued/NAME.crt is written after the commit, and the next writer writes what a killed one did not):
+#   - ca.db passes `PRAGMA integrity_check`; no serial twice; the CA key and certificate are unchanged;
+#   - every issued/*.crt parses (`openssl x509`) and is the certificate of a record for that file (no file
+#     without its record), and after a run that was not killed every file holds its newest record's bytes
+#     (no record without its file) and nothing is left to write;
+#   - every serial a completed run reported (acknowledged) is in the database: no lost issuance;
+#   - crl.pem's CRL number was committed before the file was written;
+#   - no file is torn: only hidden temp files of atomic writes (".NAME.tmp.PID.N.X") of a killed process may
+#     be left, never under a real name, and the next run removes them.
+# Then 8 `sign` and 8 `renew` processes at once on one folder: all succeed, every serial once.
 . "$MQTTPKI_SOURCE_DIR/tests/lib.sh"
 command -v openssl >/dev/null || skip "needs the openssl CLI"
 unset MQTTPKI_PASSPHRASE
 export MQTTPKI_DIR="$T/pki"
-ITERATIONS=${CRASH_ITERATIONS:-200}
-BUDGET=${CRASH_SECONDS:-35}  # stop early (still passing) when this many seconds are used
+ITERATIONS=${CRASH_ITERATIONS:-500}
+BUDGET=${CRASH_SECONDS:-120}  # stop early (still passing) when this many seconds are used
 
 expect_ok "init-ca" "$MQTTPKI" init-ca --cn "Crash CA"
 expect_ok "csr" "$MQTTPKI" csr --new-key dev.key --cn dev --out dev.csr
@@ -30,115 +26,115 @@ for i in 0 1 2; do expect_ok "sign n$i" "$MQTTPKI" sign dev.csr --profile client
 key_sum=$(sha256sum <pki/private/ca.key)
 
 cat >crash.py <<'PY'
-import glob, hashlib, json, os, random, re, subprocess, sys, time
+import glob, hashlib, json, os, random, re, sqlite3, subprocess, sys, time
 
-def fp(data):
-    return ":".join("%02X" % b for b in hashlib.sha256(data).digest())
-
-def load_index(killed, errors, stats=None):
-    """index.json with index.journal applied (index.hpp), or None when it cannot be read."""
+def db_rows(errors):
+    """The certificates in ca.db (id order), and the serials still to be written, or None."""
     try:
-        index = json.load(open("pki/index.json"))
+        db = sqlite3.connect("file:pki/ca.db?mode=ro", uri=True, timeout=30)
+        if db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            errors.append("ca.db fails PRAGMA integrity_check")
+        rows = db.execute("SELECT id, serial, name, file, status, der FROM certificates ORDER BY id").fetchall()
+        pending = {r[0] for r in db.execute("SELECT serial FROM files_to_write")}
+        crl_number = db.execute("SELECT value FROM counters WHERE name = 'crl_number'").fetchone()[0]
+        db.close()
+        return rows, pending, crl_number
     except Exception as e:
-        errors.append("index.json does not parse: %s" % e)
+        errors.append("ca.db cannot be read: %s" % e)
         return None
-    entries = index["certificates"]
-    if not os.path.exists("pki/index.journal"):
-        return entries
-    if not killed:
-        errors.append("index.journal still there after a run that was not killed (no compaction?)")
-    data = open("pki/index.journal", "rb").read()
-    if stats is not None:
-        stats["journals"] = stats.get("journals", 0) + 1
-    lines = data.split(b"\n")
-    for i, line in enumerate(lines):
-        last = i == len(lines) - 1
-        if last and line == b"":
-            break  # the file ends with a newline
-        try:
-            if last:
-                raise ValueError("no newline at the end")
-            record = json.loads(line)
-        except ValueError as e:
-            if i < len(lines) - 2 or (i == len(lines) - 2 and lines[-1] != b""):
-                errors.append("index.journal line %d is damaged and not the last: %s" % (i + 1, e))
-            elif not killed:
-                errors.append("index.journal ends in a torn record after a run that was not killed")
-            elif stats is not None:
-                stats["torn"] = stats.get("torn", 0) + 1
-            break
-        drops = set(record.get("drop", []))
-        entries = [e for e in entries if e["serial"] not in drops]
-        pos = {e["serial"]: n for n, e in enumerate(entries)}
-        for e in record.get("put", []):
-            if e["serial"] in pos:
-                entries[pos[e["serial"]]] = e
-            else:
-                pos[e["serial"]] = len(entries)
-                entries.append(e)
-    return entries
 
-def check(state, killed):
-    """The folder against ca_folder.hpp's promises; updates state; returns a list of errors."""
-    errors = []
-    entries = load_index(killed, errors, state.setdefault("journal", {}))
-    if entries is None:
-        return errors
-    serials = [e["serial"] for e in entries]
-    if len(set(serials)) != len(serials):
-        errors.append("a serial appears twice in the index")
-    by_file = {}
-    for e in entries:
-        by_file.setdefault(e["file"], []).append(e)
-    on_disk = {}
+def der_of(path, state, errors):
+    raw = open(path, "rb").read()
+    key = hashlib.sha256(raw).hexdigest()
+    if key not in state["der"]:  # these bytes were parsed by openssl before
+        r = subprocess.run(["openssl", "x509", "-in", path, "-outform", "DER"], capture_output=True)
+        if r.returncode != 0:
+            errors.append("%s does not parse with openssl x509 (torn?)" % path)
+            return None
+        state["der"][key] = r.stdout.hex()
+    return bytes.fromhex(state["der"][key])
+
+def check_files(rows, pending, killed, state, errors):
+    newest = {}
+    for r in rows:
+        newest[r[3]] = r
+    ders = {}
+    for r in rows:
+        ders.setdefault(r[3], set()).add(bytes(r[5]) if r[5] is not None else b"")
     for path in sorted(glob.glob("pki/issued/*")):
         rel = path[len("pki/"):]
         if not path.endswith(".crt"):
             errors.append("unexpected file %s" % rel)
             continue
-        raw = hashlib.sha256(open(path, "rb").read()).hexdigest()
-        if raw in state["der"]:  # these bytes were parsed by openssl before
-            sha = state["der"][raw]
-        else:
-            r = subprocess.run(["openssl", "x509", "-in", path, "-outform", "DER"], capture_output=True)
-            if r.returncode != 0:
-                errors.append("%s does not parse with openssl x509 (torn?)" % rel)
-                continue
-            sha = state["der"][raw] = fp(r.stdout)
-        on_disk[rel] = sha
-        if not any(e["sha256"] == sha for e in by_file.get(rel, [])):
-            errors.append("%s (sha256 %s) is not in the index under that file" % (rel, sha))
-    # Entries after the one on disk were recorded (step 1) but their file never written (step 2). An earlier
-    # such entry may be repaired later (sign --force), so only new ones are counted.
-    unwritten = set()
-    for f, es in by_file.items():
-        pos = max((i for i, e in enumerate(es) if e["sha256"] == on_disk.get(f)), default=-1)
-        unwritten |= {e["serial"] for e in es[pos + 1:]}
-        # The entry a later one replaced was marked superseded in the same index write (record_issued step 1).
-        for e in es[:pos]:
-            if e["status"] == "valid":
-                errors.append("%s: entry %s is still valid though %s replaced it" % (f, e["serial"], es[pos]["serial"]))
-    new = sorted(unwritten - set(state["unwritten"]))
-    if len(new) > (1 if killed else 0):
-        errors.append("%d new index entries without their file after a %s run: %s"
-                      % (len(new), "killed" if killed else "completed", new))
-    state["unwritten"] = sorted(unwritten)
-    # Hidden files: the folder lock, and temp files of atomic writes that only a killed run may leave.
+        der = der_of(path, state, errors)
+        if der is None:
+            continue
+        if der not in ders.get(rel, set()):
+            errors.append("%s is not the certificate of any record for that file" % rel)
+        elif not killed and newest[rel][5] is not None and bytes(newest[rel][5]) != der:
+            errors.append("%s is not its newest record %s after a completed run" % (rel, newest[rel][1]))
+    if not killed:
+        if pending:
+            errors.append("files still to write after a completed run: %s" % sorted(pending))
+        for rel, r in newest.items():
+            if not os.path.exists("pki/" + rel):
+                errors.append("%s (serial %s) is missing after a completed run" % (rel, r[1]))
+
+def check_crl(crl_number, errors):
+    if not os.path.exists("pki/crl.pem"):
+        return
+    r = subprocess.run(["openssl", "crl", "-in", "pki/crl.pem", "-noout", "-crlnumber"], capture_output=True, text=True)
+    if r.returncode != 0:
+        errors.append("crl.pem does not parse (torn?)")
+        return
+    number = int(r.stdout.strip().split("=")[1], 16)
+    if number > crl_number:
+        errors.append("crl.pem has CRL number %d, above the committed %d" % (number, crl_number))
+
+def check(state, killed):
+    """The folder against the promises above; updates state; returns a list of errors."""
+    errors = []
+    got = db_rows(errors)
+    if got is None:
+        return errors
+    rows, pending, crl_number = got
+    serials = [r[1] for r in rows]
+    if len(set(serials)) != len(serials):
+        errors.append("a serial appears twice in the database")
+    lost = set(state["acknowledged"]) - set(serials)
+    if lost:
+        errors.append("acknowledged serials missing from the database: %s" % sorted(lost))
+    check_files(rows, pending, killed, state, errors)
+    check_crl(crl_number, errors)
     temps = set(state["temps"])
     for path in set(glob.glob("pki/.*") + glob.glob("pki/*/.*")):
         base = os.path.basename(path)
         if base == ".lock":
             continue
-        if not re.fullmatch(r"\.(index\.json|[A-Za-z0-9_@.-]+\.crt)\.tmp\.\d+\.\d+\.[0-9a-f]+", base):
+        if not re.fullmatch(r"\.(crl\.pem|[A-Za-z0-9_@.-]+\.crt)\.tmp\.\d+\.\d+\.[0-9a-f]+", base):
             errors.append("unexpected hidden file %s" % path)
         elif not killed:  # the run took the lock, and CaFolder::lock() removes a dead writer's temp files
             errors.append("temp file %s still there after a run that was not killed" % path)
         temps.add(path)
     state["temps"] = sorted(temps)
+    state["entries"] = len(rows)
     return errors
 
 def load_state(path):
-    return json.load(open(path)) if os.path.exists(path) else {"der": {}, "unwritten": [], "temps": []}
+    return json.load(open(path)) if os.path.exists(path) else {"der": {}, "acknowledged": [], "temps": []}
+
+def command(n, names):
+    r = random.random()
+    if r < 0.35:  # a fresh NAME
+        names.append("k%d" % n)
+        return ["sign", "dev.csr", "--profile", "client", "--name", names[-1]]
+    if r < 0.7:
+        return ["renew", random.choice(names)]
+    if r < 0.8:  # many renewals in one run, committed in batches
+        return ["renew", "--all"]
+    if r < 0.9:
+        return ["revoke", random.choice(names[3:] or names)]
+    return ["crl"]
 
 def storm(mqttpki, iterations, budget, window, key_sum, ca_sum):
     state = load_state("state.json")
@@ -151,22 +147,18 @@ def storm(mqttpki, iterations, budget, window, key_sum, ca_sum):
             print("time budget used after %d iterations" % (n - 1))
             n -= 1
             break
-        r = random.random()
-        if r < 0.45:  # a fresh NAME, or a renewal of any NAME so far (which may fail, see above)
-            names.append("k%d" % n)
-            argv = [mqttpki, "sign", "dev.csr", "--profile", "client", "--name", names[-1]]
-        elif r < 0.9:
-            argv = [mqttpki, "renew", random.choice(names)]
-        else:  # many renewals in one run, one journal record each: still at most one entry without its file
-            argv = [mqttpki, "renew", "--all"]
-        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        argv = [mqttpki] + command(n, names)
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         ms = random.randint(0, window)
         time.sleep(ms / 1000)
         p.kill()
+        out = p.stdout.read().decode(errors="replace")
         rc = p.wait()
         killed = rc == -9  # the kill may come after a normal exit; the status says which happened
         kills += killed
         completed += not killed
+        if rc == 0:  # acknowledged: what it reported issued must stay
+            state["acknowledged"] += re.findall(r"\(serial ([0-9A-F]+)\)", out) + re.findall(r"-> ([0-9A-F]+),", out)
         errors = check(state, killed)
         for f, want in (("pki/private/ca.key", key_sum), ("pki/ca.crt", ca_sum)):
             if hashlib.sha256(open(f, "rb").read()).hexdigest() != want:
@@ -176,10 +168,8 @@ def storm(mqttpki, iterations, budget, window, key_sum, ca_sum):
                   % (n, "killed" if killed else "exit %d" % rc, ms, " ".join(argv[1:4]), "; ".join(errors)))
             return 1
     json.dump(state, open("state.json", "w"))
-    print("%d iterations: %d killed, %d completed; %d entries, %d without their file, %d temp files seen; "
-          "a killed run left index.journal %d times, a torn last record %d times"
-          % (n, kills, completed, len(load_index(True, [])), len(state["unwritten"]), len(state["temps"]),
-             state["journal"].get("journals", 0), state["journal"].get("torn", 0)))
+    print("%d iterations: %d killed, %d completed; %d entries, %d acknowledged serials kept, %d temp files seen"
+          % (n, kills, completed, state["entries"], len(set(state["acknowledged"])), len(state["temps"])))
     if kills < 10:
         print("FAIL: only %d runs were killed; the test did not exercise crashes" % kills)
         return 1
@@ -194,7 +184,7 @@ print("; ".join(errors) if errors else "consistent")
 sys.exit(1 if errors else 0)
 PY
 
-# Calibrate: kill anywhere from the start to the end of a typical run (at least 0-30 ms).
+# Calibrate: kill anywhere from the start to past the end of a typical run (at least 0-30 ms).
 start=$(date +%s%N)
 expect_ok "calibration sign" "$MQTTPKI" sign dev.csr --profile client --name calib
 window=$((($(date +%s%N) - start) / 1000000))
@@ -209,21 +199,13 @@ else
 fi
 cat storm.out
 
-# After the storm the CA still works: sign, renew, list, and (as ca_folder.hpp says) a re-run of sign with
-# --force repairs a NAME whose certificate was never written.
+# After the storm the CA still works, and the first command after a kill left nothing to repair by hand.
 expect_ok "sign after the crashes" "$MQTTPKI" sign dev.csr --profile client --name after --out after.crt
+expect_ok "folder consistent after one command" "$PYTHON" crash.py check
 expect_ok "renew after the crashes" "$MQTTPKI" renew after
+expect_ok "renew --all after the crashes" "$MQTTPKI" renew --all
 expect_ok "list after the crashes" "$MQTTPKI" list
 expect_ok "after.crt verifies" openssl verify -x509_strict -purpose sslclient -CAfile pki/ca.crt after.crt
-repaired=0
-for serial in $("$PYTHON" -c 'import json; print(" ".join(json.load(open("state.json"))["unwritten"]))'); do
-  name=$("$PYTHON" -c 'import json,sys; print([e["name"] for e in json.load(open("pki/index.json"))["certificates"] if e["serial"] == sys.argv[1]][0])' "$serial")
-  expect_ok "sign --force re-issues $name (entry $serial without its file)" \
-    "$MQTTPKI" sign dev.csr --profile client --name "$name" --force
-  expect_ok "renew $name after the repair" "$MQTTPKI" renew "$name"
-  repaired=$((repaired + 1))
-  [ "$repaired" -lt 3 ] || break
-done
 expect_ok "folder consistent after the follow-up runs" "$PYTHON" crash.py check
 
 # Concurrency: 8 sign and 8 renew at once (of 8 fresh names), serialised by the folder lock.
@@ -241,8 +223,10 @@ for p in "${pids[@]}"; do
 done
 expect_ok "index consistent after 16 concurrent runs" "$PYTHON" crash.py check
 expect_ok "16 more entries, all serials distinct" "$PYTHON" -c '
-import json, sys
-d = json.load(open("pki/index.json"))["certificates"]
+import sqlite3
+db = sqlite3.connect("pki/ca.db")
+d = [dict(zip(("serial", "name", "status", "superseded_by"), r))
+     for r in db.execute("SELECT serial, name, status, superseded_by FROM certificates ORDER BY id")]
 assert len({c["serial"] for c in d}) == len(d)
 assert sum(1 for c in d if c["name"] in {"c%d" % i for i in range(1, 9)}) == 8
 for i in range(1, 9):

@@ -105,8 +105,9 @@ expect_ok "no CSR written when the key exists" test ! -e dev9.csr
 echo keep >taken.crt
 expect_fail "sign --out exists" "taken.crt exists; use --force" "$MQTTPKI" sign c.csr --profile client --out taken.crt
 expect_eq "taken.crt untouched" keep "$(cat taken.crt)"
+ca_records pki >records.json
 expect_ok "no certificate recorded for the refused sign" python3 -c '
-import json; assert json.load(open("pki/index.json"))["certificates"]==[]'
+import json; assert json.load(open("records.json"))["certificates"]==[]'
 expect_ok "sign dev1" "$MQTTPKI" sign c.csr --profile client --out dev1.crt
 expect_fail "same name again" "issued/dev1.crt exists and is valid.*--force" "$MQTTPKI" sign c.csr --profile client
 expect_ok "sign --force supersedes" "$MQTTPKI" sign c.csr --profile client --force
@@ -133,11 +134,12 @@ old_fp=$(openssl x509 -in pki/ca.crt -noout -fingerprint -sha256)
 expect_ok "init-ca --force" "$MQTTPKI" init-ca --cn "Second CA" --force
 expect_match "backup announced" "backup" "$T/.out"
 backup=$(ls -d pki/backup/*/ | head -n1)
-expect_ok "backup holds the old CA" test -s "${backup}ca.crt" -a -s "${backup}private/ca.key" -a -s "${backup}index.json"
+expect_ok "backup holds the old CA" test -s "${backup}ca.crt" -a -s "${backup}private/ca.key" -a -s "${backup}ca.db"
 expect_eq "backup is the old certificate" "$old_fp" "$(openssl x509 -in "${backup}ca.crt" -noout -fingerprint -sha256)"
 expect_ok "backup keeps issued certificates" test -s "${backup}issued/dev1.crt"
 expect_eq "backup key still 0600" 600 "$(file_mode "${backup}private/ca.key")"
-expect_ok "new index is empty" python3 -c 'import json; assert json.load(open("pki/index.json"))["certificates"]==[]'
+ca_records pki >records.json
+expect_ok "new index is empty" python3 -c 'import json; assert json.load(open("records.json"))["certificates"]==[]'
 
 # --- CA key not matching ca.crt
 cp pki/private/ca.key saved_ca.key
@@ -157,7 +159,8 @@ expect_fail "wrong passphrase from env" "wrong passphrase" \
   env MQTTPKI_PASSPHRASE="nope" "$MQTTPKI" sign c.csr --profile client --dir enc
 expect_fail "no passphrase given" "enc/private/ca.key: the CA key is encrypted; give its passphrase with --passphrase-file" \
   "$MQTTPKI" sign c.csr --profile client --dir enc </dev/null
-expect_ok "nothing issued by the failed signs" python3 -c 'import json; assert json.load(open("enc/index.json"))["certificates"]==[]'
+ca_records enc >records.json
+expect_ok "nothing issued by the failed signs" python3 -c 'import json; assert json.load(open("records.json"))["certificates"]==[]'
 if grep -q "right one\|wrong one" "$T/.err" "$T/.out"; then fail "a passphrase was printed"; else pass; fi
 printf '\n' >empty.pass
 expect_fail "empty passphrase file" "empty.pass: empty passphrase" "$MQTTPKI" gen-key --out e.key --passphrase-file empty.pass

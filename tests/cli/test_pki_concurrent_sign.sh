@@ -19,9 +19,10 @@ done
 for i in "${!pids[@]}"; do
   if wait "${pids[$i]}"; then pass; else fail "sign $((i + 1)) failed: $(cat "sign$((i + 1)).err")"; fi
 done
+ca_records pki >records.json
 expect_ok "index: 8 entries, 8 distinct serials, each matching its file" python3 -c '
 import json, subprocess
-d = json.load(open("pki/index.json"))
+d = json.load(open("records.json"))
 certs = d["certificates"]
 assert len(certs) == 8, len(certs)
 serials = {c["serial"] for c in certs}

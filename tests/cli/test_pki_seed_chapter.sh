@@ -16,7 +16,8 @@ expect_eq "private/ is 0700" 700 "$(file_mode pki/private)"
 expect_eq "ca.key is 0600" 600 "$(file_mode pki/private/ca.key)"
 expect_eq "ca.crt is 0644" 644 "$(file_mode pki/ca.crt)"
 expect_match "CA key is encrypted PKCS#8" "BEGIN ENCRYPTED PRIVATE KEY" pki/private/ca.key
-expect_ok "index.json is valid JSON" python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["certificates"]==[]' pki/index.json
+ca_records pki >records.json
+expect_ok "the CA's records start empty" python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["certificates"]==[]' records.json
 expect_ok "openssl reads the CA" openssl x509 -in pki/ca.crt -noout -text
 openssl x509 -in pki/ca.crt -noout -text >ca.txt
 expect_match "CA is CA:TRUE, pathlen 0" "CA:TRUE, pathlen:0" ca.txt

@@ -26,7 +26,7 @@ expect_ok "pi1, 10 days" issue pi1 client 10
 expect_ok "pi2, 365 days" issue pi2 client 365
 cp "$D/issued/server.crt" "$T/server-orig.crt"
 cp "$D/issued/pi1.crt" "$T/pi1-orig.crt"
-index_before=$(sha256sum "$D/index.json")
+index_before=$(ca_records "$D" | sha256sum)
 
 # --- nothing due within 5 days: a no-op that does not even need the CA key's passphrase
 expect_ok "renew --within 5d" "$MQTTPKI" renew --all --within 5d
@@ -36,7 +36,7 @@ expect_eq "three lines" 3 "$(wc -l <"$T/.out")"
 expect_ok "renew --within 5d --quiet" "$MQTTPKI" renew --all --within 5d --quiet
 expect_eq "quiet: nothing on stdout" "" "$(cat "$T/.out")"
 expect_eq "quiet: nothing on stderr" "" "$(cat "$T/.err")"
-expect_eq "index untouched" "$index_before" "$(sha256sum "$D/index.json")"
+expect_eq "index untouched" "$index_before" "$(ca_records "$D" | sha256sum)"
 
 # --- within 30 days: server and pi1 are renewed, the hook runs once for each
 hook='echo "$MQTTPKI_NAME|$MQTTPKI_SERIAL|$MQTTPKI_CERT|$MQTTPKI_CA" >>"'$T'/hooks.log"; echo hook-output-for-$MQTTPKI_NAME'
@@ -60,8 +60,8 @@ expect_ok "renewed pi1 verifies as client" openssl verify -CAfile "$D/ca.crt" -p
 expect_ok "the device key still matches" \
   test "$(openssl pkey -in "$T/pi1.key" -pubout)" = "$(pubkey_of "$D/issued/pi1.crt")"
 expect_eq "old server marked superseded by the new serial" "superseded $new_serial" \
-  "$(json_get "$D/index.json" "' '.join([[c['status'], c.get('superseded_by','')] for c in d['certificates'] if c['serial']=='$(serial_of "$T/server-orig.crt")'][0])")"
-expect_eq "five index entries" 5 "$(json_get "$D/index.json" "len(d['certificates'])")"
+  "$(ca_records "$D" >"$T/records.json"; json_get "$T/records.json" "' '.join([[c['status'], c.get('superseded_by','')] for c in d['certificates'] if c['serial']=='$(serial_of "$T/server-orig.crt")'][0])")"
+expect_eq "five index entries" 5 "$(json_get "$T/records.json" "len(d['certificates'])")"
 # The original validity length (10 days) is kept.
 expect_ok "new server lives about 10 days" openssl x509 -in "$D/issued/server.crt" -noout -checkend $((9 * 86400))
 if openssl x509 -in "$D/issued/server.crt" -noout -checkend $((11 * 86400)) >/dev/null; then
@@ -90,7 +90,7 @@ expect_fail "failing hook" "deploy hook for pi1 exited with status 3; the renewa
 after=$(serial_of "$D/issued/pi1.crt")
 if [ "$before" != "$after" ]; then pass; else fail "renewal undone by the failing hook"; fi
 expect_eq "index current serial is the file's" "$after" \
-  "$(json_get "$D/index.json" "[c['serial'] for c in d['certificates'] if c['name']=='pi1' and c['status']=='valid'][0]")"
+  "$(ca_records "$D" >"$T/records.json"; json_get "$T/records.json" "[c['serial'] for c in d['certificates'] if c['name']=='pi1' and c['status']=='valid'][0]")"
 
 # --- errors: unknown NAME, bad --within, no target, encrypted key without passphrase
 rc=0; "$MQTTPKI" renew nobody --passphrase-file "$T/pass" >"$T/.out" 2>"$T/.err" || rc=$?

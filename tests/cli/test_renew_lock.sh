@@ -29,7 +29,7 @@ track_pid "$pid_b"
 # Both must still be waiting while we hold the lock: neither may have written anything to the index.
 if kill -0 "$pid_a" 2>/dev/null || kill -0 "$pid_b" 2>/dev/null; then pass; else fail "both renewals finished while the lock was held"; fi
 expect_eq "index unchanged while locked" 6 \
-  "$(python3 -c "import json; print(len(json.load(open('$D/index.json'))['certificates']))")"
+  "$(ca_records "$D" | python3 -c "import json,sys; print(len(json.load(sys.stdin)['certificates']))")"
 flock -u 9
 exec 9>&-
 rc_a=0; wait "$pid_a" || rc_a=$?
@@ -43,20 +43,21 @@ expect_eq "each certificate renewed exactly once" 6 "$renewed"
 expect_eq "the later run found them renewed" 6 "$not_due"
 
 # The index is valid JSON with one valid and one superseded entry per name, and each file is the valid one.
-python3 - "$D" $names <<'EOF' >"$T/check.out" 2>&1 || fail "index check: $(cat "$T/check.out")"
+ca_records "$D" >"$T/records.json"
+python3 - "$T" "$D/issued" $names <<'EOF' >"$T/check.out" 2>&1 || fail "index check: $(cat "$T/check.out")"
 import json, subprocess, sys
-d = sys.argv[1]
-index = json.load(open(f"{d}/index.json"))
+d, issued = sys.argv[1], sys.argv[2]
+index = json.load(open(f"{d}/records.json"))
 certs = index["certificates"]
 assert len(certs) == 12, f"expected 12 entries, got {len(certs)}"
 assert len({c["serial"] for c in certs}) == 12, "a serial appears twice"
-for name in sys.argv[2:]:
+for name in sys.argv[3:]:
     mine = [c for c in certs if c["name"] == name]
     valid = [c for c in mine if c["status"] == "valid"]
     sup = [c for c in mine if c["status"] == "superseded"]
     assert len(valid) == 1 and len(sup) == 1, f"{name}: {[c['status'] for c in mine]}"
     assert sup[0]["superseded_by"] == valid[0]["serial"], f"{name}: superseded_by mismatch"
-    out = subprocess.run(["openssl", "x509", "-in", f"{d}/issued/{name}.crt", "-noout", "-serial"],
+    out = subprocess.run(["openssl", "x509", "-in", f"{issued}/{name}.crt", "-noout", "-serial"],
                          capture_output=True, text=True, check=True).stdout.strip()
     assert out == "serial=" + valid[0]["serial"], f"{name}: file {out} vs index {valid[0]['serial']}"
 EOF

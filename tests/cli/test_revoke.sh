@@ -49,7 +49,7 @@ expect_match "reason" "Key Compromise" "$T/crl.txt"
 expect_match "bad-1 listed" "$(serial_of "$T/bad-1.crt")" "$T/crl.txt"
 expect_match "bad-2 listed" "$(serial_of "$T/bad-2.crt")" "$T/crl.txt"
 if grep -q "$(serial_of "$D/issued/good.crt")" "$T/crl.txt"; then fail "good is listed"; else pass; fi
-expect_eq "index crl_number" 2 "$(python3 -c "import json; print(json.load(open('$D/index.json'))['crl_number'])")"
+expect_eq "index crl_number" 2 "$(ca_records "$D" | python3 -c "import json,sys; print(json.load(sys.stdin)['crl_number'])")"
 
 for f in "$T/bad-1.crt" "$T/bad-2.crt"; do
   expect_fail "$(basename "$f") refused with the CRL" "certificate revoked" \

@@ -1,12 +1,11 @@
-// The small text parsers behind command-line flags and the index: parse_duration (--days/--within style
-// "30d"), parse_san (--san TYPE:value), normalize_serial_hex, parse_key_type, parse_revocation_reason and the
-// store's index.json and index.journal readers. Bad input is an mqttpki::Error; what parses round-trips.
+// The small text parsers behind command-line flags: parse_duration (--days/--within style "30d"), parse_san
+// (--san TYPE:value), normalize_serial_hex, parse_key_type and parse_revocation_reason. Bad input is an
+// mqttpki::Error; what parses round-trips. (The CA's records are SQLite's to parse since ca.db.)
 #include <mqttpki/pki/crl.hpp>
 #include <mqttpki/pki/error.hpp>
 #include <mqttpki/pki/key.hpp>
 #include <mqttpki/pki/san.hpp>
 #include <mqttpki/pki/util.hpp>
-#include <mqttpki/store/index.hpp>
 
 #include <cstdint>
 #include <cstdio>
@@ -42,20 +41,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   });
   expect_error_or_ok([&] { (void)to_string(parse_key_type(text)); });
   expect_error_or_ok([&] { (void)to_string(parse_revocation_reason(text)); });
-  expect_error_or_ok([&] {
-    const store::Index index = store::Index::parse(text, "index.json");
-    const std::string json = index.to_json();
-    const store::Index again = store::Index::parse(json, "index.json");
-    if (again.to_json() != json) bug("index.json does not round-trip", json);
-  });
-  expect_error_or_ok([&] {
-    // index.journal text: refused, or applied, and what it builds survives a compaction and a second replay.
-    store::Index index;
-    (void)index.apply_journal(text, "index.journal");
-    const std::string json = index.to_json();
-    store::Index compacted = store::Index::parse(json, "index.json");
-    (void)compacted.apply_journal(text, "index.journal");
-    if (compacted.to_json() != json) bug("replaying a journal over its own compaction changed the index", json);
-  });
   return 0;
 }

@@ -47,12 +47,10 @@ class CrlCommand final : public Command {
     request.prompt = "Passphrase for the CA key: ";
 
     const auto written = [&] {
-      auto lock = folder.lock();
-      auto index = folder.load_index();
+      const auto held = folder.lock();
+      auto index = folder.open_index(held);
       const auto ca = store::load_ca(folder, request);
-      auto crl = store::write_crl(folder, index, ca, days_, now);
-      folder.compact(index);
-      return crl;
+      return store::write_crl(folder, index, ca, days_, now);
     }();
     if (!out_.empty()) store::write_file_atomic(out_, written.pem, store::mode_public, /*overwrite=*/true);
 

@@ -1,4 +1,4 @@
-// mqttpki init-ca: create the CA folder (DIR/ca.crt, DIR/private/ca.key, DIR/issued/, DIR/index.json).
+// mqttpki init-ca: create the CA folder (DIR/ca.crt, DIR/private/ca.key, DIR/issued/, DIR/ca.db).
 
 #include "command.hpp"
 #include "pki_common.hpp"
@@ -32,7 +32,7 @@ class InitCaCommand final : public Command {
                  "Replace an existing CA; its files move to DIR/backup/<UTC time>/ first");
     add_dir_option(app, dir_);
     app.footer(
-        "Writes DIR/ca.crt, DIR/private/ca.key (0600, in a 0700 folder), DIR/issued/ and DIR/index.json.\n"
+        "Writes DIR/ca.crt, DIR/private/ca.key (0600, in a 0700 folder), DIR/issued/ and DIR/ca.db (the CA's records, SQLite).\n"
         "The CA key is encrypted when a passphrase comes from --passphrase-file, $MQTTPKI_PASSPHRASE or a\n"
         "terminal prompt (empty answer: unencrypted); otherwise it is written unencrypted with a warning.\n"
         "Refuses to touch an existing CA unless --force.\n"
@@ -89,7 +89,7 @@ class InitCaCommand final : public Command {
                            pki::days_between(now, cert.not_after()));
     ctx.out << fmt::format("  private key  {} (mode 0600, {})\n", layout.ca_key.string(),
                            passphrase ? "encrypted" : "NOT encrypted");
-    ctx.out << fmt::format("  index        {}\n", layout.index.string());
+    ctx.out << fmt::format("  records      {}\n", layout.db.string());
     ctx.out << fmt::format("  sha256       {}\n", cert.fingerprint_sha256());
     if (created.backup) ctx.out << fmt::format("  backup       {}\n", created.backup->string());
     return 0;

@@ -1,4 +1,4 @@
-// mqttpki list: the certificates the CA has issued, from DIR/index.json.
+// mqttpki list: the certificates the CA has issued, from DIR/ca.db.
 
 #include "command.hpp"
 #include "pki_common.hpp"
@@ -45,15 +45,15 @@ class ListCommand final : public Command {
       }
     }
     const auto folder = store::CaFolder::open(dir_);
-    const auto index = folder.load_index();  // consistent without the lock (Index::load)
+    const auto index = folder.open_index();  // a consistent snapshot without the lock (WAL)
     const auto now = std::chrono::system_clock::now();
 
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
     std::vector<std::array<std::string, 6>> table;
-    for (const auto& e : index.entries()) {
+    index.for_each([&](const store::IndexEntry& e) {
       std::string status(store::to_string(e.status));
       if (e.status == store::CertStatus::valid && now >= e.not_after) status = "expired";
-      if (window && (status != "valid" || e.not_after - now > *window)) continue;
+      if (window && (status != "valid" || e.not_after - now > *window)) return;
       const long days_left = pki::days_between(now, e.not_after);
       nlohmann::ordered_json row;
       row["name"] = e.name;
@@ -71,7 +71,7 @@ class ListCommand final : public Command {
       if (!e.superseded_by.empty()) row["superseded_by"] = e.superseded_by;
       rows.push_back(std::move(row));
       table.push_back({e.name, e.serial, e.profile, status, store::format_time(e.not_after), std::to_string(days_left)});
-    }
+    });
     if (json_) {
       ctx.out << rows.dump(2) << "\n";
       return 0;

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -253,140 +254,175 @@ class RenewCommand final : public Command {
   }
 
   // ---- certificates (and the CRL)
-  int run_leaves(Context& ctx) {
-    const auto within = window();
-    const auto folder = store::CaFolder::open(dir_);
-    const auto& layout = folder.layout();
-    std::optional<pki::Csr> csr;
-    if (!rekey_csr_.empty()) csr = pki_common::load_csr(rekey_csr_);
-    std::optional<pki::Profile> import_profile;
-    if (!import_profile_.empty()) import_profile = pki::parse_profile(import_profile_);
-    const auto extra_sans = pki_common::parse_sans(import_sans_);
-
+  // What one run decided and did, under the lock; hooks and printing follow after it is released.
+  struct LeafRun {
     std::vector<store::RenewItem> items;
     std::optional<store::CrlWritten> crl;
     std::optional<std::string> crl_failure;
     std::optional<std::string> ca_warning;
+  };
+  // One target: a NAME, or a certificate FILE (with the certificate read from it).
+  struct Target {
+    std::string name;
+    std::optional<pki::Certificate> file;
+    bool due = false;
+  };
+  // Renewals committed per transaction: one fsync per batch, not per certificate, while a kill loses at most
+  // one batch's unreported work (nothing half-done: the batch is rolled back whole).
+  static constexpr std::size_t batch_size = 500;
+
+  int run_leaves(Context& ctx) {
+    const auto folder = store::CaFolder::open(dir_);
+    LeafRun run;
     {
-      auto lock = folder.lock();
-      auto index = folder.load_index();  // under the lock: a concurrent renewal's result is seen here
-      const auto ca_cert = pki_common::load_certificate(layout.ca_cert);
-
-      std::vector<std::string> names = all_ ? store::renewable_names(index) : targets_;
-      if (all_)
-        for (const auto& t : targets_)
-          if (std::find(names.begin(), names.end(), t) == names.end()) names.push_back(t);
-
-      // Decide what is due before touching the CA key, so a cron run with nothing due needs no passphrase.
-      bool any_due = csr.has_value();
-      std::vector<std::optional<pki::Certificate>> files(names.size());
-      for (std::size_t i = 0; i < names.size(); ++i) {
-        if (looks_like_file(names[i])) {
-          files[i] = pki_common::load_certificate(names[i]);
-          if (store::is_due(files[i]->not_after(), now_, within)) any_due = true;
-          continue;
-        }
-        const auto current = index.valid_by_name(names[i]);
-        if (current.empty() || store::is_due(current.front()->not_after, now_, within)) any_due = true;
-      }
-      std::optional<store::CrlInfo> crl_info;
-      bool crl_due = false;
-      if (all_) {
-        try {
-          crl_info = store::current_crl(folder);
-        } catch (const Error& e) {  // a damaged crl.pem must not stop the certificate renewals
-          if (e.code() != Errc::bad_format) throw;
-          crl_failure = e.what();
-        }
-        crl_due = crl_info && (!crl_info->next_update || store::is_due(*crl_info->next_update, now_, within));
-      }
-      if (within && ca_cert.not_after() - now_ <= *within)
-        ca_warning = fmt::format("the CA certificate {} {} on {}: run `mqttpki renew --ca`, then copy the new "
-                                 "ca.crt to every client and the broker",
-                                 layout.ca_cert.string(), ca_cert.not_after() <= now_ ? "expired" : "expires",
-                                 pki::format_date(ca_cert.not_after()));
-
-      std::optional<store::CaMaterial> ca;
-      if (any_due || crl_due) {
-        ca = store::load_ca(folder, passphrase_request());
-        store::check_ca_usable(*ca, now_);
-      }
-      store::LeafRenewOptions options;
-      options.now = now_;
-      options.days = days_;
-      options.within = within;
-      for (std::size_t i = 0; i < names.size(); ++i) {
-        try {
-          if (csr) {
-            items.push_back(store::rekey_name(folder, index, *ca, names[i], *csr, options));
-          } else if (files[i]) {
-            store::ImportOptions import;
-            import.name = import_name_.empty() ? std::nullopt : std::optional<std::string>(import_name_);
-            import.profile = import_profile;
-            import.extra_sans = extra_sans;
-            import.source_label = names[i];
-            items.push_back(ca ? store::renew_certificate(folder, index, *ca, *files[i], import, options)
-                               : not_due_item(names[i], files[i]->not_after(), files[i]->serial_hex(), within));
-          } else if (!ca) {
-            const auto* e = index.valid_by_name(names[i]).front();
-            items.push_back(not_due_item(names[i], e->not_after, e->serial, within));
-          } else {
-            items.push_back(store::renew_name(folder, index, *ca, names[i], options));
-          }
-        } catch (const Error& e) {
-          if (e.code() == Errc::io || e.code() == Errc::locked || e.code() == Errc::expired) throw;
-          store::RenewItem failed;
-          failed.name = names[i];
-          failed.status = store::RenewStatus::failed;
-          failed.message = e.what();
-          items.push_back(std::move(failed));
-        }
-      }
-      if (crl_due) {
-        int crl_days = 30;
-        if (crl_info->next_update)
-          crl_days = store::validity_days(crl_info->this_update, *crl_info->next_update);
-        try {
-          crl = store::write_crl(folder, index, *ca, crl_days, now_);
-        } catch (const Error& e) {
-          if (e.code() == Errc::io || e.code() == Errc::locked) throw;
-          crl_failure = e.what();
-        }
-      }
-      // Each renewal appended one journal record; now write index.json once (and after a killed run, this
-      // folds its journal in too).
-      folder.compact(index);
+      const auto held = folder.lock();
+      auto index = folder.open_index(held);  // under the lock: a concurrent renewal's result is seen here
+      renew_under_lock(folder, held, index, run);
     }  // unlocked: hooks may run mqttpki themselves
+    return report(ctx, folder, run);
+  }
 
+  // The targets and whether each is due, decided before touching the CA key, so a cron run with nothing due
+  // needs no passphrase.
+  std::vector<Target> read_targets(const store::Index& index, std::optional<std::chrono::seconds> within) const {
+    std::vector<std::string> names = all_ ? index.valid_names() : targets_;
+    if (all_)
+      for (const auto& t : targets_)
+        if (std::find(names.begin(), names.end(), t) == names.end()) names.push_back(t);
+    std::vector<Target> targets;
+    targets.reserve(names.size());
+    for (auto& name : names) {
+      Target t{std::move(name), std::nullopt, false};
+      if (looks_like_file(t.name)) {
+        t.file = pki_common::load_certificate(t.name);
+        t.due = store::is_due(t.file->not_after(), now_, within);
+      } else {
+        const auto current = index.valid_by_name(t.name);
+        t.due = current.empty() || store::is_due(current.front().not_after, now_, within);
+      }
+      targets.push_back(std::move(t));
+    }
+    return targets;
+  }
+
+  void renew_under_lock(const store::CaFolder& folder, const store::FolderLock& held, store::Index& index,
+                        LeafRun& run) {
+    const auto within = window();
+    std::optional<pki::Csr> csr;
+    if (!rekey_csr_.empty()) csr = pki_common::load_csr(rekey_csr_);
+    const auto targets = read_targets(index, within);
+    const bool any_due = csr || std::any_of(targets.begin(), targets.end(), [](const Target& t) { return t.due; });
+    std::optional<store::CrlInfo> crl_info;
+    const bool crl_due = all_ && crl_is_due(folder, within, crl_info, run);
+    run.ca_warning = ca_expiry_warning(folder, within);
+
+    std::optional<store::CaMaterial> ca;
+    if (any_due || crl_due) {
+      ca = store::load_ca(folder, passphrase_request());
+      store::check_ca_usable(*ca, now_);
+    }
+    store::LeafRenewOptions options;
+    options.now = now_;
+    options.days = days_;
+    options.within = within;
+    for (std::size_t start = 0; start < targets.size(); start += batch_size) {
+      auto tx = index.begin();
+      for (std::size_t i = start; i < std::min(targets.size(), start + batch_size); ++i)
+        run.items.push_back(renew_one(index, ca, targets[i], csr, options));
+      tx.commit();
+      folder.write_certificate_files(index, held);
+    }
+    if (crl_due) write_crl(folder, index, *ca, crl_info, run);
+  }
+
+  store::RenewItem renew_one(store::Index& index, const std::optional<store::CaMaterial>& ca, const Target& target,
+                             const std::optional<pki::Csr>& csr, const store::LeafRenewOptions& options) const {
+    try {
+      if (csr) return store::rekey_name(index, *ca, target.name, *csr, options);
+      if (target.file) {
+        if (!ca) return not_due_item(target.name, target.file->not_after(), target.file->serial_hex(), options.within);
+        store::ImportOptions import;
+        if (!import_name_.empty()) import.name = import_name_;
+        if (!import_profile_.empty()) import.profile = pki::parse_profile(import_profile_);
+        import.extra_sans = pki_common::parse_sans(import_sans_);
+        import.source_label = target.name;
+        return store::renew_certificate(index, *ca, *target.file, import, options);
+      }
+      if (!ca) {
+        const auto current = index.valid_by_name(target.name);
+        return not_due_item(target.name, current.front().not_after, current.front().serial, options.within);
+      }
+      return store::renew_name(index, *ca, target.name, options);
+    } catch (const Error& e) {
+      if (e.code() == Errc::io || e.code() == Errc::locked || e.code() == Errc::expired) throw;
+      store::RenewItem failed;
+      failed.name = target.name;
+      failed.status = store::RenewStatus::failed;
+      failed.message = e.what();
+      return failed;
+    }
+  }
+
+  // DIR/crl.pem is re-issued with --all when it has no nextUpdate or its nextUpdate falls within the window.
+  bool crl_is_due(const store::CaFolder& folder, std::optional<std::chrono::seconds> within,
+                  std::optional<store::CrlInfo>& info, LeafRun& run) const {
+    try {
+      info = store::current_crl(folder);
+    } catch (const Error& e) {  // a damaged crl.pem must not stop the certificate renewals
+      if (e.code() != Errc::bad_format) throw;
+      run.crl_failure = e.what();
+    }
+    return info && (!info->next_update || store::is_due(*info->next_update, now_, within));
+  }
+
+  void write_crl(const store::CaFolder& folder, store::Index& index, const store::CaMaterial& ca,
+                 const std::optional<store::CrlInfo>& info, LeafRun& run) const {
+    int crl_days = 30;
+    if (info->next_update) crl_days = store::validity_days(info->this_update, *info->next_update);
+    try {
+      run.crl = store::write_crl(folder, index, ca, crl_days, now_);
+    } catch (const Error& e) {
+      if (e.code() == Errc::io || e.code() == Errc::locked) throw;
+      run.crl_failure = e.what();
+    }
+  }
+
+  std::optional<std::string> ca_expiry_warning(const store::CaFolder& folder,
+                                               std::optional<std::chrono::seconds> within) const {
+    const auto ca_cert = pki_common::load_certificate(folder.layout().ca_cert);
+    if (!within || ca_cert.not_after() - now_ > *within) return std::nullopt;
+    return fmt::format("the CA certificate {} {} on {}: run `mqttpki renew --ca`, then copy the new ca.crt to every "
+                       "client and the broker",
+                       folder.layout().ca_cert.string(), ca_cert.not_after() <= now_ ? "expired" : "expires",
+                       pki::format_date(ca_cert.not_after()));
+  }
+
+  int report(Context& ctx, const store::CaFolder& folder, const LeafRun& run) const {
     std::vector<HookOutcome> hooks;
     if (!hook_.empty())
-      for (const auto& item : items)
+      for (const auto& item : run.items)
         if (item.status == store::RenewStatus::renewed)
-          hooks.push_back({item.name, hook_for(item.name, item.cert_path, layout.ca_cert, item.new_serial)});
-
-    int failures = 0;
-    for (const auto& item : items)
+          hooks.push_back({item.name, hook_for(item.name, item.cert_path, folder.layout().ca_cert, item.new_serial)});
+    int failures = run.crl_failure ? 1 : 0;
+    for (const auto& item : run.items)
       if (item.status == store::RenewStatus::failed) ++failures;
     for (const auto& h : hooks)
       if (h.failure) ++failures;
-    if (crl_failure) ++failures;
-    const bool anything_done =
-        crl.has_value() || crl_failure.has_value() ||
-        std::any_of(items.begin(), items.end(), [](const auto& i) { return i.status != store::RenewStatus::not_due; });
-
-    for (const auto& item : items)
+    const bool anything_done = run.crl || run.crl_failure || std::any_of(run.items.begin(), run.items.end(), [](const auto& i) {
+                                 return i.status != store::RenewStatus::not_due;
+                               });
+    for (const auto& item : run.items)
       for (const auto& w : item.warnings) pki_common::warn(ctx, "renew", fmt::format("{}: {}", item.name, w));
-    if (ca_warning) pki_common::warn(ctx, "renew", *ca_warning);
-
+    if (run.ca_warning) pki_common::warn(ctx, "renew", *run.ca_warning);
     if (json_) {
-      if (!quiet_ || anything_done) print_json(ctx, items, hooks, crl, crl_failure);
+      if (!quiet_ || anything_done) print_json(ctx, run.items, hooks, run.crl, run.crl_failure);
     } else {
-      print_text(ctx, items, crl, crl_failure);
+      print_text(ctx, run.items, run.crl, run.crl_failure);
     }
     for (const auto& h : hooks)
       if (h.failure)
         ctx.err << fmt::format("mqttpki renew: deploy hook for {} {}; the renewal itself stands\n", h.name, *h.failure);
-    if (crl && !quiet_)
+    if (run.crl && !quiet_)
       ctx.err << "mqttpki renew: reload the broker so it reads the new CRL (Mosquitto reads crlfile at start)\n";
     return failures == 0 ? 0 : 1;
   }

@@ -44,10 +44,11 @@ class RevokeCommand final : public Command {
     const auto now = std::chrono::system_clock::now();
     const auto folder = store::CaFolder::open(dir_);
     store::RevokeResult result = [&] {
-      auto lock = folder.lock();
-      auto index = folder.load_index();
+      const auto held = folder.lock();
+      auto index = folder.open_index(held);
+      auto tx = index.begin();
       auto r = store::revoke(index, target_, reason, now);
-      folder.compact(index);  // nothing revoked and no journal: nothing written
+      tx.commit();
       return r;
     }();
 

@@ -9,6 +9,7 @@
 #include <mqttpki/store/ca_folder.hpp>
 #include <mqttpki/store/ca_signer.hpp>
 #include <mqttpki/store/files.hpp>
+#include <mqttpki/store/issuance.hpp>
 
 #include <fmt/format.h>
 
@@ -42,7 +43,7 @@ class SignCommand final : public Command {
     add_dir_option(app, dir_);
     app.footer(
         "Checks the CSR's signature and key, issues with the profile's extensions, records the certificate in\n"
-        "DIR/index.json and writes DIR/issued/NAME.crt. A client CN already held by another valid certificate\n"
+        "DIR/ca.db and writes DIR/issued/NAME.crt. A client CN already held by another valid certificate\n"
         "with a different key is refused (Mosquitto's use_identity_as_username makes the CN the user name).\n"
         "Only the CSR's key, subject and SANs are used; other requested extensions are ignored with a warning.\n"
         "Examples:\n"
@@ -51,21 +52,44 @@ class SignCommand final : public Command {
   }
 
   int run(Context& ctx) override {
-    namespace store = mqttpki::store;
     const auto folder = store::CaFolder::open(dir_);
-    const auto& layout = folder.layout();
+    store::IssueOrder order = read_request();
+    const auto cn = order.request.subject.common_name().value_or("");
+    order.name = name_.empty() ? cn : name_;
+    if (name_.empty() && !store::is_valid_name(order.name))
+      throw Error(Errc::invalid_argument,
+                  fmt::format("CN '{}' cannot be a file name in {}/issued; pass --name NAME", order.name, dir_));
+    store::validate_name(order.name);
+    if (!out_.empty()) pki_common::check_output_free(out_, force_);
+
+    store::PassphraseRequest passphrase;
+    if (!passphrase_file_.empty()) passphrase.file = passphrase_file_;
+    passphrase.prompt = "Passphrase for the CA key: ";
+    const auto ca = store::load_ca(folder, passphrase);
+    const store::Issued issued = issue(folder, ca, std::move(order));
+    if (!out_.empty()) store::write_file_atomic(out_, issued.certificate.to_pem(), store::mode_public, force_);
+    for (const auto& w : issued.warnings) pki_common::warn(ctx, "sign", w);
+    print(ctx, issued, folder.layout());
+    return 0;
+  }
+
+ private:
+  // The CSR, checked, as an order: its key, subject and SANs (plus --san), the profile and validity.
+  store::IssueOrder read_request() const {
     const auto csr = pki_common::load_csr(csr_);
     store::with_file(csr_, [&] {
       csr.verify_signature();
       pki::check_key_policy(csr.public_key());
     });
-    auto request = store::with_file(csr_, [&] { return pki::from_csr(csr); });
+    store::IssueOrder order;
+    order.source = csr_;
+    auto& request = order.request;
+    request = store::with_file(csr_, [&] { return pki::from_csr(csr); });
     for (auto& san : pki_common::parse_sans(sans_))
       if (std::find(request.sans.begin(), request.sans.end(), san) == request.sans.end())
         request.sans.push_back(std::move(san));
     request.profile = pki::parse_profile(profile_);
     request.days = days_;
-    request.ca_label = layout.ca_cert.string();
     const auto cn = request.subject.common_name();
     if (!cn || cn->empty())
       throw Error(Errc::policy, fmt::format("{}: the CSR's subject has no CN; make a new CSR with --cn NAME", csr_));
@@ -74,100 +98,44 @@ class SignCommand final : public Command {
                   fmt::format("{}: a server certificate needs a subject alternative name (clients check the host "
                               "name against it); add --san DNS:{} (or IP:ADDRESS)",
                               csr_, *cn));
-    const std::string name = name_.empty() ? *cn : name_;
-    if (name_.empty() && !store::is_valid_name(name))
-      throw Error(Errc::invalid_argument,
-                  fmt::format("CN '{}' cannot be a file name in {}/issued; pass --name NAME", name, dir_));
-    store::validate_name(name);
-    if (!out_.empty()) pki_common::check_output_free(out_, force_);
+    return order;
+  }
 
-    std::optional<store::Secret> passphrase;
-    if (store::ca_key_encrypted(folder))
-      passphrase = pki_common::passphrase_for_reading(passphrase_file_, "Passphrase for the CA key: ");
-    const auto ca = store::load_signing_ca(folder, pki_common::view(passphrase));
+  // Under the folder lock, in one transaction: the name and CN checks, then the one issuance path.
+  store::Issued issue(const store::CaFolder& folder, const store::CaMaterial& ca, store::IssueOrder order) const {
+    const auto held = folder.lock();
+    // An `init-ca --force` may have replaced the CA between loading it and taking the lock.
+    if (!(store::load_ca_cert(folder) == ca.cert))
+      throw Error(Errc::mismatch, fmt::format("{} was replaced while signing; run the command again",
+                                              folder.layout().ca_cert.string()));
+    auto index = folder.open_index(held);
+    const auto now = std::chrono::system_clock::now();
+    order.request.now = now;
+    auto tx = index.begin();
+    order.supersede = store::check_name_free(index, folder.layout(), order.name,
+                                             order.request.subject.common_name().value_or(""),
+                                             store::public_key_fingerprint(order.request.public_key),
+                                             order.request.profile, force_, now, csr_);
+    store::Issued issued = store::issue_certificate(index, ca, std::move(order));
+    tx.commit();
+    folder.write_certificate_files(index, held);
+    return issued;
+  }
 
-    const std::string key_fp = store::public_key_fingerprint(request.public_key);
-    std::optional<pki::IssueResult> result;
-    {
-      // Everything from reading the index to writing it happens under the folder lock, so parallel signs
-      // serialise and never reuse a serial or lose an entry.
-      auto lock = folder.lock();
-      // An `init-ca --force` may have replaced the CA between loading it and taking the lock.
-      if (!(store::load_ca_cert(folder) == ca.cert))
-        throw Error(Errc::mismatch, fmt::format("{} was replaced while signing; run the command again",
-                                                layout.ca_cert.string()));
-      auto index = folder.load_index();
-      const auto now = std::chrono::system_clock::now();
-      request.now = now;
-
-      std::vector<std::string> supersede;
-      for (const auto* held : index.valid_by_name(name)) {
-        if (held->is_current(now) && !force_)
-          throw Error(Errc::already_exists,
-                      fmt::format("{} exists and is valid (serial {}, until {}); use --force to replace it (the old "
-                                  "one is marked superseded) or choose another --name",
-                                  layout.issued_cert(name).string(), held->serial, store::format_time(held->not_after)));
-        supersede.push_back(held->serial);
-      }
-      if (request.profile == pki::Profile::client) {
-        for (const auto* held : index.valid_by_cn(*cn)) {
-          const bool replaced = std::find(supersede.begin(), supersede.end(), held->serial) != supersede.end();
-          if (held->is_current(now) && !replaced && held->public_key_sha256 != key_fp)
-            throw Error(Errc::policy,
-                        fmt::format("{}: CN '{}' is already the MQTT user name of valid certificate '{}' (serial {}) "
-                                    "with a different key; revoke that one first or use another --cn",
-                                    csr_, *cn, held->name, held->serial));
-        }
-      }
-      std::string serial;
-      do serial = pki::random_serial();
-      while (index.has_serial(serial));
-      request.serial = serial;
-
-      result.emplace([&] {
-        try {
-          return pki::issue(ca.cert, ca.key, request);
-        } catch (const Error& e) {
-          // CA problems already name ca.crt; the rest concern the CSR.
-          if (e.code() == Errc::expired || e.code() == Errc::mismatch ||
-              std::string_view(e.what()).find(request.ca_label) != std::string_view::npos)
-            throw;
-          throw Error(e.code(), fmt::format("{}: {}", csr_, e.what()));
-        }
-      }());
-      const auto& cert = result->certificate;
-      store::IndexEntry entry;
-      entry.serial = cert.serial_hex();
-      entry.name = name;
-      entry.cn = *cn;
-      entry.subject = cert.subject().to_string();
-      entry.profile = std::string(pki::to_string(request.profile));
-      entry.not_before = cert.not_before();
-      entry.not_after = cert.not_after();
-      entry.issued_at = now;
-      entry.sha256 = cert.fingerprint_sha256();
-      entry.public_key_sha256 = key_fp;
-      folder.record_issued(index, std::move(entry), cert.to_pem(), supersede);
-      folder.compact(index);  // index.json whole again before the lock goes
-    }
-    const auto& cert = result->certificate;
-    if (!out_.empty()) store::write_file_atomic(out_, cert.to_pem(), store::mode_public, force_);
-    for (const auto& w : result->warnings) pki_common::warn(ctx, "sign", w);
-
+  void print(Context& ctx, const store::Issued& issued, const store::CaLayout& layout) const {
+    const auto& cert = issued.certificate;
     std::string sans;
     for (const auto& s : cert.sans()) sans += (sans.empty() ? "" : ", ") + s.to_string();
     const auto now = std::chrono::system_clock::now();
-    ctx.out << fmt::format("Issued {} certificate '{}' (serial {})\n", profile_, name, cert.serial_hex());
+    ctx.out << fmt::format("Issued {} certificate '{}' (serial {})\n", profile_, issued.entry.name, cert.serial_hex());
     ctx.out << fmt::format("  subject      {}\n", cert.subject().to_string());
     if (!sans.empty()) ctx.out << fmt::format("  SANs         {}\n", sans);
     ctx.out << fmt::format("  valid until  {} ({} days)\n", pki::format_time(cert.not_after()),
                            pki::days_between(now, cert.not_after()));
-    ctx.out << fmt::format("  written to   {}\n", layout.issued_cert(name).string());
+    ctx.out << fmt::format("  written to   {}\n", layout.issued_cert(issued.entry.name).string());
     if (!out_.empty()) ctx.out << fmt::format("  copy         {}\n", out_);
-    return 0;
   }
 
- private:
   std::string csr_;
   std::string profile_;
   int days_ = 365;

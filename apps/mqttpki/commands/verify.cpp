@@ -120,10 +120,7 @@ class VerifyCommand final : public Command {
     if (crl.empty() && folder && store::path_exists(dir / "crl.pem")) crl = (dir / "crl.pem").string();
     if (!crl.empty()) o.crl = read_input(crl);
     if (folder) {
-      const auto index = folder->load_index();
-      for (const auto& e : index.entries()) {
-        if (e.status == store::CertStatus::revoked) o.revoked_serials.push_back(e.serial);
-      }
+      for (const auto& e : folder->open_index().revoked()) o.revoked_serials.push_back(e.serial);
     }
     title = fmt::format("server '{}' and client '{}' for host '{}'", server_.empty() ? server_cert_ : server_,
                         client_.empty() ? client_cert_ : client_, host_);

@@ -1,6 +1,9 @@
+#include <mqttpki/pki/certificate.hpp>
 #include <mqttpki/pki/error.hpp>
 #include <mqttpki/store/ca_folder.hpp>
 #include <mqttpki/store/files.hpp>
+
+#include "migrate.hpp"
 
 #include <fmt/format.h>
 
@@ -20,8 +23,9 @@ CaLayout::CaLayout(fs::path root)
       private_dir(dir / "private"),
       ca_key(dir / "private" / "ca.key"),
       issued_dir(dir / "issued"),
-      index(dir / "index.json"),
-      journal(dir / "index.journal"),
+      db(dir / "ca.db"),
+      legacy_index(dir / "index.json"),
+      legacy_journal(dir / "index.journal"),
       backup_dir(dir / "backup"),
       lock(dir / ".lock") {}
 
@@ -125,8 +129,9 @@ CaFolder::Created CaFolder::create(const fs::path& dir, std::string_view ca_cert
     move_into(l.ca_cert, backup);
     move_into(l.private_dir, backup);
     move_into(l.issued_dir, backup);
-    move_into(l.index, backup);
-    move_into(l.journal, backup);
+    for (const auto& f : {l.db, fs::path(l.db.string() + "-wal"), fs::path(l.db.string() + "-shm"),
+                          l.legacy_index, l.legacy_journal})
+      move_into(f, backup);
     sync_dir(backup);
     sync_dir(l.dir);
     result.backup = backup;
@@ -141,8 +146,8 @@ CaFolder::Created CaFolder::create(const fs::path& dir, std::string_view ca_cert
   try {
     write_file_atomic(l.ca_cert, ca_cert_pem, mode_public, /*overwrite=*/false);
     try {
-      remove_file_durable(l.journal);  // a stray journal must not be applied to the new, empty index
-      Index{}.save(l.index);
+      for (const auto& stray : {l.legacy_index, l.legacy_journal}) remove_file_durable(stray);
+      (void)Index::open(l.db, /*create=*/true);
     } catch (...) {
       std::remove(l.ca_cert.c_str());
       throw;
@@ -154,57 +159,32 @@ CaFolder::Created CaFolder::create(const fs::path& dir, std::string_view ca_cert
   return result;
 }
 
-void CaFolder::commit(Index& index) const {
-  if (!index.has_pending()) return;
-  JournalState journal = index.journal();
-  journal.bytes = append_file_durable(layout_.journal, index.pending_record(), mode_public, journal.bytes);
-  ++journal.records;
-  journal.torn_tail = false;
-  index.set_journal(journal);
-  index.clear_pending();
-}
-
-void CaFolder::save_index(Index& index) const {
-  index.save(layout_.index);
-  index.clear_pending();
-  remove_file_durable(layout_.journal);
-  index.set_journal({});
-}
-
-void CaFolder::compact(Index& index) const {
-  if (index.has_pending() || index.journal().records > 0 || index.journal().torn_tail || path_exists(layout_.journal))
-    save_index(index);
-}
-
-void CaFolder::record_issued(Index& index, IndexEntry entry, std::string_view cert_pem,
-                             const std::vector<std::string>& supersede) const {
-  const std::string name = entry.name;
-  const std::string serial = normalize_serial(entry.serial);
-  entry.file = CaLayout::issued_relative(name);
-  // What taking the issuance back restores (a copy of these few entries, not of the whole index).
-  std::vector<IndexEntry> superseded_before;
-  for (const auto& old : supersede)
-    if (const IndexEntry* e = index.find_serial(old)) superseded_before.push_back(*e);
-  index.add(std::move(entry));  // a serial already taken throws here, before anything changed
-  try {
-    for (const auto& old : supersede) index.mark_superseded(old, serial);
-    commit(index);  // step 1
-    ensure_dir(layout_.issued_dir, mode_public_dir);
-    write_file_atomic(layout_.issued_cert(name), cert_pem, mode_public, /*overwrite=*/true);  // step 2
-  } catch (...) {
-    index.withdraw(serial, superseded_before);
-    try {
-      commit(index);
-    } catch (...) {  // keep the first error; the index then lists a certificate whose file is missing
-    }
-    throw;
+Index CaFolder::open_index() const {
+  if (!path_exists(layout_.db) && path_exists(layout_.legacy_index)) {
+    const FolderLock held = lock();
+    return open_index(held);
   }
-  if (index.journal().records >= journal_compact_records) {
-    try {
-      save_index(index);
-    } catch (...) {  // the certificate is issued and its record durable; compact() at the command's end retries
-    }
+  return Index::open(layout_.db, /*create=*/true);
+}
+
+Index CaFolder::open_index(const FolderLock& held) const {
+  const auto now = std::chrono::system_clock::now();
+  migrate_json_index(layout_, now);
+  move_legacy_index(layout_, now);
+  Index index = Index::open(layout_.db, /*create=*/true);
+  write_certificate_files(index, held);
+  return index;
+}
+
+void CaFolder::write_certificate_files(Index& index, const FolderLock& /*held*/) const {
+  const auto files = index.files_to_write();
+  if (files.empty()) return;
+  ensure_dir(layout_.issued_dir, mode_public_dir);
+  for (const auto& f : files) {
+    const auto cert = pki::Certificate::load(pki::as_bytes(f.der));
+    write_file_atomic(layout_.dir / f.file, cert.to_pem(), mode_public, /*overwrite=*/true);
   }
+  index.files_written(files);
 }
 
 }  // namespace mqttpki::store

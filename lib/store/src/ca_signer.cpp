@@ -1,6 +1,8 @@
 #include <mqttpki/store/ca_signer.hpp>
 #include <mqttpki/store/files.hpp>
 
+#include <mqttpki/pki/util.hpp>
+
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
@@ -21,33 +23,71 @@ bool ca_key_encrypted(const CaFolder& folder) {
   return pki::PrivateKey::is_encrypted(pki::as_bytes(read_file(folder.layout().ca_key)));
 }
 
-LoadedCa load_signing_ca(const CaFolder& folder, const std::optional<std::string_view>& passphrase) {
-  auto cert = load_ca_cert(folder);
-  const auto& key_path = folder.layout().ca_key;
+namespace {
+
+pki::PrivateKey load_ca_key(const std::filesystem::path& key_path, const PassphraseRequest& passphrase) {
   std::string pem = read_file(key_path);
-  if (pki::PrivateKey::is_encrypted(pki::as_bytes(pem)) && !passphrase)
-    throw Error(Errc::bad_passphrase,
-                fmt::format("{}: the CA key is encrypted; give its passphrase with --passphrase-file FILE or the "
-                            "MQTTPKI_PASSPHRASE environment variable",
-                            key_path.string()));
-  auto key = [&] {
-    try {
-      return pki::PrivateKey::load(pem, passphrase);
-    } catch (const Error& e) {
-      if (e.code() == Errc::bad_passphrase)
-        throw Error(Errc::bad_passphrase,
-                    fmt::format("{}: wrong passphrase for the CA key; check --passphrase-file or MQTTPKI_PASSPHRASE",
-                                key_path.string()));
-      throw Error(e.code(), key_path.string() + ": " + e.what());
-    }
-  }();
-  OPENSSL_cleanse(pem.data(), pem.size());
+  std::optional<Secret> secret;
+  if (pki::PrivateKey::is_encrypted(pki::as_bytes(pem))) {
+    secret = read_passphrase(passphrase);
+    if (!secret)
+      throw Error(Errc::bad_passphrase,
+                  fmt::format("{}: the CA key is encrypted; give its passphrase with --passphrase-file FILE or the "
+                              "MQTTPKI_PASSPHRASE environment variable",
+                              key_path.string()));
+  }
+  try {
+    auto key = secret ? pki::PrivateKey::load(pem, std::string_view(secret->view())) : pki::PrivateKey::load(pem);
+    OPENSSL_cleanse(pem.data(), pem.size());
+    return key;
+  } catch (const Error& e) {
+    OPENSSL_cleanse(pem.data(), pem.size());
+    if (e.code() == Errc::bad_passphrase)
+      throw Error(Errc::bad_passphrase,
+                  fmt::format("{}: wrong passphrase for the CA key; check --passphrase-file or MQTTPKI_PASSPHRASE",
+                              key_path.string()));
+    throw Error(e.code(), key_path.string() + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+CaMaterial load_ca_files(const std::filesystem::path& cert_path, const std::filesystem::path& key_path,
+                         const PassphraseRequest& passphrase) {
+  const std::string cert_text = read_file(cert_path);
+  auto cert = with_file(cert_path, [&] { return pki::Certificate::load(cert_text); });
+  auto key = load_ca_key(key_path, passphrase);
   if (!key.matches(cert))
     throw Error(Errc::mismatch, fmt::format("{} does not match {}; put the CA's own key there (or restore both from "
-                                            "{}/backup)",
-                                            key_path.string(), folder.layout().ca_cert.string(),
-                                            folder.layout().dir.string()));
-  return {std::move(cert), std::move(key)};
+                                            "the CA folder's backup/)",
+                                            key_path.string(), cert_path.string()));
+  return CaMaterial{std::move(cert), std::move(key), cert_path, {}};
+}
+
+CaMaterial load_ca(const CaFolder& folder, const PassphraseRequest& passphrase) {
+  return load_ca_files(folder.layout().ca_cert, folder.layout().ca_key, passphrase);
+}
+
+const pki::Issuer& CaMaterial::issuer() const {
+  const std::string label = cert_path.string();
+  if (!issuer_cache || !(issuer_cache->ca_certificate() == cert) || issuer_cache->ca_label() != label ||
+      !key.matches(issuer_cache->ca_certificate())) {
+    issuer_cache = std::make_shared<const pki::Issuer>(cert, key, label);
+  }
+  return *issuer_cache;
+}
+
+void check_ca_usable(const CaMaterial& ca, TimePoint now) {
+  if (!ca.cert.is_ca())
+    throw Error(Errc::policy, fmt::format("{} is not a CA certificate (no basicConstraints CA:TRUE)", ca.cert_path.string()));
+  if (now > ca.cert.not_after())
+    throw Error(Errc::expired,
+                fmt::format("CA certificate {} expired on {}; run `mqttpki renew --ca` (same key, so issued "
+                            "certificates verify again), copy the new ca.crt to every client and the broker, then retry",
+                            ca.cert_path.string(), pki::format_date(ca.cert.not_after())));
+  if (now < ca.cert.not_before())
+    throw Error(Errc::expired, fmt::format("CA certificate {} is not valid before {}; check this machine's clock",
+                                           ca.cert_path.string(), pki::format_time(ca.cert.not_before())));
 }
 
 std::string public_key_fingerprint(const pki::PublicKey& key) {

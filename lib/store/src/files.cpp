@@ -210,57 +210,12 @@ void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mo
   sync_dir(dir);
 }
 
-std::uint64_t append_file_durable(const fs::path& path, std::string_view bytes, unsigned mode,
-                                  std::uint64_t expected_size) {
-  const bool existed = path_exists(path);
-  Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, static_cast<mode_t>(mode)));
-  if (fd.get() < 0) throw_errno(errno, path, "opening it to append");
-  if (!existed && ::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) throw_errno(errno, path, "setting the file mode");
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw_errno(errno, path, "looking up its size");
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (size < expected_size)
-    throw Error(Errc::io, fmt::format("{}: shorter ({} bytes) than when it was read ({} bytes); was it changed by "
-                                      "hand while mqttpki ran? Run the command again",
-                                      path.string(), size, expected_size));
-  const auto cut_back = [&] { return ::ftruncate(fd.get(), static_cast<off_t>(expected_size)) == 0; };
-  // A longer file ends in a record a killed writer did not finish: readers ignore it, and it must go before
-  // a new record is glued to it.
-  if (size > expected_size && (!cut_back() || ::fsync(fd.get()) != 0))
-    throw_errno(errno, path, "cutting off a torn last record");
-  try {
-    write_all(fd.get(), bytes, path);
-    if (::fsync(fd.get()) != 0) throw_errno(errno, path, "syncing");
-  } catch (...) {
-    if (cut_back()) (void)::fsync(fd.get());
-    throw;
-  }
-  if (::close(fd.release()) != 0) throw_errno(errno, path, "closing");
-  if (!existed) sync_dir(parent_or_dot(path));
-  return expected_size + bytes.size();
-}
-
 void remove_file_durable(const fs::path& path) {
   if (::unlink(path.c_str()) != 0) {
     if (errno == ENOENT) return;
     throw_errno(errno, path, "removing");
   }
   sync_dir(parent_or_dot(path));
-}
-
-std::optional<FileVersion> file_version(const fs::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return std::nullopt;
-    throw_errno(errno, path, "looking it up");
-  }
-  FileVersion v;
-  v.device = static_cast<std::uint64_t>(st.st_dev);
-  v.inode = static_cast<std::uint64_t>(st.st_ino);
-  v.size = static_cast<std::uint64_t>(st.st_size);
-  v.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-  v.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
-  return v;
 }
 
 void ensure_dir(const fs::path& path, unsigned mode) {

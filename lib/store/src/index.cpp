@@ -3,7 +3,7 @@
 #include <mqttpki/store/index.hpp>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
+#include "sqlite.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -12,7 +12,7 @@
 
 namespace mqttpki::store {
 
-using nlohmann::json;
+
 
 std::string_view to_string(CertStatus status) {
   switch (status) {
@@ -87,330 +87,266 @@ std::string normalize_serial(std::string_view text) {
   return digits.substr(skip);
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// The database.
+
 namespace {
 
-json entry_to_json(const IndexEntry& e) {
-  json j{{"serial", e.serial},
-         {"name", e.name},
-         {"cn", e.cn},
-         {"subject", e.subject},
-         {"profile", e.profile},
-         {"not_before", format_time(e.not_before)},
-         {"not_after", format_time(e.not_after)},
-         {"issued_at", format_time(e.issued_at)},
-         {"status", std::string(to_string(e.status))},
-         {"file", e.file},
-         {"sha256", e.sha256},
-         {"public_key_sha256", e.public_key_sha256}};
-  if (e.revoked_at) j["revoked_at"] = format_time(*e.revoked_at);
-  if (!e.revocation_reason.empty()) j["revocation_reason"] = e.revocation_reason;
-  if (!e.superseded_by.empty()) j["superseded_by"] = e.superseded_by;
-  return j;
-}
+constexpr std::string_view schema_sql = R"(
+CREATE TABLE IF NOT EXISTS certificates (
+  id INTEGER PRIMARY KEY,
+  serial TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  cn TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  profile TEXT NOT NULL,
+  not_before INTEGER NOT NULL,
+  not_after INTEGER NOT NULL,
+  issued_at INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('valid', 'revoked', 'superseded')),
+  revoked_at INTEGER,
+  revocation_reason TEXT NOT NULL DEFAULT '',
+  superseded_by TEXT NOT NULL DEFAULT '',
+  file TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  public_key_sha256 TEXT NOT NULL,
+  der BLOB
+);
+CREATE INDEX IF NOT EXISTS certificates_by_name ON certificates (name, status);
+CREATE INDEX IF NOT EXISTS certificates_by_cn ON certificates (cn, status);
+CREATE INDEX IF NOT EXISTS certificates_by_expiry ON certificates (status, not_after);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO counters (name, value) VALUES ('crl_number', 0);
+CREATE TABLE IF NOT EXISTS files_to_write (serial TEXT PRIMARY KEY REFERENCES certificates (serial));
+)";
 
-std::string get_string(const json& j, const char* key, bool required) {
-  auto it = j.find(key);
-  if (it == j.end()) {
-    if (required) throw Error(Errc::bad_format, fmt::format("certificate entry lacks \"{}\"", key));
-    return {};
-  }
-  if (!it->is_string()) throw Error(Errc::bad_format, fmt::format("\"{}\" is not a string", key));
-  return it->get<std::string>();
-}
+constexpr std::string_view entry_columns =
+    "serial, name, cn, subject, profile, not_before, not_after, issued_at, status, revoked_at, revocation_reason, "
+    "superseded_by, file, sha256, public_key_sha256";
 
-TimePoint get_time(const json& j, const char* key) {
-  std::string text = get_string(j, key, true);
-  auto tp = parse_time(text);
-  if (!tp) throw Error(Errc::bad_format, fmt::format("\"{}\" is not a UTC time like 2026-01-31T12:00:00Z", key));
-  return *tp;
+std::int64_t seconds(TimePoint tp) {
+  return std::chrono::duration_cast<std::chrono::seconds>(tp.time_since_epoch()).count();
 }
+TimePoint from_seconds(std::int64_t s) { return TimePoint(std::chrono::seconds(s)); }
 
-IndexEntry entry_from_json(const json& j) {
-  if (!j.is_object()) throw Error(Errc::bad_format, "a certificate entry is not an object");
+// A row selected with entry_columns.
+IndexEntry read_entry(const sql::Stmt& s) {
   IndexEntry e;
-  e.serial = normalize_serial(get_string(j, "serial", true));
-  e.name = get_string(j, "name", true);
-  e.cn = get_string(j, "cn", false);
-  e.subject = get_string(j, "subject", false);
-  e.profile = get_string(j, "profile", false);
-  e.not_before = get_time(j, "not_before");
-  e.not_after = get_time(j, "not_after");
-  e.issued_at = j.contains("issued_at") ? get_time(j, "issued_at") : e.not_before;
-  e.status = cert_status_from_string(get_string(j, "status", true));
-  if (j.contains("revoked_at")) e.revoked_at = get_time(j, "revoked_at");
-  e.revocation_reason = get_string(j, "revocation_reason", false);
-  e.superseded_by = get_string(j, "superseded_by", false);
-  e.file = get_string(j, "file", false);
-  e.sha256 = get_string(j, "sha256", false);
-  e.public_key_sha256 = get_string(j, "public_key_sha256", false);
+  e.serial = s.text(0);
+  e.name = s.text(1);
+  e.cn = s.text(2);
+  e.subject = s.text(3);
+  e.profile = s.text(4);
+  e.not_before = from_seconds(s.integer(5));
+  e.not_after = from_seconds(s.integer(6));
+  e.issued_at = from_seconds(s.integer(7));
+  e.status = cert_status_from_string(s.text(8));
+  if (!s.is_null(9)) e.revoked_at = from_seconds(s.integer(9));
+  e.revocation_reason = s.text(10);
+  e.superseded_by = s.text(11);
+  e.file = s.text(12);
+  e.sha256 = s.text(13);
+  e.public_key_sha256 = s.text(14);
   return e;
 }
 
+std::string select_entries(std::string_view where_and_order) {
+  return fmt::format("SELECT {} FROM certificates {}", entry_columns, where_and_order);
+}
+
 }  // namespace
 
-Index Index::parse(std::string_view json_text, const std::string& origin) {
-  const std::string fix = "restore it from the CA folder's backup/ or repair it by hand";
-  json j = json::parse(json_text.begin(), json_text.end(), nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    throw Error(Errc::bad_format, fmt::format("{}: not a valid index (bad JSON); {}", origin, fix));
-  Index index;
-  try {
-    if (auto v = j.find("version"); v != j.end() && (!v->is_number_integer() || v->get<int>() > format_version))
-      throw Error(Errc::bad_format, "unsupported \"version\" (made by a newer mqttpki?)");
-    if (auto c = j.find("crl_number"); c != j.end()) {
-      if (!c->is_number_unsigned() && !(c->is_number_integer() && c->get<std::int64_t>() >= 0))
-        throw Error(Errc::bad_format, "\"crl_number\" is not a non-negative integer");
-      index.crl_number_ = c->get<std::uint64_t>();
-    }
-    auto certs = j.find("certificates");
-    if (certs != j.end()) {
-      if (!certs->is_array()) throw Error(Errc::bad_format, "\"certificates\" is not an array");
-      for (const auto& item : *certs) {
-        IndexEntry e = entry_from_json(item);
-        if (index.has_serial(e.serial))
-          throw Error(Errc::bad_format, fmt::format("serial {} appears twice", e.serial));
-        index.insert(std::move(e));
-      }
-    }
-  } catch (const Error& e) {
-    throw Error(Errc::bad_format, fmt::format("{}: {}; {}", origin, e.what(), fix));
+struct Index::Impl {
+  sql::Db db;
+  explicit Impl(const std::filesystem::path& path, bool create) : db(path, create, std::chrono::seconds(30)) {}
+
+  std::vector<IndexEntry> query(std::string_view where_and_order, std::string_view key = {}, bool bind = false) const {
+    sql::Stmt s(db, select_entries(where_and_order));
+    if (bind) s.bind(1, key);
+    std::vector<IndexEntry> out;
+    while (s.step()) out.push_back(read_entry(s));
+    return out;
   }
-  return index;
+};
+
+Index::Index(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Index::Index(Index&&) noexcept = default;
+Index& Index::operator=(Index&&) noexcept = default;
+Index::~Index() = default;
+
+const std::filesystem::path& Index::path() const noexcept { return impl_->db.path(); }
+
+Index Index::open(const std::filesystem::path& path, bool create) {
+  if (!create && !path_exists(path))
+    throw Error(Errc::not_found, fmt::format("{}: no such file; the CA folder has no records", path.string()));
+  auto impl = std::make_unique<Impl>(path, create);
+  auto& db = impl->db;
+  // WAL: readers never wait for a writer. synchronous=FULL: a commit is on disk when COMMIT returns, so an
+  // issuance the CA reported survives a power cut.
+  db.exec("PRAGMA journal_mode=WAL");
+  db.exec("PRAGMA synchronous=FULL");
+  db.exec("PRAGMA foreign_keys=ON");
+  sql::Stmt version(db, "PRAGMA user_version");
+  version.step();
+  const std::int64_t found = version.integer(0);
+  if (found > schema_version)
+    throw Error(Errc::bad_format, fmt::format("{}: made by a newer mqttpki (schema {} > {}); use that version",
+                                              path.string(), found, schema_version));
+  if (found < schema_version) {
+    sql::Transaction tx(db);
+    db.exec(schema_sql);
+    db.exec(fmt::format("PRAGMA user_version={}", schema_version));
+    tx.commit();
+  }
+  return Index(std::move(impl));
 }
 
-std::string Index::to_json() const {
-  json certs = json::array();
-  for (const auto& e : entries_) certs.push_back(entry_to_json(e));
-  json j{{"version", format_version}, {"crl_number", crl_number_}, {"certificates", std::move(certs)}};
-  return j.dump(2) + "\n";
+std::optional<IndexEntry> Index::find_serial(std::string_view serial_hex) const {
+  auto rows = impl_->query("WHERE serial = ?1", normalize_serial(serial_hex), true);
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows.front());
 }
 
-std::filesystem::path Index::journal_path_for(const std::filesystem::path& index_path) {
-  return index_path.parent_path() / (index_path.stem().string() + ".journal");
+std::vector<IndexEntry> Index::valid_by_name(std::string_view name) const {
+  return impl_->query("WHERE name = ?1 AND status = 'valid' ORDER BY id DESC", name, true);
 }
 
-Index Index::load(const std::filesystem::path& path) { return load(path, journal_path_for(path)); }
+std::vector<IndexEntry> Index::valid_by_cn(std::string_view cn) const {
+  return impl_->query("WHERE cn = ?1 AND status = 'valid' ORDER BY id DESC", cn, true);
+}
+
+std::vector<IndexEntry> Index::by_name(std::string_view name) const {
+  return impl_->query("WHERE name = ?1 ORDER BY id", name, true);
+}
+
+std::vector<IndexEntry> Index::revoked() const { return impl_->query("WHERE status = 'revoked' ORDER BY id"); }
+
+void Index::for_each(const std::function<void(const IndexEntry&)>& visit) const {
+  sql::Stmt s(impl_->db, select_entries("ORDER BY id"));
+  while (s.step()) visit(read_entry(s));
+}
+
+std::vector<IndexEntry> Index::entries() const { return impl_->query("ORDER BY id"); }
+
+std::vector<std::string> Index::valid_names(std::optional<TimePoint> expiring_before) const {
+  const std::string sql = fmt::format(
+      "SELECT name FROM certificates WHERE status = 'valid' {} GROUP BY name ORDER BY MIN(id)",
+      expiring_before ? "AND not_after < ?1" : "");
+  sql::Stmt s(impl_->db, sql);
+  if (expiring_before) s.bind(1, seconds(*expiring_before));
+  std::vector<std::string> names;
+  while (s.step()) names.push_back(s.text(0));
+  return names;
+}
+
+std::size_t Index::size() const {
+  sql::Stmt s(impl_->db, "SELECT COUNT(*) FROM certificates");
+  s.step();
+  return static_cast<std::size_t>(s.integer(0));
+}
+
+std::optional<std::string> Index::certificate_der(std::string_view serial_hex) const {
+  sql::Stmt s(impl_->db, "SELECT der FROM certificates WHERE serial = ?1");
+  s.bind(1, normalize_serial(serial_hex));
+  if (!s.step() || s.is_null(0)) return std::nullopt;
+  return s.blob(0);
+}
+
+std::uint64_t Index::crl_number() const {
+  sql::Stmt s(impl_->db, "SELECT value FROM counters WHERE name = 'crl_number'");
+  return s.step() ? static_cast<std::uint64_t>(s.integer(0)) : 0;
+}
+
+Index::Transaction Index::begin() { return Transaction(*this); }
+
+Index::Transaction::Transaction(Index& index) : index_(&index) { index.impl_->db.exec("BEGIN IMMEDIATE"); }
+Index::Transaction::Transaction(Transaction&& other) noexcept : index_(other.index_) { other.index_ = nullptr; }
+Index::Transaction::~Transaction() {
+  if (index_ != nullptr) sqlite3_exec(index_->impl_->db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+void Index::Transaction::commit() {
+  index_->impl_->db.exec("COMMIT");
+  index_ = nullptr;
+}
+
+void Index::add(const IndexEntry& e, std::string_view der, bool queue_file) {
+  if (has_serial(e.serial))
+    throw Error(Errc::policy, fmt::format("serial {} is already in {}; a serial is never reused", e.serial,
+                                          path().string()));
+  sql::Stmt s(impl_->db, fmt::format("INSERT INTO certificates ({}, der) VALUES "
+                                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                                     entry_columns));
+  s.bind(1, normalize_serial(e.serial)).bind(2, e.name).bind(3, e.cn).bind(4, e.subject).bind(5, e.profile);
+  s.bind(6, seconds(e.not_before)).bind(7, seconds(e.not_after)).bind(8, seconds(e.issued_at));
+  s.bind(9, to_string(e.status));
+  if (e.revoked_at) s.bind(10, seconds(*e.revoked_at)); else s.bind_null(10);
+  s.bind(11, e.revocation_reason).bind(12, e.superseded_by).bind(13, e.file).bind(14, e.sha256);
+  s.bind(15, e.public_key_sha256);
+  if (der.empty()) s.bind_null(16); else s.bind_blob(16, der);
+  s.run();
+  if (queue_file) sql::Stmt(impl_->db, "INSERT OR IGNORE INTO files_to_write (serial) VALUES (?1)").bind(1, e.serial).run();
+}
 
 namespace {
-
-std::string read_if_exists(const std::filesystem::path& path) {
-  try {
-    return read_file(path);
-  } catch (const Error& e) {
-    if (e.code() == Errc::not_found) return {};
-    throw;
-  }
+void require_changed(const sql::Db& db, std::string_view serial) {
+  if (sqlite3_changes(db.get()) == 0)
+    throw Error(Errc::not_found, fmt::format("serial {} is not in {}", serial, db.path().string()));
 }
-
 }  // namespace
 
-Index Index::load(const std::filesystem::path& path, const std::filesystem::path& journal_path) {
-  // Without the lock a writer may compact between the two reads (new index.json, journal removed): then
-  // index.json is no longer the version the journal text belongs to, and both are read again.
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    const auto before = file_version(path);
-    std::string text = before ? read_if_exists(path) : std::string();
-    std::string journal = read_if_exists(journal_path);
-    if (file_version(path) != before) continue;
-    Index index = before ? parse(text, path.string()) : Index{};
-    index.journal_ = index.apply_journal(journal, journal_path.string());
-    return index;
-  }
-  throw Error(Errc::locked, fmt::format("{}: replaced again and again while being read; run the command again",
-                                        path.string()));
+void Index::mark_superseded(std::string_view serial_hex, std::string_view by_serial_hex) {
+  const std::string serial = normalize_serial(serial_hex);
+  sql::Stmt(impl_->db, "UPDATE certificates SET status = 'superseded', superseded_by = ?2 WHERE serial = ?1")
+      .bind(1, serial).bind(2, normalize_serial(by_serial_hex)).run();
+  require_changed(impl_->db, serial);
 }
 
-std::string Index::pending_record() const {
-  json j{{"v", journal_version}};
-  if (!pending_drop_.empty()) j["drop"] = pending_drop_;
-  if (!pending_put_.empty()) {
-    json puts = json::array();
-    for (const auto& serial : pending_put_) puts.push_back(entry_to_json(entries_[by_serial_.at(serial)]));
-    j["put"] = std::move(puts);
-  }
-  if (crl_pending_) j["crl_number"] = crl_number_;
-  return j.dump() + "\n";
+void Index::revoke(std::string_view serial_hex, TimePoint when, std::string_view reason) {
+  const std::string serial = normalize_serial(serial_hex);
+  sql::Stmt(impl_->db,
+            "UPDATE certificates SET status = 'revoked', revoked_at = ?2, revocation_reason = ?3 WHERE serial = ?1")
+      .bind(1, serial).bind(2, seconds(when)).bind(3, reason).run();
+  require_changed(impl_->db, serial);
 }
 
-void Index::clear_pending() noexcept {
-  pending_put_.clear();
-  pending_put_set_.clear();
-  pending_drop_.clear();
-  crl_pending_ = false;
+std::uint64_t Index::next_crl_number() {
+  sql::Stmt(impl_->db, "UPDATE counters SET value = value + 1 WHERE name = 'crl_number'").run();
+  return crl_number();
 }
 
-void Index::mark_pending(const std::string& serial) {
-  if (pending_put_set_.insert(serial).second) pending_put_.push_back(serial);
-  pending_drop_.erase(std::remove(pending_drop_.begin(), pending_drop_.end(), serial), pending_drop_.end());
+void Index::set_crl_number(std::uint64_t number) {
+  sql::Stmt(impl_->db, "UPDATE counters SET value = ?1 WHERE name = 'crl_number'")
+      .bind(1, static_cast<std::int64_t>(number)).run();
 }
 
-JournalState Index::apply_journal(std::string_view text, const std::string& origin) {
-  JournalState state;
-  std::size_t line_no = 0;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    ++line_no;
-    const std::size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) {  // a killed append: never acted upon
-      state.torn_tail = true;
-      break;
-    }
-    const std::string_view line = text.substr(pos, end - pos);
-    const bool last = end + 1 == text.size();
-    json j = json::parse(line.begin(), line.end(), nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      if (last) {  // a killed append that reached the newline but not every byte before it
-        state.torn_tail = true;
-        break;
-      }
-      throw Error(Errc::bad_format, fmt::format("{} line {}: not a journal record (bad JSON); restore the CA folder "
-                                                "from backup, or remove the damaged line by hand",
-                                                origin, line_no));
-    }
-    // Checked whole before any of it is applied: a record is all or nothing.
-    std::vector<std::string> drops;
-    std::vector<IndexEntry> puts;
-    std::optional<std::uint64_t> crl;
-    try {
-      if (auto v = j.find("v"); v == j.end() || !v->is_number_integer() || v->get<int>() < 1 ||
-                                v->get<int>() > journal_version)
-        throw Error(Errc::bad_format, "missing or unsupported \"v\" (made by a newer mqttpki?)");
-      if (auto d = j.find("drop"); d != j.end()) {
-        if (!d->is_array()) throw Error(Errc::bad_format, "\"drop\" is not an array");
-        for (const auto& s : *d) {
-          if (!s.is_string()) throw Error(Errc::bad_format, "\"drop\" holds a non-string");
-          drops.push_back(normalize_serial(s.get<std::string>()));
-        }
-      }
-      if (auto p = j.find("put"); p != j.end()) {
-        if (!p->is_array()) throw Error(Errc::bad_format, "\"put\" is not an array");
-        for (const auto& item : *p) puts.push_back(entry_from_json(item));
-      }
-      if (auto c = j.find("crl_number"); c != j.end()) {
-        if (!c->is_number_unsigned() && !(c->is_number_integer() && c->get<std::int64_t>() >= 0))
-          throw Error(Errc::bad_format, "\"crl_number\" is not a non-negative integer");
-        crl = c->get<std::uint64_t>();
-      }
-    } catch (const Error& e) {
-      throw Error(Errc::bad_format, fmt::format("{} line {}: {}; restore the CA folder from backup, or remove the "
-                                                "damaged line by hand",
-                                                origin, line_no, e.what()));
-    }
-    for (const auto& s : drops) drop(s);
-    for (auto& e : puts) put(std::move(e));
-    if (crl) crl_number_ = *crl;
-    ++state.records;
-    pos = end + 1;
-    state.bytes = pos;
-  }
-  return state;
-}
-
-void Index::save(const std::filesystem::path& path) const {
-  write_file_atomic(path, to_json(), mode_public, /*overwrite=*/true);
-}
-
-bool Index::has_serial(std::string_view serial_hex) const { return find_serial(serial_hex) != nullptr; }
-
-const IndexEntry* Index::find_serial(std::string_view serial_hex) const {
-  auto it = by_serial_.find(normalize_serial(serial_hex));
-  return it == by_serial_.end() ? nullptr : &entries_[it->second];
-}
-
-// Newest first, valid status only.
-std::vector<const IndexEntry*> Index::valid_in(const std::unordered_map<std::string, std::vector<std::size_t>>& map,
-                                               std::string_view key) const {
-  std::vector<const IndexEntry*> out;
-  auto it = map.find(std::string(key));
-  if (it == map.end()) return out;
-  for (auto pos = it->second.rbegin(); pos != it->second.rend(); ++pos)
-    if (entries_[*pos].status == CertStatus::valid) out.push_back(&entries_[*pos]);
+std::vector<FileToWrite> Index::files_to_write() const {
+  sql::Stmt s(impl_->db,
+              "SELECT c.serial, c.file, c.der FROM files_to_write f JOIN certificates c ON c.serial = f.serial "
+              "ORDER BY c.id");
+  std::vector<FileToWrite> out;
+  while (s.step()) out.push_back({s.text(0), s.text(1), s.blob(2)});
   return out;
 }
 
-std::vector<const IndexEntry*> Index::valid_by_name(std::string_view name) const { return valid_in(by_name_, name); }
-
-std::vector<const IndexEntry*> Index::valid_by_cn(std::string_view cn) const { return valid_in(by_cn_, cn); }
-
-void Index::add(IndexEntry entry) {
-  entry.serial = normalize_serial(entry.serial);
-  if (has_serial(entry.serial))
-    throw Error(Errc::policy, fmt::format("serial {} is already in the index; a serial is never reused", entry.serial));
-  const std::string serial = entry.serial;
-  insert(std::move(entry));
-  mark_pending(serial);
-}
-
-void Index::insert(IndexEntry entry) {
-  const std::size_t pos = entries_.size();
-  by_serial_.emplace(entry.serial, pos);
-  by_name_[entry.name].push_back(pos);
-  by_cn_[entry.cn].push_back(pos);
-  entries_.push_back(std::move(entry));
-}
-
-IndexEntry& Index::entry_for(std::string_view serial_hex) {
-  const std::string s = normalize_serial(serial_hex);
-  auto it = by_serial_.find(s);
-  if (it == by_serial_.end())
-    throw Error(Errc::not_found,
-                fmt::format("serial {} is not in the CA index; see `mqttpki list` for the issued serials", s));
-  return entries_[it->second];
-}
-
-void Index::mark_superseded(std::string_view serial_hex, std::string_view by_serial_hex) {
-  IndexEntry& e = entry_for(serial_hex);
-  e.status = CertStatus::superseded;
-  e.superseded_by = normalize_serial(by_serial_hex);
-  mark_pending(e.serial);
-}
-
-void Index::revoke(std::string_view serial_hex, TimePoint when, std::string reason) {
-  IndexEntry& e = entry_for(serial_hex);
-  e.status = CertStatus::revoked;
-  e.revoked_at = when;
-  e.revocation_reason = std::move(reason);
-  mark_pending(e.serial);
-}
-
-void Index::withdraw(std::string_view serial_hex, const std::vector<IndexEntry>& restore) {
-  const std::string serial = normalize_serial(serial_hex);
-  drop(serial);
-  if (pending_put_set_.erase(serial) != 0)
-    pending_put_.erase(std::remove(pending_put_.begin(), pending_put_.end(), serial), pending_put_.end());
-  pending_drop_.push_back(serial);
-  for (const auto& e : restore) {
-    put(e);
-    mark_pending(normalize_serial(e.serial));
+void Index::files_written(const std::vector<FileToWrite>& files) {
+  if (files.empty()) return;
+  auto& db = impl_->db;
+  // The files are already synced; this only saves the next command a comparison, so it need not wait for
+  // the disk.
+  db.exec("PRAGMA synchronous=NORMAL");
+  try {
+    sql::Transaction tx(db);
+    sql::Stmt s(db, "DELETE FROM files_to_write WHERE serial = ?1");
+    for (const auto& f : files) {
+      s.bind(1, f.serial).run();
+      s.reset();
+    }
+    tx.commit();
+  } catch (...) {
+    db.exec("PRAGMA synchronous=FULL");
+    throw;
   }
-}
-
-void Index::put(IndexEntry entry) {
-  entry.serial = normalize_serial(entry.serial);
-  auto it = by_serial_.find(entry.serial);
-  if (it == by_serial_.end()) return insert(std::move(entry));
-  IndexEntry& held = entries_[it->second];
-  const bool moved = held.name != entry.name || held.cn != entry.cn;
-  held = std::move(entry);
-  if (moved) reindex();
-}
-
-void Index::drop(const std::string& serial) {
-  auto it = by_serial_.find(serial);
-  if (it == by_serial_.end()) return;
-  entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(it->second));
-  reindex();
-}
-
-void Index::reindex() {
-  by_serial_.clear();
-  by_name_.clear();
-  by_cn_.clear();
-  for (std::size_t pos = 0; pos < entries_.size(); ++pos) {
-    by_serial_.emplace(entries_[pos].serial, pos);
-    by_name_[entries_[pos].name].push_back(pos);
-    by_cn_[entries_[pos].cn].push_back(pos);
-  }
+  db.exec("PRAGMA synchronous=FULL");
 }
 
 }  // namespace mqttpki::store

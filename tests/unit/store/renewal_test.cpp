@@ -9,6 +9,7 @@
 #include <mqttpki/pki/verify.hpp>
 #include <mqttpki/store/ca_folder.hpp>
 #include <mqttpki/store/files.hpp>
+#include <mqttpki/store/issuance.hpp>
 #include <mqttpki/store/renewal.hpp>
 
 #include "temp_dir.hpp"
@@ -58,29 +59,42 @@ struct Fixture {
     return store::CaFolder::create(dir, cert.to_pem(), ca_key.to_pem(), false, t0).folder;
   }
 
-  // Issues NAME at `when` for `days` and records it in the index, as `mqttpki sign` does.
+  // Runs f(index) as a command does: under the lock, in one transaction, then the certificate files written.
+  template <typename F>
+  auto in_transaction(F&& f) {
+    const auto held = folder.lock();
+    auto index = folder.open_index(held);
+    auto tx = index.begin();
+    auto result = f(index);
+    tx.commit();
+    folder.write_certificate_files(index, held);
+    return result;
+  }
+
+  // Issues NAME at `when` for `days` through the one issuance path, as `mqttpki sign` does.
   pki::Certificate issue(const std::string& name, pki::TimePoint when, int days, pki::Profile profile,
                          const pki::PrivateKey& key, std::vector<pki::GeneralName> sans = {}) {
-    pki::IssueRequest request;
-    request.public_key = key.public_key();
-    request.subject = pki::Name::build(name, "Home");
-    request.sans = std::move(sans);
-    request.profile = profile;
-    request.days = days;
-    request.now = when;
-    auto cert = pki::issue(ca.cert, ca.key, request).certificate;
-    store::IndexEntry e;
-    e.serial = cert.serial_hex();
-    e.name = name;
-    e.cn = name;
-    e.subject = cert.subject().to_string();
-    e.profile = std::string(pki::to_string(profile));
-    e.not_before = std::chrono::time_point_cast<std::chrono::seconds>(cert.not_before());
-    e.not_after = std::chrono::time_point_cast<std::chrono::seconds>(cert.not_after());
-    e.issued_at = e.not_before;
-    auto index = folder.load_index();
-    folder.record_issued(index, e, cert.to_pem());
-    return cert;
+    store::IssueOrder order;
+    order.request.public_key = key.public_key();
+    order.request.subject = pki::Name::build(name, "Home");
+    order.request.sans = std::move(sans);
+    order.request.profile = profile;
+    order.request.days = days;
+    order.request.now = when;
+    order.name = name;
+    return in_transaction([&](store::Index& index) { return store::issue_certificate(index, ca, order); }).certificate;
+  }
+
+  store::RenewItem renew_name(const store::CaMaterial& with, const std::string& name, const store::LeafRenewOptions& o) {
+    return in_transaction([&](store::Index& index) { return store::renew_name(index, with, name, o); });
+  }
+  store::RenewItem renew_name(const std::string& name, const store::LeafRenewOptions& o) { return renew_name(ca, name, o); }
+  store::RenewItem renew_certificate(const pki::Certificate& cert, const store::ImportOptions& import,
+                                     const store::LeafRenewOptions& o) {
+    return in_transaction([&](store::Index& index) { return store::renew_certificate(index, ca, cert, import, o); });
+  }
+  store::RenewItem rekey_name(const std::string& name, const pki::Csr& csr, const store::LeafRenewOptions& o) {
+    return in_transaction([&](store::Index& index) { return store::rekey_name(index, ca, name, csr, o); });
   }
 
   pki::Certificate file_cert(const std::string& name) const {
@@ -116,17 +130,17 @@ TEST_CASE("a certificate that expires in 10 days is renewed with the same key, s
   const auto old = f.issue("broker", t0, 40, pki::Profile::server, key, {pki::parse_san("DNS:mqtt.example.com")});
   const auto now = t0 + 30 * day;  // 10 days left
 
-  auto index = f.folder.load_index();
+  auto index = f.folder.open_index();
   SECTION("a 5-day window: not due, nothing changes") {
-    const auto item = store::renew_name(f.folder, index, f.ca, "broker", at(now, std::chrono::seconds(5 * day)));
+    const auto item = f.renew_name("broker", at(now, std::chrono::seconds(5 * day)));
     CHECK(item.status == store::RenewStatus::not_due);
     CHECK(item.message.find("in 10 days") != std::string::npos);
     CHECK(item.message.find("not within 5d") != std::string::npos);
-    CHECK(f.folder.load_index().entries().size() == 1);
+    CHECK(f.folder.open_index().entries().size() == 1);
     CHECK(f.file_cert("broker") == old);
   }
   SECTION("a 30-day window: renewed") {
-    const auto item = store::renew_name(f.folder, index, f.ca, "broker", at(now, std::chrono::seconds(30 * day)));
+    const auto item = f.renew_name("broker", at(now, std::chrono::seconds(30 * day)));
     REQUIRE(item.status == store::RenewStatus::renewed);
     CHECK(item.old_serial == old.serial_hex());
     CHECK(item.new_serial != old.serial_hex());
@@ -142,28 +156,28 @@ TEST_CASE("a certificate that expires in 10 days is renewed with the same key, s
     CHECK(fresh.not_after() - (now + 40 * day) < std::chrono::seconds(2));
     CHECK(pki::verify_chain({f.ca.cert}, fresh, pki::Purpose::server, now, std::string("mqtt.example.com")).ok);
 
-    const auto saved = f.folder.load_index();
+    const auto saved = f.folder.open_index();
     REQUIRE(saved.entries().size() == 2);
-    const auto* before = saved.find_serial(old.serial_hex());
-    REQUIRE(before != nullptr);
+    const auto before = saved.find_serial(old.serial_hex());
+    REQUIRE(before.has_value());
     CHECK(before->status == store::CertStatus::superseded);
     CHECK(before->superseded_by == item.new_serial);
-    const auto* after = saved.find_serial(item.new_serial);
-    REQUIRE(after != nullptr);
+    const auto after = saved.find_serial(item.new_serial);
+    REQUIRE(after.has_value());
     CHECK(after->status == store::CertStatus::valid);
     CHECK(after->profile == "server");
     CHECK(after->name == "broker");
     CHECK(after->file == "issued/broker.crt");
 
     // A second run in the same window finds the fresh certificate: nothing due.
-    auto again = f.folder.load_index();
-    CHECK(store::renew_name(f.folder, again, f.ca, "broker", at(now, std::chrono::seconds(30 * day))).status ==
+    auto again = f.folder.open_index();
+    CHECK(f.renew_name("broker", at(now, std::chrono::seconds(30 * day))).status ==
           store::RenewStatus::not_due);
   }
   SECTION("--days overrides the length") {
     auto options = at(now);
     options.days = 7;
-    const auto item = store::renew_name(f.folder, index, f.ca, "broker", options);
+    const auto item = f.renew_name("broker", options);
     REQUIRE(item.status == store::RenewStatus::renewed);
     CHECK(item.new_not_after - (now + 7 * day) < std::chrono::seconds(2));
   }
@@ -174,8 +188,8 @@ TEST_CASE("an already expired certificate is renewed from now") {
   const auto key = pki::PrivateKey::generate(pki::KeyType::ed25519);
   const auto old = f.issue("sensor-1", t0, 10, pki::Profile::client, key);
   const auto now = t0 + 50 * day;
-  auto index = f.folder.load_index();
-  const auto item = store::renew_name(f.folder, index, f.ca, "sensor-1", at(now, std::chrono::seconds(30 * day)));
+  auto index = f.folder.open_index();
+  const auto item = f.renew_name("sensor-1", at(now, std::chrono::seconds(30 * day)));
   REQUIRE(item.status == store::RenewStatus::renewed);
   const auto fresh = f.file_cert("sensor-1");
   CHECK(fresh.public_key() == old.public_key());
@@ -191,8 +205,8 @@ TEST_CASE("the CA expiring before the new validity: capped with a warning, or re
 
   SECTION("capped") {
     f.issue("sensor-1", t0, 40, pki::Profile::client, key);
-    auto index = f.folder.load_index();
-    const auto item = store::renew_name(f.folder, index, f.ca, "sensor-1", at(t0 + 35 * day));
+    auto index = f.folder.open_index();
+    const auto item = f.renew_name("sensor-1", at(t0 + 35 * day));
     REQUIRE(item.status == store::RenewStatus::renewed);
     CHECK(item.new_not_after == f.ca.cert.not_after());
     REQUIRE_FALSE(item.warnings.empty());
@@ -202,14 +216,14 @@ TEST_CASE("the CA expiring before the new validity: capped with a warning, or re
   }
   SECTION("no gain in the cron mode: failed with the fix") {
     f.issue("sensor-1", t0 + 20 * day, 40, pki::Profile::client, key);  // already capped at the CA's end
-    auto index = f.folder.load_index();
+    auto index = f.folder.open_index();
     const auto item =
-        store::renew_name(f.folder, index, f.ca, "sensor-1", at(t0 + 50 * day, std::chrono::seconds(30 * day)));
+        f.renew_name("sensor-1", at(t0 + 50 * day, std::chrono::seconds(30 * day)));
     CHECK(item.status == store::RenewStatus::failed);
     CHECK(item.message.find("mqttpki renew --ca") != std::string::npos);
-    CHECK(f.folder.load_index().entries().size() == 1);
+    CHECK(f.folder.open_index().entries().size() == 1);
     // Asked for explicitly (no window), it is renewed and capped, with the warning.
-    const auto asked = store::renew_name(f.folder, index, f.ca, "sensor-1", at(t0 + 50 * day));
+    const auto asked = f.renew_name("sensor-1", at(t0 + 50 * day));
     CHECK(asked.status == store::RenewStatus::renewed);
     CHECK(asked.new_not_after == f.ca.cert.not_after());
     CHECK_FALSE(asked.warnings.empty());
@@ -221,9 +235,9 @@ TEST_CASE("an expired CA is refused with the fix; renew --ca brings old leaves b
   const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
   (void)f.issue("sensor-1", t0, 30, pki::Profile::client, key);
   const auto now = t0 + 61 * day;
-  auto index = f.folder.load_index();
+  auto index = f.folder.open_index();
   try {
-    (void)store::renew_name(f.folder, index, f.ca, "sensor-1", at(now));
+    (void)f.renew_name("sensor-1", at(now));
     FAIL("expected Errc::expired");
   } catch (const Error& e) {
     CHECK(e.code() == Errc::expired);
@@ -246,8 +260,8 @@ TEST_CASE("an expired CA is refused with the fix; renew --ca brings old leaves b
 
   // With the renewed CA the expired leaf renews again.
   const auto renewed_ca = store::load_ca(f.folder, no_passphrase());
-  auto index2 = f.folder.load_index();
-  const auto item = store::renew_name(f.folder, index2, renewed_ca, "sensor-1", at(now));
+  auto index2 = f.folder.open_index();
+  const auto item = f.renew_name(renewed_ca, "sensor-1", at(now));
   CHECK(item.status == store::RenewStatus::renewed);
   CHECK(item.warnings.empty());
 }
@@ -268,28 +282,42 @@ TEST_CASE("renew --ca keeps certificates issued under the old CA verifying") {
   CHECK(again.archived != result.archived);
 }
 
-TEST_CASE("renewable_names lists each NAME with a valid certificate once") {
+TEST_CASE("valid_names lists each NAME with a valid certificate once") {
   Fixture f;
   const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
   f.issue("a", t0, 30, pki::Profile::client, key);
   f.issue("b", t0, 30, pki::Profile::client, key);
-  auto index = f.folder.load_index();
-  REQUIRE(store::renew_name(f.folder, index, f.ca, "a", at(t0 + day)).status == store::RenewStatus::renewed);
-  index.revoke(index.valid_by_name("b").front()->serial, t0, "keyCompromise");
-  CHECK(store::renewable_names(index) == std::vector<std::string>{"a"});
-  const auto missing = store::renew_name(f.folder, index, f.ca, "b", at(t0 + day));
+  auto index = f.folder.open_index();
+  REQUIRE(f.renew_name("a", at(t0 + day)).status == store::RenewStatus::renewed);
+  index.revoke(index.valid_by_name("b").front().serial, t0, "keyCompromise");
+  CHECK(index.valid_names() == std::vector<std::string>{"a"});
+  const auto missing = f.renew_name("b", at(t0 + day));
   CHECK(missing.status == store::RenewStatus::failed);
 }
 
-TEST_CASE("a missing certificate file fails that certificate only") {
+TEST_CASE("renewal reads the certificate from the database, and a lost file is written again by the next writer") {
   Fixture f;
   const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
-  f.issue("a", t0, 30, pki::Profile::client, key);
+  const auto old = f.issue("a", t0, 30, pki::Profile::client, key);
   fs::remove(f.folder.layout().issued_cert("a"));
-  auto index = f.folder.load_index();
-  const auto item = store::renew_name(f.folder, index, f.ca, "a", at(t0 + day));
-  CHECK(item.status == store::RenewStatus::failed);
-  CHECK(item.message.find("a.crt") != std::string::npos);
+  const auto item = f.renew_name("a", at(t0 + day));
+  REQUIRE(item.status == store::RenewStatus::renewed);
+  CHECK(f.file_cert("a").public_key() == old.public_key());
+
+  // A file the commit listed but a killed command never wrote: the next writer's open_index(held) writes it.
+  {
+    auto index = f.folder.open_index();
+    auto tx = index.begin();
+    const auto renewed = store::renew_name(index, f.ca, "a", at(t0 + 2 * day));
+    tx.commit();  // killed here: no write_certificate_files
+    REQUIRE(renewed.status == store::RenewStatus::renewed);
+    CHECK(f.file_cert("a").serial_hex() == item.new_serial);
+    CHECK(index.files_to_write().size() == 1);
+    const auto held = f.folder.lock();
+    (void)f.folder.open_index(held);
+    CHECK(f.file_cert("a").serial_hex() == renewed.new_serial);
+    CHECK(f.folder.open_index().files_to_write().empty());
+  }
 }
 
 TEST_CASE("a certificate file issued by this CA outside mqttpki is adopted and renewed") {
@@ -305,14 +333,14 @@ TEST_CASE("a certificate file issued by this CA outside mqttpki is adopted and r
   const fs::path file = f.tmp.path / "client1.crt";
   store::write_file_atomic(file, outside.to_pem(), store::mode_public, false);
 
-  auto index = f.folder.load_index();
+  auto index = f.folder.open_index();
   store::ImportOptions import;
   import.source_label = file.string();
-  const auto item = store::renew_certificate(f.folder, index, f.ca, outside, import, at(t0 + 15 * day));
+  const auto item = f.renew_certificate(outside, import, at(t0 + 15 * day));
   REQUIRE(item.status == store::RenewStatus::renewed);
   CHECK(item.name == "client1");
-  const auto saved = f.folder.load_index();
-  REQUIRE(saved.find_serial(outside.serial_hex()) != nullptr);
+  const auto saved = f.folder.open_index();
+  REQUIRE(saved.find_serial(outside.serial_hex()).has_value());
   CHECK(saved.find_serial(outside.serial_hex())->status == store::CertStatus::superseded);
   CHECK(f.file_cert("client1").public_key() == key.public_key());
 
@@ -323,7 +351,7 @@ TEST_CASE("a certificate file issued by this CA outside mqttpki is adopted and r
   other.now = t0;
   const auto other_ca = pki::make_ca(other_key, other);
   const auto foreign = pki::issue(other_ca, other_key, request).certificate;
-  CHECK_THROWS_AS(store::renew_certificate(f.folder, index, f.ca, foreign, import, at(t0 + day)), Error);
+  CHECK_THROWS_AS(f.renew_certificate(foreign, import, at(t0 + day)), Error);
 }
 
 TEST_CASE("rekey signs a fresh CSR for an existing NAME") {
@@ -332,14 +360,14 @@ TEST_CASE("rekey signs a fresh CSR for an existing NAME") {
   const auto old = f.issue("broker", t0, 90, pki::Profile::server, key, {pki::parse_san("DNS:mqtt.example.com")});
   const auto new_key = pki::PrivateKey::generate(pki::KeyType::p256);
   const auto csr = pki::Csr::create(new_key, pki::Name::build("broker", "Home"));  // no SANs: the old ones stay
-  auto index = f.folder.load_index();
-  const auto item = store::rekey_name(f.folder, index, f.ca, "broker", csr, at(t0 + day));
+  auto index = f.folder.open_index();
+  const auto item = f.rekey_name("broker", csr, at(t0 + day));
   REQUIRE(item.status == store::RenewStatus::renewed);
   const auto fresh = f.file_cert("broker");
   CHECK(fresh.public_key() == new_key.public_key());
   CHECK(fresh.sans() == old.sans());
-  CHECK(f.folder.load_index().find_serial(old.serial_hex())->status == store::CertStatus::superseded);
-  CHECK_THROWS_AS(store::rekey_name(f.folder, index, f.ca, "nobody", csr, at(t0 + day)), Error);
+  CHECK(f.folder.open_index().find_serial(old.serial_hex())->status == store::CertStatus::superseded);
+  CHECK_THROWS_AS(f.rekey_name("nobody", csr, at(t0 + day)), Error);
 }
 
 TEST_CASE("revoking a NAME revokes its unexpired certificates, superseded ones included") {
@@ -347,12 +375,12 @@ TEST_CASE("revoking a NAME revokes its unexpired certificates, superseded ones i
   const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
   const auto first = f.issue("sensor-1", t0, 10, pki::Profile::client, key);        // expires t0+10
   const auto second = f.issue("sensor-1", t0 + day, 60, pki::Profile::client, key);  // same name, newer
-  auto index = f.folder.load_index();
+  auto index = f.folder.open_index();
   index.mark_superseded(first.serial_hex(), second.serial_hex());
-  const auto renewed = store::renew_name(f.folder, index, f.ca, "sensor-1", at(t0 + 2 * day));
+  const auto renewed = f.renew_name("sensor-1", at(t0 + 2 * day));
   REQUIRE(renewed.status == store::RenewStatus::renewed);
   f.issue("other", t0, 60, pki::Profile::client, key);
-  index = f.folder.load_index();
+  index = f.folder.open_index();
 
   const auto now = t0 + 20 * day;  // `first` has expired; `second` (superseded) and the renewal have not
   const auto result = store::revoke(index, "sensor-1", pki::RevocationReason::key_compromise, now);
@@ -372,7 +400,7 @@ TEST_CASE("revoking a NAME revokes its unexpired certificates, superseded ones i
   CHECK(again.already_revoked.size() == 2);
 
   // By serial, with colons and lower case.
-  const std::string serial = index.valid_by_name("other").front()->serial;
+  const std::string serial = index.valid_by_name("other").front().serial;
   std::string spaced;
   for (std::size_t i = 0; i < serial.size(); i += 2) {
     if (i != 0) spaced += ':';
@@ -394,7 +422,7 @@ TEST_CASE("write_crl publishes the revoked serials with a rising CRL number") {
   const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
   const auto bad = f.issue("bad", t0, 60, pki::Profile::client, key);
   f.issue("good", t0, 60, pki::Profile::client, key);
-  auto index = f.folder.load_index();
+  auto index = f.folder.open_index();
   CHECK_FALSE(store::current_crl(f.folder).has_value());
 
   const auto now = t0 + day;
@@ -402,10 +430,9 @@ TEST_CASE("write_crl publishes the revoked serials with a rising CRL number") {
   CHECK(first.number == 1);
   CHECK(first.revoked == 0);
   (void)store::revoke(index, "bad", pki::RevocationReason::key_compromise, now);
-  f.folder.save_index(index);
   const auto second = store::write_crl(f.folder, index, f.ca, 7, now);
   CHECK(second.number == 2);
-  CHECK(f.folder.load_index().crl_number() == 2);
+  CHECK(f.folder.open_index().crl_number() == 2);
 
   const auto info = store::current_crl(f.folder);
   REQUIRE(info.has_value());
@@ -433,11 +460,11 @@ TEST_CASE("one pki::Issuer serves every renewal of a run, and is rebuilt when th
   const auto key = pki::PrivateKey::generate(pki::KeyType::p256);
   f.issue("pi1", t0, 40, pki::Profile::client, key);
   f.issue("pi2", t0, 40, pki::Profile::client, key);
-  auto index = f.folder.load_index();
+  auto index = f.folder.open_index();
   const auto now = t0 + 30 * day;
-  REQUIRE(store::renew_name(f.folder, index, f.ca, "pi1", at(now)).status == store::RenewStatus::renewed);
+  REQUIRE(f.renew_name("pi1", at(now)).status == store::RenewStatus::renewed);
   const pki::Issuer* first = &f.ca.issuer();
-  REQUIRE(store::renew_name(f.folder, index, f.ca, "pi2", at(now)).status == store::RenewStatus::renewed);
+  REQUIRE(f.renew_name("pi2", at(now)).status == store::RenewStatus::renewed);
   CHECK(&f.ca.issuer() == first);
   CHECK(f.ca.issuer().ca_label() == f.ca.cert_path.string());
   CHECK(pki::verify_chain({f.ca.cert}, f.file_cert("pi2"), pki::Purpose::client, now).ok);
@@ -445,7 +472,7 @@ TEST_CASE("one pki::Issuer serves every renewal of a run, and is rebuilt when th
   // A key that does not match: refused by the issuance, as pki::issue refused it, not by loading.
   store::CaMaterial wrong = f.ca;
   wrong.key = pki::PrivateKey::generate(pki::KeyType::p256);
-  const auto item = store::renew_name(f.folder, index, wrong, "pi1", at(now));
+  const auto item = f.renew_name(wrong, "pi1", at(now));
   CHECK(item.status == store::RenewStatus::failed);
   CHECK(item.message.find("does not match the CA certificate " + f.ca.cert_path.string()) != std::string::npos);
 }

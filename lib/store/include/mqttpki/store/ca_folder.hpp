@@ -5,9 +5,8 @@
 //   DIR/private/ca.key          the CA private key, PKCS#8 PEM, encrypted when a passphrase was given (0600;
 //                               private/ is 0700)
 //   DIR/issued/NAME.crt         issued certificates (0644)
-//   DIR/index.json              the issued-certificate index (see index.hpp): serials, status, CRL number
-//   DIR/index.journal           changes to the index not yet in index.json (see index.hpp; JSON Lines, 0644):
-//                               present only while a mutating command runs, or after one was killed
+//   DIR/ca.db                   the CA's records (SQLite, see index.hpp): every certificate issued with its
+//                               bytes, status, serials, CRL number (0644; ca.db-wal and ca.db-shm beside it)
 //   DIR/backup/<UTC time>/      what `init-ca --force` replaced (0700)
 //   DIR/.lock                   flock'ed for the whole of a mutating command
 //
@@ -36,8 +35,9 @@ struct CaLayout {
   std::filesystem::path private_dir;
   std::filesystem::path ca_key;
   std::filesystem::path issued_dir;
-  std::filesystem::path index;
-  std::filesystem::path journal;
+  std::filesystem::path db;
+  std::filesystem::path legacy_index;    // index.json of mqttpki 0.1: migrated to db on first use
+  std::filesystem::path legacy_journal;  // index.journal of mqttpki 0.1
   std::filesystem::path backup_dir;
   std::filesystem::path lock;
 
@@ -61,9 +61,9 @@ class CaFolder {
   [[nodiscard]] static CaFolder open(const std::filesystem::path& dir);
 
   // Installs a new CA: creates DIR, private/ (0700), issued/, writes private/ca.key (0600) then ca.crt and an
-  // empty index. If a CA exists: Errc::already_exists (nothing touched) unless replace, in which case the old
-  // ca.crt, private/, issued/, index.json, index.journal move to DIR/backup/<UTC time>/ first. Takes the folder
-  // lock itself.
+  // empty ca.db. If a CA exists: Errc::already_exists (nothing touched) unless replace, in which case the old
+  // ca.crt, private/, issued/, ca.db (and 0.1's index files) move to DIR/backup/<UTC time>/ first. Takes the
+  // folder lock itself.
   // Returns the backup folder when one was made.
   struct Created;
   [[nodiscard]] static Created create(const std::filesystem::path& dir, std::string_view ca_cert_pem,
@@ -78,40 +78,20 @@ class CaFolder {
 
   [[nodiscard]] std::string read_ca_cert() const;
   [[nodiscard]] std::string read_ca_key() const;
-  // index.json with index.journal applied (Index::load): what every command reads, with or without the lock.
-  [[nodiscard]] Index load_index() const { return Index::load(layout_.index, layout_.journal); }
+  // The CA's records for reading, without the lock (WAL: never blocked by a writer). A folder made by mqttpki 0.1
+  // is migrated first (taking the lock for that); a folder without records (a CA made elsewhere and put in this
+  // layout) gets an empty database.
+  [[nodiscard]] Index open_index() const;
+  // The same for a writer that holds the lock (`held`, from lock()): also writes the certificate files an
+  // interrupted command committed but did not write (write_certificate_files), so nothing is left to repair.
+  [[nodiscard]] Index open_index(const FolderLock& held) const;
 
-  // Under the lock: appends the index's pending changes to index.journal as one record (one write, fsync'd),
-  // so they survive a crash from here on. Nothing pending: nothing written.
-  void commit(Index& index) const;
-  // Under the lock: the compaction. Writes the whole index to index.json (atomic), then removes index.journal;
-  // a crash between the two leaves a journal whose records index.json already holds, which load() applies
-  // again without effect. Costs a rewrite of the index (~0.1 s for 10,000 entries).
-  void save_index(Index& index) const;
-  // save_index() when there is anything to compact (a journal on disk or pending changes), else nothing. A
-  // mutating command calls it once at its end, so that after a command that ran to completion index.json is
-  // the whole index and index.journal does not exist.
-  void compact(Index& index) const;
-  // Journal records after which record_issued() compacts on its own, so a long run (renew --all over a large
-  // fleet) keeps the journal, and what readers replay, small.
-  static constexpr std::size_t journal_compact_records = 1000;
-
-  // Records a newly issued certificate, under the lock the caller holds. Crash-safety order:
-  //   1. index.journal gains one record (one write, fsync'd) holding the new entry and, in the same record,
-  //      `supersede` marked superseded by it (and any other pending change of `index`, e.g. an adopted
-  //      certificate's entry): the index is the journal, so every certificate that ever reaches disk is listed
-  //      and its serial can never be reused;
-  //   2. issued/NAME.crt (atomic) is written, replacing an older file of that name.
-  // A kill before step 1 completes leaves at most a torn last journal line, which load() ignores (no
-  // certificate was written for it) and the next append cuts off. A kill between 1 and 2 leaves an index
-  // entry whose file is missing, which `list` still shows and a re-run with --force supersedes; nothing is
-  // ever half written. A kill inside an atomic write can leave its hidden temp file (".NAME.crt.tmp.PID.N.X",
-  // ".index.json.tmp.PID.N.X" of a compaction), which the next lock() removes. index.json is rewritten only
-  // by compactions (every journal_compact_records records, and compact() at the end of the command).
-  // If step 2 fails, the entry is taken out of the index again (a journal record dropping it and restoring
-  // the superseded entries; best effort) and the error is rethrown.
-  void record_issued(Index& index, IndexEntry entry, std::string_view cert_pem,
-                     const std::vector<std::string>& supersede = {}) const;
+  // Under the lock, after a commit: writes DIR/issued/NAME.crt (atomic) for every certificate the index lists
+  // in files_to_write, from the bytes in the database, and forgets them. The order that keeps the folder
+  // consistent through a kill at any point: 1. one transaction records the certificate, its bytes and the
+  // file to write; 2. the file is written; 3. it is forgotten. A kill before 1 completes leaves nothing; after
+  // it, the next writer writes the file (open_index(held)). A file is never on disk without its record.
+  void write_certificate_files(Index& index, const FolderLock& held) const;
 
  private:
   explicit CaFolder(CaLayout layout) : layout_(std::move(layout)) {}

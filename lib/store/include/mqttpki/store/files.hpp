@@ -27,30 +27,8 @@ inline constexpr unsigned mode_public_dir = 0755;
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes, unsigned mode,
                        bool overwrite);
 
-// Appends `bytes` to path with one write(2) and fsyncs it (created with `mode` if missing, then its folder is
-// synced): how a journal record becomes durable without rewriting the file. The file must be `expected_size`
-// bytes long first: a longer one (a record a killed process left half written) is cut back to expected_size
-// before the append; a shorter one is Errc::io (someone else changed it; the caller holds the folder lock).
-// On error the file is cut back to expected_size (best effort), so a failed append leaves no partial record.
-// Returns the new size.
-std::uint64_t append_file_durable(const std::filesystem::path& path, std::string_view bytes, unsigned mode,
-                                  std::uint64_t expected_size);
-
 // Removes a file (a missing one is fine) and syncs its folder, so the removal survives a crash.
 void remove_file_durable(const std::filesystem::path& path);
-
-// What identifies one version of a file: replaced (rename) or changed, it differs. Lets a reader without the
-// lock see that a file changed under it while it read another one.
-struct FileVersion {
-  std::uint64_t device = 0;
-  std::uint64_t inode = 0;
-  std::uint64_t size = 0;
-  std::int64_t mtime_ns = 0;
-  std::int64_t ctime_ns = 0;
-  friend bool operator==(const FileVersion&, const FileVersion&) = default;
-};
-// nullopt when the file does not exist.
-[[nodiscard]] std::optional<FileVersion> file_version(const std::filesystem::path& path);
 
 // Removes the temp files write_file_atomic leaves when its process is killed (SIGKILL, power loss) between
 // creating ".NAME.tmp.PID.N.X" and the rename: those in `dir` (not recursive) whose PID is not a running

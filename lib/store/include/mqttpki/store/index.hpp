@@ -1,39 +1,34 @@
 #pragma once
-// DIR/index.json: every certificate the CA has issued, never deleted, so a serial is never reused.
-// Status is what the CA decided (valid, revoked, superseded); "expired" is derived from not_after and the
-// clock when listing. crl_number is the last CRL number handed out (0: none yet).
+// DIR/ca.db: the CA's records, in SQLite (WAL mode, synchronous=FULL). Every certificate the CA has issued is a
+// row, never deleted, with its DER bytes, so a serial is never reused and issued/NAME.crt can always be
+// rewritten from it. Status is what the CA decided (valid, revoked, superseded); "expired" is derived from
+// not_after and the clock when listing. The schema (docs/ca-database.md, `sqlite3 DIR/ca.db .schema`):
 //
-//   { "version": 1, "crl_number": 0,
-//     "certificates": [ { "serial": "5F0C...", "name": "server", "cn": "server", "subject": "CN=server,O=Home",
-//                         "profile": "server", "not_before": "2026-11-27T16:00:00Z", "not_after": "...",
-//                         "status": "valid", "file": "issued/server.crt", "sha256": "ab:cd:...",
-//                         "public_key_sha256": "...", "issued_at": "...",
-//                         "revoked_at": "...", "revocation_reason": "keyCompromise", "superseded_by": "..." } ] }
+//   certificates(id INTEGER PRIMARY KEY  -- issue order
+//                serial TEXT UNIQUE      -- upper-case hex, as pki serial_hex
+//                name, cn, subject, profile, not_before, not_after, issued_at (Unix seconds, UTC),
+//                status, revoked_at, revocation_reason, superseded_by, file, sha256, public_key_sha256,
+//                der BLOB)               -- NULL only for superseded entries migrated from index.json whose
+//                                        -- bytes were already overwritten on disk
+//   counters(name PRIMARY KEY, value)    -- 'crl_number': the last CRL number handed out (0: none yet)
+//   files_to_write(serial PRIMARY KEY)   -- issued/NAME.crt files a committed issuance still has to write
+//   PRAGMA user_version                  -- the schema version (schema_version below)
 //
-// DIR/index.journal: the changes made since index.json was last written, so that recording one certificate
-// is one small appended line instead of a rewrite of the whole index. JSON Lines, one line per change set
-// (one line = one all-or-nothing transaction), appended with one write and fsync'd:
+// Indexes on (name, status), (cn, status) and (status, not_after) keep the commands' lookups O(log n): a sign
+// into a CA with 100,000 certificates reads a few rows, not all of them.
 //
-//   {"v":1,"drop":["SERIAL",...],"put":[ENTRY,...],"crl_number":N}
-//
-// every key but "v" optional; ENTRY is a certificate entry exactly as in index.json. Applied in that order:
-// "drop" removes the entries with these serials (only to take back an issuance whose certificate file could
-// not be written), "put" replaces the entry with the same serial or appends a new one, "crl_number" sets it.
-// The index is index.json with the journal's lines applied in order. Every record is absolute (whole entries
-// keyed by serial, an absolute CRL number), so applying lines that index.json already contains changes
-// nothing: a crash between writing index.json and removing the journal (compaction) is harmless. A last line
-// without its newline, or one that is not JSON, is what a killed append leaves: it is ignored (its change
-// never happened; the writer made it durable before acting on it) and cut off by the next append. A bad line
-// elsewhere is Errc::bad_format naming the file and line.
+// Readers are never blocked by a writer (WAL); writers serialise on the folder lock (.lock) for the whole
+// command and, inside it, on SQLite's own write lock (BEGIN IMMEDIATE), so the agent and concurrent CLI
+// commands see each other's changes as soon as they commit.
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace mqttpki::store {
@@ -57,7 +52,7 @@ struct IndexEntry {
   std::optional<TimePoint> revoked_at;
   std::string revocation_reason;  // RFC 5280 name, e.g. "keyCompromise"; empty unless revoked
   std::string superseded_by;      // serial of the renewal; empty unless superseded
-  std::string file;               // relative to DIR, e.g. "issued/sensor-1.crt"
+  std::string file;               // relative to DIR, e.g. "issued/sensor-1.crt" (absolute for adopted files)
   std::string sha256;             // certificate fingerprint, hex
   std::string public_key_sha256;  // SubjectPublicKeyInfo fingerprint, hex
 
@@ -65,90 +60,81 @@ struct IndexEntry {
   [[nodiscard]] bool is_current(TimePoint now) const { return status == CertStatus::valid && now < not_after; }
 };
 
-// What load() found in the journal, so that the next append continues after its last whole line.
-struct JournalState {
-  std::size_t records = 0;  // whole lines applied
-  std::uint64_t bytes = 0;  // length up to the end of the last whole line
-  bool torn_tail = false;   // something after it (a killed append), ignored
+// A certificate file that a committed issuance still has to write (or rewrite): DIR/file <- der.
+struct FileToWrite {
+  std::string serial;
+  std::string file;
+  std::string der;
 };
 
 class Index {
  public:
-  static constexpr int format_version = 1;
-  static constexpr int journal_version = 1;
+  static constexpr int schema_version = 1;
 
-  // index.json, then the journal next to it (index.journal) applied. A missing index.json is an empty index,
-  // a missing journal an empty journal; a corrupt one is Errc::bad_format naming the file. Safe without the
-  // folder lock: if index.json is replaced (a compaction) while the two are read, they are read again.
-  [[nodiscard]] static Index load(const std::filesystem::path& path);
-  [[nodiscard]] static Index load(const std::filesystem::path& path, const std::filesystem::path& journal_path);
-  // DIR/index.journal for DIR/index.json.
-  [[nodiscard]] static std::filesystem::path journal_path_for(const std::filesystem::path& index_path);
-  // Writes index.json only: atomic replace (temp + fsync + rename), mode 0644. CaFolder::save_index() is the
-  // compaction (this, then the journal removed).
-  void save(const std::filesystem::path& path) const;
+  // Opens DIR/ca.db, creating it with the schema when `create` (else a missing file is Errc::not_found).
+  // A database from a newer mqttpki (user_version > schema_version) is Errc::bad_format.
+  [[nodiscard]] static Index open(const std::filesystem::path& path, bool create);
+  Index(Index&&) noexcept;
+  Index& operator=(Index&&) noexcept;
+  ~Index();
 
-  // Applies journal text (see above); returns what was applied. Used by load(); public for tests and fuzzing.
-  JournalState apply_journal(std::string_view text, const std::string& origin);
+  [[nodiscard]] const std::filesystem::path& path() const noexcept;
 
-  [[nodiscard]] static Index parse(std::string_view json_text, const std::string& origin);
-  [[nodiscard]] std::string to_json() const;
-
-  [[nodiscard]] const std::vector<IndexEntry>& entries() const noexcept { return entries_; }
-  [[nodiscard]] bool has_serial(std::string_view serial_hex) const;
-  [[nodiscard]] const IndexEntry* find_serial(std::string_view serial_hex) const;
+  // ---- reads (each a consistent snapshot)
+  [[nodiscard]] std::optional<IndexEntry> find_serial(std::string_view serial_hex) const;
+  [[nodiscard]] bool has_serial(std::string_view serial_hex) const { return find_serial(serial_hex).has_value(); }
   // The valid (status) entries with this NAME or CN, newest first.
-  [[nodiscard]] std::vector<const IndexEntry*> valid_by_name(std::string_view name) const;
-  [[nodiscard]] std::vector<const IndexEntry*> valid_by_cn(std::string_view cn) const;
+  [[nodiscard]] std::vector<IndexEntry> valid_by_name(std::string_view name) const;
+  [[nodiscard]] std::vector<IndexEntry> valid_by_cn(std::string_view cn) const;
+  [[nodiscard]] std::vector<IndexEntry> by_name(std::string_view name) const;  // any status, issue order
+  [[nodiscard]] std::vector<IndexEntry> revoked() const;                        // for the CRL
+  // Every entry in issue order, streamed (a fleet's index is never held in memory twice).
+  void for_each(const std::function<void(const IndexEntry&)>& visit) const;
+  [[nodiscard]] std::vector<IndexEntry> entries() const;
+  // Each NAME with a valid entry, in the order of its first issuance: what `renew --all` renews. With
+  // `expiring_before`, only the names whose valid certificate expires before it (the cron mode's due ones).
+  [[nodiscard]] std::vector<std::string> valid_names(std::optional<TimePoint> expiring_before = std::nullopt) const;
+  [[nodiscard]] std::size_t size() const;
+  // The certificate's DER bytes; nullopt if unknown or not kept (see der above).
+  [[nodiscard]] std::optional<std::string> certificate_der(std::string_view serial_hex) const;
+  [[nodiscard]] std::uint64_t crl_number() const;
 
-  // Adds an entry; Errc::policy if the serial is already in the index (a serial is never reused).
-  void add(IndexEntry entry);
+  // ---- writes: only inside a Transaction (the caller also holds the folder lock)
+  class Transaction;
+  [[nodiscard]] Transaction begin();
+  // Adds an entry and its bytes; Errc::policy if the serial is already there (a serial is never reused).
+  // queue_file: also list it in files_to_write (for issued/NAME.crt).
+  void add(const IndexEntry& entry, std::string_view der, bool queue_file);
   // For renew: the old certificate is kept, marked superseded by the new serial.
   void mark_superseded(std::string_view serial_hex, std::string_view by_serial_hex);
-  // For revoke.
-  void revoke(std::string_view serial_hex, TimePoint when, std::string reason);
-  // Takes back an issuance whose certificate never reached disk (CaFolder::record_issued when the file write
-  // fails): removes the entry, and puts back the entries it had superseded as they were.
-  void withdraw(std::string_view serial_hex, const std::vector<IndexEntry>& restore);
+  void revoke(std::string_view serial_hex, TimePoint when, std::string_view reason);
+  // Records and returns the next CRL number.
+  std::uint64_t next_crl_number();
+  void set_crl_number(std::uint64_t number);  // migration only
 
-  [[nodiscard]] std::uint64_t crl_number() const noexcept { return crl_number_; }
-  // Returns the next CRL number and records it.
-  std::uint64_t next_crl_number() {
-    crl_pending_ = true;
-    return ++crl_number_;
-  }
-
-  // Changes not yet on disk (since load, or the last pending_record()/clear_pending()): the entries changed
-  // by add / mark_superseded / revoke / withdraw, and the CRL number. pending_record() is them as one journal
-  // line (with its newline), their current values: appended to the journal, it brings the disk to this index.
-  [[nodiscard]] bool has_pending() const noexcept { return !pending_put_.empty() || !pending_drop_.empty() || crl_pending_; }
-  [[nodiscard]] std::string pending_record() const;
-  void clear_pending() noexcept;
-
-  // The journal this index was loaded with plus what CaFolder appended since; reset by a compaction.
-  [[nodiscard]] const JournalState& journal() const noexcept { return journal_; }
-  void set_journal(JournalState state) noexcept { journal_ = state; }
+  // ---- certificate files: written after the commit (a kill in between leaves them listed here)
+  [[nodiscard]] std::vector<FileToWrite> files_to_write() const;
+  // Forgets written files. Not synchronous: losing this at a power cut only means checking them again.
+  void files_written(const std::vector<FileToWrite>& files);
 
  private:
-  IndexEntry& entry_for(std::string_view serial_hex);
-  void insert(IndexEntry entry);  // add() without the pending record
-  void put(IndexEntry entry);     // replace by serial, or insert
-  void drop(const std::string& serial);
-  void reindex();
-  void mark_pending(const std::string& serial);
-  std::vector<const IndexEntry*> valid_in(const std::unordered_map<std::string, std::vector<std::size_t>>& map,
-                                          std::string_view key) const;
-  std::vector<IndexEntry> entries_;  // only grows (but for withdraw(), which re-indexes)
-  // Lookups stay O(1) for fleets of tens of thousands (cron runs `renew --all` over all of them).
-  std::unordered_map<std::string, std::size_t> by_serial_;
-  std::unordered_map<std::string, std::vector<std::size_t>> by_name_;
-  std::unordered_map<std::string, std::vector<std::size_t>> by_cn_;
-  std::uint64_t crl_number_ = 0;
-  std::vector<std::string> pending_put_;  // serials, in the order first changed (new entries in add order)
-  std::unordered_set<std::string> pending_put_set_;
-  std::vector<std::string> pending_drop_;
-  bool crl_pending_ = false;
-  JournalState journal_;
+  struct Impl;
+  explicit Index(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// BEGIN IMMEDIATE .. COMMIT; rolled back when destroyed before commit() (an exception on the way).
+class Index::Transaction {
+ public:
+  Transaction(Transaction&&) noexcept;
+  Transaction& operator=(Transaction&&) = delete;
+  ~Transaction();
+  void commit();
+
+ private:
+  friend class Index;
+  explicit Transaction(Index& index);
+  Index* index_;
 };
 
 // Normalised serial text as pki::Certificate::serial_hex() prints it: upper-case hex, whole bytes, no colons,

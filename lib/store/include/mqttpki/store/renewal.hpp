@@ -2,8 +2,10 @@
 // Renewal, revocation and CRLs over the CA folder: what `mqttpki renew`, `revoke` and `crl` do, as library
 // functions that take the clock (`now`) as a parameter so tests never wait for a certificate to expire.
 //
-// Every function that changes the folder expects the caller to hold the folder lock (CaFolder::lock())
-// from loading the index to compacting it, so two renewals at once serialise instead of interleaving.
+// Every function that changes the records expects the caller to hold the folder lock (CaFolder::lock()) and,
+// except write_crl(), to have a transaction of the index open (Index::begin()); after committing it, the caller
+// writes the certificate files (CaFolder::write_certificate_files()). Issuing goes through the one issuance path
+// (issuance.hpp).
 //
 //   DIR/crl.pem                   the current CRL (0644), written by write_crl()
 //   DIR/archive/ca-<UTC>.crt      CA certificates replaced by renew_ca_certificate()
@@ -15,6 +17,7 @@
 #include <mqttpki/pki/key.hpp>
 #include <mqttpki/pki/types.hpp>
 #include <mqttpki/store/ca_folder.hpp>
+#include <mqttpki/store/ca_signer.hpp>
 #include <mqttpki/store/index.hpp>
 #include <mqttpki/store/passphrase.hpp>
 
@@ -31,33 +34,6 @@ namespace mqttpki::store {
 
 // ---------------------------------------------------------------------------------------------------------
 // The CA's certificate and private key.
-
-struct CaMaterial {
-  pki::Certificate cert;
-  pki::PrivateKey key;
-  std::filesystem::path cert_path;  // for messages ("ca.crt expired ...") and MQTTPKI_CA
-
-  // The CA ready to issue: a pki::Issuer for cert and key, labelled with cert_path, made on the first
-  // issuance and reused by the next ones (`renew --all`), so its one-time CA checks run once per run.
-  // Made lazily so that a CA that cannot issue still loads (`renew --ca` repairs such a CA); its
-  // refusals (Errc::mismatch, Errc::policy) come from this call, as they came from pki::issue. Rebuilt if
-  // cert, key or cert_path changed since. Not for concurrent use (renewals hold the folder lock).
-  [[nodiscard]] const pki::Issuer& issuer() const;
-
-  mutable std::shared_ptr<const pki::Issuer> issuer_cache;  // see issuer()
-};
-
-// Loads a CA certificate and key from files; an encrypted key is decrypted with the passphrase from
-// `passphrase` (file, MQTTPKI_PASSPHRASE, prompt). Errors name the file: Errc::bad_passphrase
-// "FILE is encrypted; give its passphrase with --passphrase-file FILE or MQTTPKI_PASSPHRASE",
-// Errc::mismatch when the key does not belong to the certificate.
-[[nodiscard]] CaMaterial load_ca_files(const std::filesystem::path& cert_path, const std::filesystem::path& key_path,
-                                       const PassphraseRequest& passphrase);
-[[nodiscard]] CaMaterial load_ca(const CaFolder& folder, const PassphraseRequest& passphrase);
-
-// Throws Errc::expired "CA certificate FILE expired on DATE; run `mqttpki renew --ca` (...)" when `now` is
-// outside the CA certificate's validity, and Errc::policy when it is not a CA.
-void check_ca_usable(const CaMaterial& ca, TimePoint now);
 
 // Whole days of a validity period as the issuing functions take them (pki::backdate removed, rounded to the
 // nearest day, at least 1).
@@ -114,21 +90,17 @@ struct RenewItem {
   std::vector<std::string> warnings;  // e.g. validity capped at the CA's expiry
 };
 
-// Every NAME with a valid (not superseded, not revoked) entry, in index order: what --all renews.
-[[nodiscard]] std::vector<std::string> renewable_names(const Index& index);
-
 // True when a certificate expiring at not_after must be renewed now: no window given, or not_after - now <= within.
 [[nodiscard]] bool is_due(TimePoint not_after, TimePoint now, std::optional<std::chrono::seconds> within);
 
-// Renews NAME's current certificate (the newest valid index entry, read from DIR/issued/NAME.crt). Never
-// throws for a per-certificate problem: the item says failed and why (certificate file missing or not the
-// indexed one, CA expires before the certificate would gain anything, ...). Throws for folder-wide problems
+// Renews NAME's current certificate (the newest valid index entry, its bytes from the database). Never
+// throws for a per-certificate problem: the item says failed and why (the database lacks its bytes, the CA
+// expires before the certificate would gain anything, ...). Throws for folder-wide problems
 // (CA expired: Errc::expired; I/O on the index).
 // When the CA expires before the new validity would end, the validity is capped at the CA's notAfter with a
 // warning. With a window (the cron mode), a renewal that the cap leaves no later than the old certificate
 // fails instead, with the fix (`mqttpki renew --ca`): otherwise every run would re-issue it for nothing.
-RenewItem renew_name(const CaFolder& folder, Index& index, const CaMaterial& ca, std::string_view name,
-                     const LeafRenewOptions& options);
+RenewItem renew_name(Index& index, const CaMaterial& ca, std::string_view name, const LeafRenewOptions& options);
 
 // Renews the certificate in a file. One this CA issued and indexed is renewed as its NAME. One issued by
 // this CA outside mqttpki (e.g. with the openssl commands of the seed guide) is first added to the index
@@ -141,14 +113,14 @@ struct ImportOptions {
   std::vector<pki::GeneralName> extra_sans;
   std::string source_label;  // the file's path, for messages
 };
-RenewItem renew_certificate(const CaFolder& folder, Index& index, const CaMaterial& ca, const pki::Certificate& cert,
+RenewItem renew_certificate(Index& index, const CaMaterial& ca, const pki::Certificate& cert,
                             const ImportOptions& import, const LeafRenewOptions& options);
 
 // Re-key: signs a fresh CSR for an existing NAME (new key). Subject and SANs come from the CSR (the old
 // SANs are kept when the CSR asks for none); the profile is NAME's. `within` is ignored. Throws for a bad
 // CSR (Errc::verify_failed) or an unknown NAME (Errc::not_found).
-RenewItem rekey_name(const CaFolder& folder, Index& index, const CaMaterial& ca, std::string_view name,
-                     const pki::Csr& csr, const LeafRenewOptions& options);
+RenewItem rekey_name(Index& index, const CaMaterial& ca, std::string_view name, const pki::Csr& csr,
+                     const LeafRenewOptions& options);
 
 // ---------------------------------------------------------------------------------------------------------
 // Revocation.
@@ -161,7 +133,7 @@ struct RevokeResult {
 
 // NAME revokes every unexpired certificate issued under it, superseded ones included; otherwise the text is
 // taken as a serial (any form normalize_serial() accepts) and that one certificate is revoked, expired or
-// not. Errc::not_found when neither matches. The caller saves the index.
+// not. Errc::not_found when neither matches. The caller commits.
 RevokeResult revoke(Index& index, std::string_view name_or_serial, pki::RevocationReason reason, TimePoint now);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -184,8 +156,8 @@ struct CrlInfo {
 [[nodiscard]] std::optional<CrlInfo> current_crl(const CaFolder& folder);
 
 // The CRL over every revoked entry of the index, CRL number index.next_crl_number(), thisUpdate now -
-// pki::backdate, nextUpdate now + days. The new number is committed to the journal first (a CRL number is
-// never reused), then DIR/crl.pem is replaced atomically. The caller holds the lock (and compacts at the end).
+// pki::backdate, nextUpdate now + days. The new number is committed first, in a transaction of its own (a CRL
+// number is never reused), then DIR/crl.pem is replaced atomically. The caller holds the lock.
 struct CrlWritten {
   std::filesystem::path path;
   std::string pem;

@@ -1,0 +1,95 @@
+#include <mqttpki/pki/error.hpp>
+#include <mqttpki/pki/util.hpp>
+#include <mqttpki/store/issuance.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace mqttpki::store {
+
+namespace {
+
+std::string to_text(const pki::Bytes& der) { return std::string(reinterpret_cast<const char*>(der.data()), der.size()); }
+
+std::string fresh_serial(const Index& index, const pki::RandomSource& random) {
+  for (;;) {
+    std::string serial = pki::random_serial(random);
+    if (!index.has_serial(serial)) return serial;
+  }
+}
+
+// Errors about the request name where it came from; errors about the CA already name ca.crt.
+pki::IssueResult issue_with(const CaMaterial& ca, const pki::IssueRequest& request, const std::string& source) {
+  try {
+    return ca.issuer().issue(request);
+  } catch (const Error& e) {
+    const bool about_ca = e.code() == Errc::expired || e.code() == Errc::mismatch || e.code() == Errc::crypto;
+    if (about_ca || source.empty()) throw;
+    throw Error(e.code(), fmt::format("{}: {}", source, e.what()));
+  }
+}
+
+}  // namespace
+
+IndexEntry make_entry(const pki::Certificate& cert, std::string_view name, std::string_view profile,
+                      TimePoint issued_at) {
+  IndexEntry e;
+  e.serial = cert.serial_hex();
+  e.name = std::string(name);
+  e.cn = cert.subject().common_name().value_or("");
+  e.subject = cert.subject().to_string();
+  e.profile = std::string(profile);
+  e.not_before = std::chrono::time_point_cast<std::chrono::seconds>(cert.not_before());
+  e.not_after = std::chrono::time_point_cast<std::chrono::seconds>(cert.not_after());
+  e.issued_at = std::chrono::time_point_cast<std::chrono::seconds>(issued_at);
+  e.status = CertStatus::valid;
+  e.file = CaLayout::issued_relative(name);
+  e.sha256 = cert.fingerprint_sha256();
+  e.public_key_sha256 = public_key_fingerprint(cert.public_key());
+  return e;
+}
+
+Issued issue_certificate(Index& index, const CaMaterial& ca, IssueOrder order) {
+  validate_name(order.name);
+  order.request.serial = fresh_serial(index, order.request.random);
+  order.request.ca_label = ca.cert_path.string();
+  pki::IssueResult result = issue_with(ca, order.request, order.source);
+  const std::string profile(pki::to_string(order.request.profile));
+  if (order.adopt) {
+    IndexEntry old = make_entry(*order.adopt, order.name, profile, order.adopt->not_before());
+    old.file = order.adopt_file;
+    index.add(old, to_text(order.adopt->to_der()), /*queue_file=*/false);
+    order.supersede.push_back(old.serial);
+  }
+  IndexEntry entry = make_entry(result.certificate, order.name, profile, order.request.now);
+  index.add(entry, to_text(result.certificate.to_der()), /*queue_file=*/true);
+  for (const auto& old : order.supersede) index.mark_superseded(old, entry.serial);
+  return Issued{std::move(result.certificate), std::move(entry), std::move(result.warnings)};
+}
+
+std::vector<std::string> check_name_free(const Index& index, const CaLayout& layout, std::string_view name,
+                                         std::string_view cn, std::string_view key_sha256, pki::Profile profile,
+                                         bool force, TimePoint now, std::string_view source) {
+  std::vector<std::string> supersede;
+  for (const auto& held : index.valid_by_name(name)) {
+    if (held.is_current(now) && !force)
+      throw Error(Errc::already_exists,
+                  fmt::format("{} exists and is valid (serial {}, until {}); use --force to replace it (the old one "
+                              "is marked superseded) or choose another --name",
+                              layout.issued_cert(name).string(), held.serial, format_time(held.not_after)));
+    supersede.push_back(held.serial);
+  }
+  if (profile != pki::Profile::client) return supersede;
+  for (const auto& held : index.valid_by_cn(cn)) {
+    const bool replaced = std::find(supersede.begin(), supersede.end(), held.serial) != supersede.end();
+    if (held.is_current(now) && !replaced && held.public_key_sha256 != key_sha256)
+      throw Error(Errc::policy,
+                  fmt::format("{}: CN '{}' is already the MQTT user name of valid certificate '{}' (serial {}) with a "
+                              "different key; revoke that one first or use another --cn",
+                              source, cn, held.name, held.serial));
+  }
+  return supersede;
+}
+
+}  // namespace mqttpki::store
