@@ -74,6 +74,8 @@ std::string Certificate::to_pem() const {
   return pem::encode("CERTIFICATE", ossl::i2d_bytes(i2d_X509, Access::x509(*this), "i2d_X509"));
 }
 
+std::string certificate_pem(ByteView der) { return pem::encode("CERTIFICATE", der); }
+
 Bytes Certificate::to_der() const {
   return ossl::i2d_bytes(i2d_X509, Access::x509(*this), "i2d_X509");
 }

@@ -180,10 +180,11 @@ void CaFolder::write_certificate_files(Index& index, const FolderLock& /*held*/)
   const auto files = index.files_to_write();
   if (files.empty()) return;
   ensure_dir(layout_.issued_dir, mode_public_dir);
-  for (const auto& f : files) {
-    const auto cert = pki::Certificate::load(pki::as_bytes(f.der));
-    write_file_atomic(layout_.dir / f.file, cert.to_pem(), mode_public, /*overwrite=*/true);
-  }
+  // Written without a sync each, then synced together: the database lists them until the sync is done.
+  for (const auto& f : files)
+    write_file_atomic(layout_.dir / f.file, pki::certificate_pem(pki::as_bytes(f.der)), mode_public,
+                      /*overwrite=*/true, Durability::later);
+  sync_file_system(layout_.issued_dir);
   index.files_written(files);
 }
 

@@ -151,7 +151,8 @@ bool path_exists(const fs::path& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mode, bool overwrite) {
+void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mode, bool overwrite,
+                       Durability durability) {
   const fs::path dir = parent_or_dot(path);
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
@@ -188,7 +189,7 @@ void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mo
   // The umask may have removed bits (0644 -> 0600); make the mode exact so results are predictable.
   if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) throw_errno(errno, path, "setting the file mode");
   write_all(fd.get(), bytes, path);
-  if (::fsync(fd.get()) != 0) throw_errno(errno, path, "syncing");
+  if (durability == Durability::now && ::fsync(fd.get()) != 0) throw_errno(errno, path, "syncing");
   if (::close(fd.release()) != 0) throw_errno(errno, path, "closing");
 
   if (overwrite) {
@@ -207,7 +208,13 @@ void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mo
     }
   }
   committed = true;
-  sync_dir(dir);
+  if (durability == Durability::now) sync_dir(dir);
+}
+
+void sync_file_system(const fs::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) throw_errno(errno, dir, "opening the folder to sync it");
+  if (::syncfs(fd.get()) != 0) throw_errno(errno, dir, "syncing its file system");
 }
 
 void remove_file_durable(const fs::path& path) {

@@ -105,4 +105,8 @@ class Certificate {
   friend struct detail::Access;
 };
 
+// The PEM form of a certificate's DER bytes as to_pem() writes it, without decoding them (a store writing
+// certificates it issued itself need not parse each one again).
+[[nodiscard]] std::string certificate_pem(ByteView der);
+
 }  // namespace mqttpki::pki

@@ -24,8 +24,12 @@ inline constexpr unsigned mode_public_dir = 0755;
 // Writes bytes to path atomically with exactly `mode` (set when the temp file is created, then fixed against
 // the umask). Refuses an existing target with Errc::already_exists ("FILE exists; use --force to overwrite")
 // unless overwrite. Never leaves a partial target; the temp file is removed on every error path.
+// now: the file and its folder entry are fsync'd before the call returns. later: they are not; the caller
+// makes a batch of such writes durable at once with sync_file_system() (renew --all writes thousands of
+// certificate files, which the database can always write again, so one sync per batch is enough).
+enum class Durability { now, later };
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes, unsigned mode,
-                       bool overwrite);
+                       bool overwrite, Durability durability = Durability::now);
 
 // Removes a file (a missing one is fine) and syncs its folder, so the removal survives a crash.
 void remove_file_durable(const std::filesystem::path& path);
@@ -42,6 +46,10 @@ void ensure_dir(const std::filesystem::path& path, unsigned mode);
 
 // Sets the mode of an existing file or folder (e.g. to tighten DIR/private to 0700).
 void set_mode(const std::filesystem::path& path, unsigned mode);
+
+// syncfs(2) on the file system holding `dir`: every write_file_atomic(..., Durability::later) before it is on
+// disk when it returns.
+void sync_file_system(const std::filesystem::path& dir);
 
 // fsync a folder so a rename or a new entry in it survives a crash.
 void sync_dir(const std::filesystem::path& dir);
