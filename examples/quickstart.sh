@@ -4,7 +4,7 @@
 #   examples/quickstart.sh [--dir DIR] [--keep]
 #
 # Makes, in DIR (default: a temporary folder, removed at the end unless --keep):
-#   pki/            the CA folder (pki/ca.crt, pki/private/ca.key, pki/issued/, pki/index.json)
+#   pki/            the CA folder (pki/ca.crt, pki/private/ca.key, pki/issued/, pki/ca.db)
 #   server/         the broker's key and certificate for localhost / 127.0.0.1
 #   pi1/            the device's key and certificate (client pi1)
 #   node-red/       ca_cert.pem, pi1_cert.pem, pi1_key.pem as Node-RED's TLS config wants them
