@@ -215,4 +215,44 @@ openssl x509 -in evil/e.crt -noout -ext basicConstraints,keyUsage >evil/ext.txt
 expect_match "issued with CA:FALSE" "CA:FALSE" evil/ext.txt
 if grep -q "Certificate Sign" evil/ext.txt; then fail "keyCertSign was copied from the CSR"; else pass; fi
 
+# --- names an identity would carry: control characters and SAN floods (issue 13, items 9 and 11)
+rm -rf pki
+expect_ok "init-ca for names" "$MQTTPKI" init-ca --cn "Names CA"
+openssl ecparam -name prime256v1 -genkey -noout -out names.key 2>/dev/null
+openssl req -new -key names.key -subj "/CN=$(printf 'pi\x1b[31mred')" -out esc.csr 2>/dev/null
+expect_fail "a CN with an escape character is refused" 'esc.csr: the subject.s CN "pi\\x1B\[31mred" holds a control character' \
+  "$MQTTPKI" sign esc.csr --profile client --name esc
+openssl req -new -key names.key -subj "/CN=$(printf 'victim\nINFO forged')" -out nl.csr 2>/dev/null
+expect_fail "a CN with a newline is refused" 'nl.csr: .*control character \(U\+000A\)' "$MQTTPKI" sign nl.csr --profile client --name nl
+openssl req -new -key names.key -subj "/CN=ok" -addext "subjectAltName=DNS:$(printf 'a\tb').example" -out tabsan.csr 2>/dev/null
+expect_fail "a SAN with a tab is refused" 'tabsan.csr: the SAN .* holds a control character' \
+  "$MQTTPKI" sign tabsan.csr --profile server --name tabsan
+sans=$(python3 -c "print(','.join('DNS:h%d.example.com' % i for i in range(150)))")
+openssl req -new -key names.key -subj "/CN=h0.example.com" -addext "subjectAltName=$sans" -out flood.csr 2>/dev/null
+expect_fail "150 SANs are refused" 'flood.csr: 150 subject alternative names requested; a certificate carries at most 100' \
+  "$MQTTPKI" sign flood.csr --profile server --name flood
+head -c 70000 /dev/zero | tr '\0' 'A' >huge.csr
+expect_fail "a CSR file over 64 KiB is refused before parsing" 'huge.csr: 70000 bytes, more than the 65536' \
+  "$MQTTPKI" sign huge.csr --profile client --name huge
+ca_records pki >records.json
+expect_ok "nothing recorded for the refused names" python3 -c 'import json; assert json.load(open("records.json"))["certificates"]==[]'
+
+# --- the CA folder does not follow links or overwrite what it did not write (item 13)
+rm -f pki/.lock
+ln -s "$T/lock-target" pki/.lock
+expect_fail "a .lock symlink is refused" '\.lock: is a symbolic link' "$MQTTPKI" crl
+expect_eq "its target was not created" "no" "$([ -e "$T/lock-target" ] && echo yes || echo no)"
+rm -f pki/.lock
+echo "my notes" >notes.txt
+expect_fail "crl --out an unrelated file" 'notes.txt exists and is not a CRL of this CA; use --force' "$MQTTPKI" crl --out notes.txt
+expect_eq "notes.txt untouched" "my notes" "$(cat notes.txt)"
+expect_ok "crl --out a new file" "$MQTTPKI" crl --out copy.pem
+expect_ok "crl --out over its own earlier copy" "$MQTTPKI" crl --out copy.pem
+expect_ok "crl --out --force over the unrelated file" "$MQTTPKI" crl --out notes.txt --force
+"$MQTTPKI" csr --key names.key --cn stray --out stray.csr >/dev/null 2>&1
+echo "not mine" >pki/issued/stray.crt
+expect_fail "a stray issued/NAME.crt is not overwritten" 'stray.crt exists but this CA never recorded a certificate under that name; use --force' \
+  "$MQTTPKI" sign stray.csr --profile client
+expect_eq "stray.crt untouched" "not mine" "$(cat pki/issued/stray.crt)"
+expect_ok "sign --force replaces it" "$MQTTPKI" sign stray.csr --profile client --force
 finish

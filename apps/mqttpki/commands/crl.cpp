@@ -6,6 +6,7 @@
 #include <mqttpki/pki/error.hpp>
 #include <mqttpki/pki/util.hpp>
 #include <mqttpki/store/ca_folder.hpp>
+#include <mqttpki/store/ca_signer.hpp>
 #include <mqttpki/store/files.hpp>
 #include <mqttpki/store/renewal.hpp>
 
@@ -26,6 +27,7 @@ class CrlCommand final : public Command {
   void configure(CLI::App& app) override {
     app.add_option("--days", days_, "Days until the CRL's nextUpdate")->capture_default_str()->check(CLI::Range(1, 3650));
     app.add_option("--out", out_, "Also write a copy to FILE (e.g. /etc/mosquitto/certs/crl.pem)")->type_name("FILE");
+    app.add_flag("--force", force_, "Overwrite an --out FILE that is not an earlier CRL of this CA");
     app.add_flag("--json", json_, "Print the result as JSON");
     pki_common::add_passphrase_file_option(app, passphrase_file_, "of the CA key");
     add_dir_option(app, dir_);
@@ -46,6 +48,7 @@ class CrlCommand final : public Command {
     if (!passphrase_file_.empty()) request.file = passphrase_file_;
     request.prompt = "Passphrase for the CA key: ";
 
+    if (!out_.empty()) check_out_replaceable(folder);  // before anything is written
     const auto written = [&] {
       const auto held = folder.lock();
       auto index = folder.open_index(held);
@@ -73,7 +76,20 @@ class CrlCommand final : public Command {
   }
 
  private:
+  // --out replaces an earlier CRL of this CA without --force, never an unrelated file.
+  void check_out_replaceable(const store::CaFolder& folder) const {
+    if (force_ || !store::path_exists(out_)) return;
+    try {
+      const auto info = store::read_crl_info(store::read_file(out_));
+      if (info.issuer == store::load_ca_cert(folder).subject().to_string()) return;
+    } catch (const Error&) {  // not a CRL: refused below
+    }
+    throw Error(Errc::already_exists,
+                fmt::format("{} exists and is not a CRL of this CA; use --force to overwrite it", out_));
+  }
+
   int days_ = 30;
+  bool force_ = false;
   std::string out_;
   bool json_ = false;
   std::string passphrase_file_;

@@ -1,5 +1,7 @@
 #include "pki_common.hpp"
 
+#include <mqttpki/pki/text.hpp>
+
 #include <mqttpki/pki/error.hpp>
 #include <mqttpki/pki/types.hpp>
 #include <mqttpki/store/files.hpp>
@@ -51,6 +53,10 @@ pki::Certificate load_certificate(const std::filesystem::path& path) {
 
 pki::Csr load_csr(const std::filesystem::path& path) {
   const std::string data = read_nonempty(path, "a certificate request (CSR)");
+  if (data.size() > pki::max_csr_bytes)
+    throw Error(Errc::policy, fmt::format("{}: {} bytes, more than the {} a certificate request may have; make a CSR "
+                                          "with only the names clients use",
+                                          path.string(), data.size(), pki::max_csr_bytes));
   return store::with_file(path, [&] { return pki::Csr::load(data); });
 }
 

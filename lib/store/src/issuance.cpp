@@ -1,5 +1,7 @@
 #include <mqttpki/pki/error.hpp>
+#include <mqttpki/pki/text.hpp>
 #include <mqttpki/pki/util.hpp>
+#include <mqttpki/store/files.hpp>
 #include <mqttpki/store/issuance.hpp>
 
 #include <fmt/format.h>
@@ -19,10 +21,12 @@ std::string fresh_serial(const Index& index, const pki::RandomSource& random) {
   }
 }
 
-// Errors about the request name where it came from; errors about the CA already name ca.crt.
-pki::IssueResult issue_with(const CaMaterial& ca, const pki::IssueRequest& request, const std::string& source) {
+// Runs f; errors about the request name where it came from ("server.csr: ..."); errors about the CA already
+// name ca.crt.
+template <typename F>
+auto about_request(const std::string& source, F&& f) {
   try {
-    return ca.issuer().issue(request);
+    return f();
   } catch (const Error& e) {
     const bool about_ca = e.code() == Errc::expired || e.code() == Errc::mismatch || e.code() == Errc::crypto;
     if (about_ca || source.empty()) throw;
@@ -52,9 +56,13 @@ IndexEntry make_entry(const pki::Certificate& cert, std::string_view name, std::
 
 Issued issue_certificate(Index& index, const CaMaterial& ca, IssueOrder order) {
   validate_name(order.name);
+  about_request(order.source, [&] {
+    pki::check_names(order.request.subject, order.request.sans);
+    return 0;
+  });
   order.request.serial = fresh_serial(index, order.request.random);
   order.request.ca_label = ca.cert_path.string();
-  pki::IssueResult result = issue_with(ca, order.request, order.source);
+  pki::IssueResult result = about_request(order.source, [&] { return ca.issuer().issue(order.request); });
   const std::string profile(pki::to_string(order.request.profile));
   if (order.adopt) {
     IndexEntry old = make_entry(*order.adopt, order.name, profile, order.adopt->not_before());
@@ -72,6 +80,11 @@ std::vector<std::string> check_name_free(const Index& index, const CaLayout& lay
                                          std::string_view cn, std::string_view key_sha256, pki::Profile profile,
                                          bool force, TimePoint now, std::string_view source) {
   std::vector<std::string> supersede;
+  if (!force && index.by_name(name).empty() && path_exists(layout.issued_cert(name)))
+    throw Error(Errc::already_exists,
+                fmt::format("{} exists but this CA never recorded a certificate under that name; use --force to "
+                            "overwrite it or choose another --name",
+                            layout.issued_cert(name).string()));
   for (const auto& held : index.valid_by_name(name)) {
     if (held.is_current(now) && !force)
       throw Error(Errc::already_exists,

@@ -33,9 +33,14 @@ void FolderLock::release() noexcept {
 }
 
 FolderLock FolderLock::acquire(const std::filesystem::path& lock_file, std::chrono::milliseconds timeout) {
-  int fd = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  // O_NOFOLLOW: a lock file replaced by a symbolic link must not make mqttpki create or open its target.
+  int fd = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     int err = errno;
+    if (err == ELOOP)
+      throw Error(Errc::io, fmt::format("{}: is a symbolic link, which mqttpki does not follow in the CA folder; "
+                                        "remove it (it is recreated)",
+                                        lock_file.string()));
     throw Error(err == ENOENT ? Errc::not_found : Errc::io,
                 fmt::format("{}: cannot open the lock file ({}); check the CA folder exists and is writable",
                             lock_file.string(), std::strerror(err)));
