@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
     auto& folder = created.folder;
     const auto held = folder.lock();
     auto index = folder.open_index(held);
-    store::CaMaterial ca_material{ca, ca_key, folder.layout().ca_cert, {}};
+    store::CaMaterial ca_material{ca, ca_key, folder.layout().ca_cert, {}, {}};
 
     const auto t0 = std::chrono::steady_clock::now();
     constexpr int batch = 1000;

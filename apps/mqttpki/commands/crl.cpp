@@ -53,6 +53,7 @@ class CrlCommand final : public Command {
       const auto held = folder.lock();
       auto index = folder.open_index(held);
       const auto ca = store::load_ca(folder, request);
+      for (const auto& w : ca.warnings) pki_common::warn(ctx, "crl", w);
       return store::write_crl(folder, index, ca, days_, now);
     }();
     if (!out_.empty()) store::write_file_atomic(out_, written.pem, store::mode_public, /*overwrite=*/true);

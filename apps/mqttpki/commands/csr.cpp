@@ -23,11 +23,11 @@ class CsrCommand final : public Command {
     key->excludes(new_key);
     app.add_option("--cn", cn_, "Common name; for a client it becomes the MQTT user name")->required();
     app.add_option("--san", sans_,
-                   "Subject alternative name, repeatable: DNS:host, IP:addr, URI:scheme:..., email:user@host");
+                   "Subject alternative name, repeatable: DNS:host, IP:addr, URI:scheme:..., email:user@host; prefer DNS names: mbedTLS 2.28 (ESP32, many devices) does not match IP SANs");
     app.add_option("--org", org_, "Organization (O)");
     app.add_option("--country", country_, "Two-letter country code (C)");
     app.add_option("--out", out_, "Where to write the CSR (default: CN.csr in the current folder)");
-    app.add_option("--key-type", key_type_, "Type of the --new-key: p256, p384 or ed25519")->capture_default_str();
+    app.add_option("--key-type", key_type_, "Type of the --new-key: p256, p384 or ed25519 (Ed25519: mbedTLS 2.x devices such as the ESP32 and some JavaScript TLS stacks cannot verify it; P-256 works everywhere)")->capture_default_str();
     app.add_option("--passphrase-file", passphrase_file_,
                    "Passphrase of an encrypted --key, first line of FILE (else $MQTTPKI_PASSPHRASE or a prompt)")
         ->type_name("FILE");

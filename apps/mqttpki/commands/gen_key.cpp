@@ -17,7 +17,7 @@ class GenKeyCommand final : public Command {
  public:
   void configure(CLI::App& app) override {
     app.add_option("--out", out_, "Where to write the key (PKCS#8 PEM, mode 0600)")->required();
-    app.add_option("--key-type", key_type_, "p256, p384 or ed25519")->capture_default_str();
+    app.add_option("--key-type", key_type_, "p256, p384 or ed25519 (Ed25519: mbedTLS 2.x devices such as the ESP32 and some JavaScript TLS stacks cannot verify it; P-256 works everywhere)")->capture_default_str();
     app.add_option("--passphrase-file", passphrase_file_,
                    "Encrypt the key with the passphrase on the first line of FILE (default: unencrypted, as "
                    "Mosquitto and Node-RED need it)")

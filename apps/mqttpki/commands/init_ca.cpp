@@ -23,7 +23,7 @@ class InitCaCommand final : public Command {
     app.add_option("--org", org_, "Organization (O)");
     app.add_option("--country", country_, "Two-letter country code (C)");
     app.add_option("--days", days_, "Validity in days")->capture_default_str()->check(CLI::Range(1, 36500));
-    app.add_option("--key-type", key_type_, "p256, p384 or ed25519")->capture_default_str();
+    app.add_option("--key-type", key_type_, "p256, p384 or ed25519 (Ed25519: mbedTLS 2.x devices such as the ESP32 and some JavaScript TLS stacks cannot verify it; P-256 works everywhere)")->capture_default_str();
     app.add_option("--pathlen", pathlen_, "basicConstraints pathlen (0: the CA signs only leaf certificates)")
         ->capture_default_str()
         ->check(CLI::Range(0, 16));

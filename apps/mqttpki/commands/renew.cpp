@@ -214,6 +214,7 @@ class RenewCommand final : public Command {
     }
     auto lock = store::FolderLock::acquire(lock_file);
     const auto ca = store::load_ca_files(cert_path, key_path, passphrase_request());
+    for (const auto& w : ca.warnings) pki_common::warn(ctx, "renew", w);
     store::CaRenewOptions options;
     options.days = days_;
     options.now = now_;
@@ -260,6 +261,7 @@ class RenewCommand final : public Command {
     std::optional<store::CrlWritten> crl;
     std::optional<std::string> crl_failure;
     std::optional<std::string> ca_warning;
+    std::vector<std::string> warnings;  // about the CA's files (permissions)
   };
   // One target: a NAME, or a certificate FILE (with the certificate read from it).
   struct Target {
@@ -320,6 +322,7 @@ class RenewCommand final : public Command {
     if (any_due || crl_due) {
       ca = store::load_ca(folder, passphrase_request());
       store::check_ca_usable(*ca, now_);
+      run.warnings = ca->warnings;
     }
     store::LeafRenewOptions options;
     options.now = now_;
@@ -414,6 +417,7 @@ class RenewCommand final : public Command {
     for (const auto& item : run.items)
       for (const auto& w : item.warnings) pki_common::warn(ctx, "renew", fmt::format("{}: {}", item.name, w));
     if (run.ca_warning) pki_common::warn(ctx, "renew", *run.ca_warning);
+    for (const auto& w : run.warnings) pki_common::warn(ctx, "renew", w);
     if (json_) {
       if (!quiet_ || anything_done) print_json(ctx, run.items, hooks, run.crl, run.crl_failure);
     } else {

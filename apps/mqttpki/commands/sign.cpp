@@ -36,7 +36,7 @@ class SignCommand final : public Command {
     app.add_option("--name", name_, "Name in the CA folder: DIR/issued/NAME.crt (default: the CN)");
     app.add_option("--san", sans_,
                    "Add a subject alternative name to those the CSR requests, repeatable: DNS:host, IP:addr, "
-                   "URI:..., email:...");
+                   "URI:..., email:...; prefer DNS names: mbedTLS 2.28 (ESP32, many devices) does not match IP SANs");
     app.add_flag("--force", force_,
                  "Replace a valid certificate of the same NAME (marked superseded) and overwrite --out");
     pki_common::add_passphrase_file_option(app, passphrase_file_, "of the CA key");
@@ -66,6 +66,7 @@ class SignCommand final : public Command {
     if (!passphrase_file_.empty()) passphrase.file = passphrase_file_;
     passphrase.prompt = "Passphrase for the CA key: ";
     const auto ca = store::load_ca(folder, passphrase);
+    for (const auto& w : ca.warnings) pki_common::warn(ctx, "sign", w);
     const store::Issued issued = issue(folder, ca, std::move(order));
     if (!out_.empty()) store::write_file_atomic(out_, issued.certificate.to_pem(), store::mode_public, force_);
     for (const auto& w : issued.warnings) pki_common::warn(ctx, "sign", w);

@@ -61,11 +61,17 @@ CaMaterial load_ca_files(const std::filesystem::path& cert_path, const std::file
     throw Error(Errc::mismatch, fmt::format("{} does not match {}; put the CA's own key there (or restore both from "
                                             "the CA folder's backup/)",
                                             key_path.string(), cert_path.string()));
-  return CaMaterial{std::move(cert), std::move(key), cert_path, {}};
+  CaMaterial ca{std::move(cert), std::move(key), cert_path, {}, {}};
+  for (const auto& path : {key_path, passphrase.file.value_or(std::filesystem::path())})
+    if (!path.empty())
+      if (auto warning = loose_permissions(path)) ca.warnings.push_back(*warning);
+  return ca;
 }
 
 CaMaterial load_ca(const CaFolder& folder, const PassphraseRequest& passphrase) {
-  return load_ca_files(folder.layout().ca_cert, folder.layout().ca_key, passphrase);
+  CaMaterial ca = load_ca_files(folder.layout().ca_cert, folder.layout().ca_key, passphrase);
+  if (auto warning = loose_permissions(folder.layout().private_dir)) ca.warnings.push_back(*warning);
+  return ca;
 }
 
 const pki::Issuer& CaMaterial::issuer() const {

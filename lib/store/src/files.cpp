@@ -217,6 +217,14 @@ void sync_file_system(const fs::path& dir) {
   if (::syncfs(fd.get()) != 0) throw_errno(errno, dir, "syncing its file system");
 }
 
+std::optional<std::string> loose_permissions(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || (st.st_mode & 077) == 0) return std::nullopt;
+  const bool dir = S_ISDIR(st.st_mode);
+  return fmt::format("{} is {} by group or others (mode {:04o}); run chmod {} {}", path.string(),
+                     dir ? "open" : "readable", st.st_mode & 07777, dir ? "700" : "600", path.string());
+}
+
 void remove_file_durable(const fs::path& path) {
   if (::unlink(path.c_str()) != 0) {
     if (errno == ENOENT) return;

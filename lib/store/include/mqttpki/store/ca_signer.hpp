@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mqttpki::store {
 
@@ -32,6 +33,9 @@ struct CaMaterial {
   [[nodiscard]] const pki::Issuer& issuer() const;
 
   mutable std::shared_ptr<const pki::Issuer> issuer_cache;  // see issuer()
+  // What the command should tell the user: the key file, its folder or the passphrase file open to group or
+  // others (loose_permissions()).
+  std::vector<std::string> warnings;
 };
 
 // Loads a CA certificate and key from files (the one way every command loads a CA to sign with); an encrypted

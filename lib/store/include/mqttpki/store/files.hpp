@@ -56,6 +56,11 @@ void sync_dir(const std::filesystem::path& dir);
 
 [[nodiscard]] bool path_exists(const std::filesystem::path& path);
 
+// A warning when `path` (a key, a passphrase file, the CA's private/ folder) grants group or other any access:
+// "pki/private/ca.key is readable by group or others (mode 0644); run chmod 600 pki/private/ca.key". nullopt
+// when it does not, or does not exist.
+[[nodiscard]] std::optional<std::string> loose_permissions(const std::filesystem::path& path);
+
 // Runs f; an mqttpki::Error from it is rethrown with "FILE: " in front, since pki messages do not know files.
 template <typename F>
 auto with_file(const std::filesystem::path& file, F&& f) -> decltype(f()) {
