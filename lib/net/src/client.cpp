@@ -51,7 +51,7 @@ std::string random_client_id() {
 }  // namespace
 
 struct Client::Impl {
-  explicit Impl(ClientOptions o) : options(std::move(o)), resolver(io) {
+  explicit Impl(ClientOptions o) : options(std::move(o)), resolver(io), reader(options.max_packet_size) {
     if (options.client_id.empty()) options.client_id = random_client_id();
   }
 
@@ -215,6 +215,9 @@ struct Client::Impl {
   std::optional<mqtt::Packet> read_packet(Clock::time_point dl) {
     for (;;) {
       auto next = reader.next();
+      if (!next && next.error() == mqtt::errc::packet_too_large)
+        fail(fmt::format("the broker at {} sent a packet larger than this client's limit of {} bytes", where(),
+                         options.max_packet_size));
       if (!next) fail(fmt::format("the broker at {} sent a malformed packet: {}", where(), next.error().message()));
       if (*next) return std::move(**next);
       if (read_done) {

@@ -1,0 +1,155 @@
+"""Phases G and H of test_broker_abuse.sh, against a broker with the default limits (PORT2, P from the
+environment; loopback only, bounded in count and time).
+  G. 1,100 silent TCP connections from 127.0.0.1, reopened as the broker closes them, while 15 clients from
+     127.0.0.2 connect one after another: every one gets CONNACK (the per-address limit on connections that
+     have not spoken closes the attacker's oldest, never newcomers from elsewhere).
+  H. 100 retained messages of 250 KB (25 MB, three times the per-connection write cap) under sensors/: a
+     subscriber to sensors/# that reads gets all 100, at QoS 0 and at QoS 1."""
+import os, selectors, socket, ssl, sys, threading, time
+
+PORT = int(os.environ["PORT2"])
+P = os.environ["P"]
+ATTACKER, GOOD = "127.0.0.1", "127.0.0.2"
+fails = []
+T0 = time.monotonic()
+
+
+def check(cond, msg):
+    print(f"[{time.monotonic() - T0:6.2f}s] " + ("ok   " if cond else "FAIL ") + msg, flush=True)
+    if not cond:
+        fails.append(msg)
+
+
+def rl(n):
+    out = bytearray()
+    while True:
+        b, n = n % 128, n // 128
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def s16(b):
+    return len(b).to_bytes(2, "big") + b
+
+
+def packet(first, body):
+    return bytes([first]) + rl(len(body)) + body
+
+
+def read_packet(s):
+    def exact(n):
+        buf = b""
+        while len(buf) < n:
+            chunk = s.recv(n - len(buf))
+            if not chunk:
+                raise EOFError("closed")
+            buf += chunk
+        return buf
+    h = exact(1)[0]
+    n, mul = 0, 1
+    while True:
+        b = exact(1)[0]
+        n += (b & 0x7F) * mul
+        mul *= 128
+        if not b & 0x80:
+            break
+    return h, exact(n) if n else b""
+
+
+def client(cid, timeout=5):
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    c.load_verify_locations(f"{P}/pki/ca.crt")
+    c.load_cert_chain(f"{P}/good/good.crt", f"{P}/good/good.key")
+    raw = socket.create_connection(("127.0.0.1", PORT), timeout=timeout, source_address=(GOOD, 0))
+    s = c.wrap_socket(raw, server_hostname="localhost")
+    s.sendall(packet(0x10, s16(b"MQTT") + b"\x04\x02\x00\x3c" + s16(cid.encode())))
+    h, body = read_packet(s)
+    if h != 0x20 or body[1] != 0:
+        raise RuntimeError(f"CONNACK {h:#x} {body!r}")
+    return s
+
+
+# G. silent sockets from one address, reopened as they drop
+stop = threading.Event()
+stats = {"opened": 0, "closed_by_broker": 0, "held_max": 0}
+
+
+def attacker():
+    sel = selectors.DefaultSelector()
+    held = 0
+    while not stop.is_set():
+        while held < 1100 and not stop.is_set():
+            try:
+                s = socket.create_connection(("127.0.0.1", PORT), timeout=2, source_address=(ATTACKER, 0))
+            except OSError:
+                time.sleep(0.01)
+                break
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ)
+            held += 1
+            stats["opened"] += 1
+            stats["held_max"] = max(stats["held_max"], held)
+        for key, _ in sel.select(timeout=0.02):
+            s = key.fileobj
+            try:
+                if s.recv(4096):
+                    continue
+            except BlockingIOError:
+                continue
+            except OSError:
+                pass
+            sel.unregister(s)
+            s.close()
+            held -= 1
+            stats["closed_by_broker"] += 1
+    for key in list(sel.get_map().values()):
+        key.fileobj.close()
+
+
+t = threading.Thread(target=attacker, daemon=True)
+t.start()
+time.sleep(2.0)  # the flood is established
+ok, slowest = 0, 0.0
+for i in range(15):
+    start = time.monotonic()
+    try:
+        client(f"good-{i}").close()
+        ok += 1
+        slowest = max(slowest, time.monotonic() - start)
+    except Exception as e:
+        print(f"client {i} failed: {e!r}", flush=True)
+    time.sleep(0.3)
+stop.set()
+t.join(10)
+check(stats["opened"] > 1100, f"G: the attacker opened {stats['opened']} silent connections (held up to "
+      f"{stats['held_max']}), {stats['closed_by_broker']} closed by the broker")
+check(ok == 15, f"G: {ok}/15 clients from another address got CONNACK during the flood (slowest {slowest:.2f}s)")
+
+# H. a retained burst three times the per-connection write cap
+pub = client("retainer")
+payload = os.urandom(250 * 1000)
+for i in range(100):
+    pub.sendall(packet(0x33, s16(f"sensors/{i}".encode()) + (i + 1).to_bytes(2, "big") + payload))
+    h, _ = read_packet(pub)
+    assert h == 0x40, f"PUBACK expected, got {h:#x}"
+pub.close()
+for qos in (0, 1):
+    sub = client(f"burst-{qos}", timeout=20)
+    sub.sendall(packet(0x82, b"\x00\x01" + s16(b"sensors/#") + bytes([qos])))
+    got, size_ok = set(), True
+    try:
+        while len(got) < 100:
+            h, body = read_packet(sub)
+            if h & 0xF0 != 0x30:
+                continue
+            n = int.from_bytes(body[:2], "big")
+            got.add(body[2:2 + n].decode())
+            size_ok = size_ok and body[2 + n + (2 if qos else 0):] == payload
+            if qos:
+                sub.sendall(b"\x40\x02" + body[2 + n:4 + n])
+    except Exception as e:
+        print(f"H: reading stopped: {e!r}", flush=True)
+    check(len(got) == 100 and size_ok, f"H: subscriber at QoS {qos} got {len(got)}/100 retained messages of 250 KB")
+    sub.close()
+sys.exit(1 if fails else 0)

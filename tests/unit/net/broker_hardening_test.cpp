@@ -1,0 +1,127 @@
+// Broker and client defences from issue 13, in-process on 127.0.0.1:0: a retained burst larger than the
+// write cap reaches a subscriber that reads; identities cannot take over each other's sessions; a listener
+// block's max_connections; the client caps the packets it accepts from a broker.
+
+#include "fixture.hpp"
+
+#include <mqttpki/mqtt/codec.hpp>
+
+#include <asio.hpp>
+
+#include <set>
+
+using namespace nettest;
+using mqttpki::net::Client;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+TEST_CASE("a retained burst larger than the write cap reaches a subscriber that reads", "[broker][retained]") {
+  // 100 retained messages of 250 KB: 25 MB, three times the 8 MiB per-connection write cap. Before pacing,
+  // every SUBSCRIBE sensors/# was dropped with "more than 8388608 bytes waiting".
+  RunningBroker b({tls_listener()});
+  {
+    Client pub(client_options(b.port()));
+    pub.connect();
+    for (int i = 0; i < 100; ++i) {
+      std::vector<std::uint8_t> payload(250 * 1000, static_cast<std::uint8_t>(i));
+      pub.publish("sensors/" + std::to_string(i), payload, 1, true);
+    }
+    pub.disconnect();
+  }
+  for (int qos = 0; qos <= 1; ++qos) {
+    Client sub(client_options(b.port()));
+    sub.connect();
+    sub.subscribe({{"sensors/#", static_cast<std::uint8_t>(qos)}});
+    std::set<std::string> topics;
+    while (topics.size() < 100) {
+      auto m = sub.receive(seconds(10));
+      REQUIRE(m.has_value());
+      CHECK(m->retain);
+      CHECK(m->payload.size() == 250 * 1000);
+      topics.insert(m->topic);
+    }
+    CHECK(topics.size() == 100);
+    sub.ping();  // still connected
+  }
+  CHECK_FALSE(b.log.wait_for("bytes waiting", milliseconds(0)));
+}
+
+TEST_CASE("use_username_as_clientid: another certificate cannot resume sensor-1's session", "[broker][session]") {
+  auto l = tls_listener();
+  l.use_identity_as_username = true;
+  auto opts = RunningBroker::make_options({l});
+  opts.config.use_username_as_clientid = true;
+  RunningBroker b(std::move(opts));
+  auto as = [&](const std::string& cert_name) {
+    auto o = client_options(b.port(), cert_name);
+    o.client_id = "sensor-1";
+    o.clean_session = false;
+    return o;
+  };
+  {
+    Client owner(as("client"));  // CN pi1
+    owner.connect();
+    owner.subscribe({{"cmd/sensor-1", 1}});
+    owner.disconnect();
+  }
+  {
+    Client pub(client_options(b.port(), "client2"));  // pi2 (a pi1 connection would replace pi1's session)
+    pub.connect();
+    pub.publish("cmd/sensor-1", "for pi1 only", 1);
+  }
+  Client thief(as("client2"));  // CN pi2, asking for the same client id
+  CHECK_FALSE(thief.connect().session_present);
+  CHECK_FALSE(thief.receive(milliseconds(300)).has_value());
+  Client owner(as("client"));
+  CHECK(owner.connect().session_present);
+  auto m = owner.receive(seconds(5));
+  REQUIRE(m.has_value());
+  CHECK(m->payload_string() == "for pi1 only");
+  CHECK(b.log.wait_for("client 'pi2' connected"));
+  thief.ping();  // both stay connected: no takeover either
+}
+
+TEST_CASE("a listener block's max_connections limits that listener only", "[broker][limits]") {
+  auto limited = tls_listener();
+  limited.max_connections = 1;
+  RunningBroker b({limited, tls_listener()});
+  Client first(client_options(b.port(0)));
+  first.connect();
+  CHECK(connect_error(client_options(b.port(0))) != "connected");
+  CHECK(b.log.wait_for("connections open on this listener (raise the max_connections of its listener block)"));
+  CHECK(connect_error(client_options(b.port(1))) == "connected");
+  first.ping();
+}
+
+TEST_CASE("the client refuses a packet over its size limit before buffering it", "[client][limits]") {
+  // A hostile "broker": CONNACK, then a PUBLISH declaring 200 MiB.
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  std::thread server([&] {
+    asio::ip::tcp::socket s(io);
+    acceptor.accept(s);
+    std::array<std::uint8_t, 256> buf{};
+    std::error_code ec;
+    s.read_some(asio::buffer(buf), ec);  // CONNECT
+    const std::uint8_t hostile[] = {0x20, 0x02, 0x00, 0x00,           // CONNACK accepted
+                                    0x30, 0x80, 0x80, 0x80, 0x64};     // PUBLISH, remaining length 200 MiB
+    asio::write(s, asio::buffer(hostile), ec);
+    s.read_some(asio::buffer(buf), ec);  // until the client closes
+  });
+  mqttpki::net::ClientOptions o;
+  o.host = "127.0.0.1";
+  o.port = acceptor.local_endpoint().port();
+  o.timeout = seconds(5);
+  std::string error;
+  {
+    Client c(o);
+    c.connect();
+    try {
+      (void)c.receive(seconds(5));
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  server.join();
+  CHECK(error.find("sent a packet larger than this client's limit of 16777216 bytes") != std::string::npos);
+}
