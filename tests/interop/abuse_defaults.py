@@ -79,7 +79,9 @@ def attacker():
     sel = selectors.DefaultSelector()
     held = 0
     while not stop.is_set():
-        while held < 1100 and not stop.is_set():
+        burst = 0
+        while held < 1100 and burst < 50 and not stop.is_set():  # reopening bounded to ~2,500/s
+            burst += 1
             try:
                 s = socket.create_connection(("127.0.0.1", PORT), timeout=2, source_address=(ATTACKER, 0))
             except OSError:
@@ -90,7 +92,8 @@ def attacker():
             held += 1
             stats["opened"] += 1
             stats["held_max"] = max(stats["held_max"], held)
-        for key, _ in sel.select(timeout=0.02):
+        time.sleep(0.02)
+        for key, _ in sel.select(timeout=0):
             s = key.fileobj
             try:
                 if s.recv(4096):

@@ -125,3 +125,30 @@ TEST_CASE("the client refuses a packet over its size limit before buffering it",
   server.join();
   CHECK(error.find("sent a packet larger than this client's limit of 16777216 bytes") != std::string::npos);
 }
+
+TEST_CASE("a certificate name with a newline cannot forge a broker log line", "[broker][log]") {
+  // A client certificate from the test CA whose CN is "pi<newline>FAKE: admin connected" (openssl takes the CN
+  // from the environment, so the newline reaches the certificate as is).
+  const std::string dir = certs().string();
+  const std::string cmd =
+      "cd '" + dir + "' && printf '[req]\\ndistinguished_name=dn\\nprompt=no\\n[dn]\\nCN=$ENV::EVIL_CN\\n' > evil.cnf"
+      " && EVIL_CN=\"$(printf 'pi\\nFAKE: admin connected')\" openssl req -new -newkey ec -pkeyopt"
+      " ec_paramgen_curve:P-256 -nodes -keyout evil.key -out evil.csr -config evil.cnf >/dev/null 2>&1"
+      " && openssl x509 -req -in evil.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out evil.crt"
+      " >/dev/null 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  auto l = tls_listener();
+  l.use_identity_as_username = true;
+  RunningBroker b({l});
+  {
+    Client c(client_options(b.port(), "evil"));
+    c.connect();
+    c.ping();
+  }
+  CHECK(b.log.wait_for("CN=pi?FAKE: admin connected"));
+  CHECK(b.log.wait_for("user 'pi?FAKE: admin connected'"));
+  const std::string all = b.log.all();
+  std::size_t start = 0;
+  for (std::size_t nl = all.find('\n'); nl != std::string::npos; start = nl + 1, nl = all.find('\n', start))
+    CHECK_FALSE(all.substr(start, nl - start).starts_with("FAKE"));  // each captured line is one log line
+}
