@@ -5,10 +5,14 @@ environment; loopback only, bounded in count and time).
      have not spoken closes the attacker's oldest, never newcomers from elsewhere).
   H. 100 retained messages of 250 KB (25 MB, three times the per-connection write cap) under sensors/: a
      subscriber to sensors/# that reads gets all 100, at QoS 0 and at QoS 1."""
-import os, selectors, socket, ssl, sys, threading, time
+import os, selectors, socket, sys, threading, time
+
+sys.path.insert(0, os.path.join(os.environ["MQTTPKI_SOURCE_DIR"], "bench"))
+from mqtt_bench_client import Conn, make_ctx, rl, s16  # noqa: E402  (the MQTT encoding, TLS client)
 
 PORT = int(os.environ["PORT2"])
 P = os.environ["P"]
+CTX = make_ctx(f"{P}/pki/ca.crt", f"{P}/good/good.crt", f"{P}/good/good.key")
 ATTACKER, GOOD = "127.0.0.1", "127.0.0.2"
 fails = []
 T0 = time.monotonic()
@@ -20,54 +24,12 @@ def check(cond, msg):
         fails.append(msg)
 
 
-def rl(n):
-    out = bytearray()
-    while True:
-        b, n = n % 128, n // 128
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def s16(b):
-    return len(b).to_bytes(2, "big") + b
-
-
 def packet(first, body):
     return bytes([first]) + rl(len(body)) + body
 
 
-def read_packet(s):
-    def exact(n):
-        buf = b""
-        while len(buf) < n:
-            chunk = s.recv(n - len(buf))
-            if not chunk:
-                raise EOFError("closed")
-            buf += chunk
-        return buf
-    h = exact(1)[0]
-    n, mul = 0, 1
-    while True:
-        b = exact(1)[0]
-        n += (b & 0x7F) * mul
-        mul *= 128
-        if not b & 0x80:
-            break
-    return h, exact(n) if n else b""
-
-
-def client(cid, timeout=5):
-    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    c.load_verify_locations(f"{P}/pki/ca.crt")
-    c.load_cert_chain(f"{P}/good/good.crt", f"{P}/good/good.key")
-    raw = socket.create_connection(("127.0.0.1", PORT), timeout=timeout, source_address=(GOOD, 0))
-    s = c.wrap_socket(raw, server_hostname="localhost")
-    s.sendall(packet(0x10, s16(b"MQTT") + b"\x04\x02\x00\x3c" + s16(cid.encode())))
-    h, body = read_packet(s)
-    if h != 0x20 or body[1] != 0:
-        raise RuntimeError(f"CONNACK {h:#x} {body!r}")
-    return s
+def client(cid):
+    return Conn("127.0.0.1", PORT, CTX, cid, source=GOOD)
 
 
 # G. silent sockets from one address, reopened as they drop
@@ -117,10 +79,10 @@ ok, slowest = 0, 0.0
 for i in range(15):
     start = time.monotonic()
     try:
-        client(f"good-{i}").close()
+        client(f"good-{i}").s.close()
         ok += 1
         slowest = max(slowest, time.monotonic() - start)
-    except Exception as e:
+    except (Exception, SystemExit) as e:  # Conn exits on a refused CONNACK
         print(f"client {i} failed: {e!r}", flush=True)
     time.sleep(0.3)
 stop.set()
@@ -133,26 +95,26 @@ check(ok == 15, f"G: {ok}/15 clients from another address got CONNACK during the
 pub = client("retainer")
 payload = os.urandom(250 * 1000)
 for i in range(100):
-    pub.sendall(packet(0x33, s16(f"sensors/{i}".encode()) + (i + 1).to_bytes(2, "big") + payload))
-    h, _ = read_packet(pub)
+    pub.s.sendall(packet(0x33, s16(f"sensors/{i}".encode()) + (i + 1).to_bytes(2, "big") + payload))
+    h, _ = pub.read_packet()
     assert h == 0x40, f"PUBACK expected, got {h:#x}"
-pub.close()
+pub.s.close()
 for qos in (0, 1):
-    sub = client(f"burst-{qos}", timeout=20)
-    sub.sendall(packet(0x82, b"\x00\x01" + s16(b"sensors/#") + bytes([qos])))
+    sub = client(f"burst-{qos}")
+    sub.s.sendall(packet(0x82, b"\x00\x01" + s16(b"sensors/#") + bytes([qos])))
     got, size_ok = set(), True
     try:
         while len(got) < 100:
-            h, body = read_packet(sub)
+            h, body = sub.read_packet()
             if h & 0xF0 != 0x30:
                 continue
             n = int.from_bytes(body[:2], "big")
             got.add(body[2:2 + n].decode())
             size_ok = size_ok and body[2 + n + (2 if qos else 0):] == payload
             if qos:
-                sub.sendall(b"\x40\x02" + body[2 + n:4 + n])
+                sub.s.sendall(b"\x40\x02" + body[2 + n:4 + n])
     except Exception as e:
         print(f"H: reading stopped: {e!r}", flush=True)
     check(len(got) == 100 and size_ok, f"H: subscriber at QoS {qos} got {len(got)}/100 retained messages of 250 KB")
-    sub.close()
+    sub.s.close()
 sys.exit(1 if fails else 0)

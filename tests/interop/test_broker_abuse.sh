@@ -438,18 +438,10 @@ expect_match "QoS 0 slow reader dropped at the write-queue limit" "dropped, more
 expect_match "QoS 1 slow reader's queue capped" "queue full \(max_queued_messages=1000\)" "$T/broker.log"
 
 # G and H: a second broker with the default limits.
-"$MQTTPKI" broker --port 0 --bind 127.0.0.1 --cafile "$P/pki/ca.crt" --certfile "$P/server/server.crt" \
-  --keyfile "$P/server/server.key" --require-certificate >"$T/broker2.out" 2>"$T/broker2.log" &
-BROKER2_PID=$!
-track_pid $BROKER2_PID
-PORT2=""
-for _ in $(seq 200); do
-  PORT2=$(listening_port "$T/broker2.out")
-  [ -n "$PORT2" ] && break
-  sleep 0.05
-done
-[ -n "$PORT2" ] || { echo "second broker did not start: $(cat "$T/broker2.log")"; exit 1; }
-export PORT2
+run_broker "$T/broker2" --cafile "$P/pki/ca.crt" --certfile "$P/server/server.crt" --keyfile "$P/server/server.key" \
+  --require-certificate || exit 1
+BROKER2_PID=$BROKER_PID
+export PORT2=$BROKER_PORT
 if timeout 120 "$PYTHON" "$MQTTPKI_SOURCE_DIR/tests/interop/abuse_defaults.py" >"$T/defaults.out" 2>&1; then
   pass
 else

@@ -13,17 +13,9 @@ make_pki "$T/p" good gone
 P=$T/p
 expect_ok "revoke gone" "$MQTTPKI" revoke gone
 expect_ok "crl" "$MQTTPKI" crl --days 30 --out "$T/crl.pem"
-"$MQTTPKI" broker --port 0 --bind 127.0.0.1 --cafile "$P/pki/ca.crt" --certfile "$P/server/server.crt" \
-  --keyfile "$P/server/server.key" --require-certificate --crlfile "$T/crl.pem" \
-  >"$T/broker.out" 2>"$T/broker.log" &
-track_pid $!
-PORT=""
-for _ in $(seq 200); do
-  PORT=$(listening_port "$T/broker.out")
-  [ -n "$PORT" ] && break
-  sleep 0.05
-done
-[ -n "$PORT" ] || { echo "broker did not start: $(cat "$T/broker.log")"; exit 1; }
+run_broker "$T/broker" --cafile "$P/pki/ca.crt" --certfile "$P/server/server.crt" --keyfile "$P/server/server.key" \
+  --require-certificate --crlfile "$T/crl.pem" || exit 1
+PORT=$BROKER_PORT
 
 # A TLS 1.3 client that sends a CONNECT right after its side of the handshake, then reads to the end: it must
 # get the alert and then an orderly close (FIN). Closing with the CONNECT unread sent a RST instead, which
