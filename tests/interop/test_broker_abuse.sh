@@ -450,4 +450,15 @@ fi
 cat "$T/defaults.out"
 kill -0 "$BROKER2_PID" 2>/dev/null && pass || fail "second broker died: $(tail -n 20 "$T/broker2.log")"
 expect_match "silent connections closed for newer ones" "max_handshakes_per_address" "$T/broker2.log"
+
+# H against Mosquitto, the reference (when installed): it delivers the same retained burst.
+if start_template_mosquitto "$P"; then
+  if PORT2=$MOSQ_TLS PHASES=H timeout 60 "$PYTHON" "$MQTTPKI_SOURCE_DIR/tests/interop/abuse_defaults.py" \
+    >"$T/mosquitto-h.out" 2>&1; then
+    pass
+  else
+    fail "phase H against Mosquitto: $(grep -E 'FAIL|Error|Traceback' "$T/mosquitto-h.out" | head -n 5)"
+  fi
+  sed 's/^/mosquitto: /' "$T/mosquitto-h.out"
+fi
 finish
