@@ -59,8 +59,8 @@ struct BrokerConfig {
   std::optional<bool> allow_anonymous;  // global (per_listener_settings false)
   bool per_listener_settings = false;
   std::size_t max_connections = 1000;
-  // Per client, QoS 1/2 messages held for it (in flight included; Mosquitto counts those beyond the ones in
-  // flight): 0 means no limit. Unset: BrokerLimits' default (1,000).
+  // Per client, QoS 1/2 messages queued beyond those in flight, as Mosquitto counts them: 0 means no limit.
+  // Unset: BrokerLimits' default (1,000).
   std::optional<std::size_t> max_queued_messages;
   // Per client, QoS 1/2 messages sent and not yet acknowledged; 0 means no limit. Unset: 20, as Mosquitto.
   std::optional<std::uint16_t> max_inflight_messages;
