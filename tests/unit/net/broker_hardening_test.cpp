@@ -1,6 +1,7 @@
 // Broker and client defences from issue 13, in-process on 127.0.0.1:0: a retained burst larger than the
 // write cap reaches a subscriber that reads; identities cannot take over each other's sessions; a listener
-// block's max_connections; the client caps the packets it accepts from a broker.
+// block's max_connections; the client caps the packets (and the unread messages) it accepts from a broker;
+// certificate names cannot forge log lines.
 
 #include "fixture.hpp"
 
@@ -124,6 +125,43 @@ TEST_CASE("the client refuses a packet over its size limit before buffering it",
   }
   server.join();
   CHECK(error.find("sent a packet larger than this client's limit of 16777216 bytes") != std::string::npos);
+}
+
+TEST_CASE("the client bounds the messages that pile up while it waits for an acknowledgement", "[client][limits]") {
+  // A hostile "broker": CONNACK, then 1 MiB PUBLISHes and never the PUBACK the client waits for.
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  std::thread server([&] {
+    asio::ip::tcp::socket s(io);
+    acceptor.accept(s);
+    std::array<std::uint8_t, 256> buf{};
+    std::error_code ec;
+    s.read_some(asio::buffer(buf), ec);  // CONNECT
+    mqttpki::mqtt::Publish flood;
+    flood.topic = "t";
+    flood.payload.assign(1024 * 1024, 0x42);
+    std::vector<std::uint8_t> bytes{0x20, 0x02, 0x00, 0x00};
+    for (int i = 0; i < 20; ++i) mqttpki::mqtt::encode_to(flood, bytes);
+    asio::write(s, asio::buffer(bytes), ec);  // stops when the client closes
+    s.read_some(asio::buffer(buf), ec);
+  });
+  mqttpki::net::ClientOptions o;
+  o.host = "127.0.0.1";
+  o.port = acceptor.local_endpoint().port();
+  o.timeout = seconds(5);
+  o.max_packet_size = 2 * 1024 * 1024;
+  std::string error;
+  {
+    Client c(o);
+    c.connect();
+    try {
+      c.publish("x", "y", 1);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  server.join();
+  CHECK(error.find("sent more than 8388608 bytes of messages that were not read yet") != std::string::npos);
 }
 
 TEST_CASE("a certificate name with a newline cannot forge a broker log line", "[broker][log]") {
