@@ -190,3 +190,30 @@ TEST_CASE("a certificate name with a newline cannot forge a broker log line", "[
   for (std::size_t nl = all.find('\n'); nl != std::string::npos; start = nl + 1, nl = all.find('\n', start))
     CHECK_FALSE(all.substr(start, nl - start).starts_with("FAKE"));  // each captured line is one log line
 }
+
+TEST_CASE("CRL trouble on the broker's side is named as such to the client", "[broker][refused]") {
+  // OpenSSL answers an expired CRL with the "certificate expired" alert and a CRL from another CA with
+  // "unknown CA": the client's message names both causes, the broker's log the real one.
+  const std::string dir = certs().string();
+  const std::string cmd =
+      "cd '" + dir + "' && openssl ca -config ca.cnf -gencrl -crl_lastupdate 20200101000000Z -crl_nextupdate"
+      " 20200201000000Z -out expired-crl.pem >/dev/null 2>&1 && openssl ca -config ca.cnf -gencrl -cert other-ca.crt -keyfile other-ca.key"
+      " -out other-crl.pem >/dev/null 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  SECTION("an expired CRL") {
+    auto l = tls_listener();
+    l.crlfile = cert("expired-crl.pem");
+    RunningBroker b({l});
+    const std::string err = connect_error(client_options(b.port()));
+    CHECK(err.find("if not, the broker's CRL is past its next update") != std::string::npos);
+    CHECK(b.log.wait_for("is past its next update; regenerate it and reload the broker"));
+  }
+  SECTION("a CRL from another CA") {
+    auto l = tls_listener();
+    l.crlfile = cert("other-crl.pem");
+    RunningBroker b({l});
+    const std::string err = connect_error(client_options(b.port()));
+    CHECK(err.find("or the broker's crlfile holds no CRL from our CA") != std::string::npos);
+    CHECK(b.log.wait_for("no CRL from the issuer of client certificate 'pi1'"));
+  }
+}
