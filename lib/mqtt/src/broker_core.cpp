@@ -265,6 +265,7 @@ struct BrokerCore::Impl {
             handle_subscribe(c, p);
           } else if constexpr (std::is_same_v<T, Unsubscribe>) {
             for (const auto& f : p.filters) subscriptions.unsubscribe(c.session->client_id, f);
+            drop_unsubscribed_retained(c);
             send(c.id, UnsubAck{p.packet_id});
           } else if constexpr (std::is_same_v<T, PingReq>) {
             send(c.id, PingResp{});
@@ -610,6 +611,17 @@ struct BrokerCore::Impl {
       c.pending_retained.pop_front();
       deliver(*c.session, std::move(m), nullptr, 0);
     }
+    if (c.pending_retained.empty()) --pacing;
+  }
+
+  // After an UNSUBSCRIBE, pending retained messages that no remaining filter of the client matches are not
+  // sent (the client no longer asked for them).
+  void drop_unsubscribed_retained(Connection& c) {
+    if (c.pending_retained.empty()) return;
+    const auto filters = subscriptions.filters(c.session->client_id);
+    c.pending_retained.remove_if([&](const Message& m) {
+      return std::none_of(filters.begin(), filters.end(), [&](const auto& f) { return topic_matches(f.first, m.topic); });
+    });
     if (c.pending_retained.empty()) --pacing;
   }
 

@@ -1116,3 +1116,23 @@ TEST_CASE("core: pending retained messages end with their connection", "[core][r
   h.publish(pub, "r/0", "w", Q0, false);  // routing no longer looks for the closed connection's backlog
   CHECK(h.core.stats().connections == 1);
 }
+
+TEST_CASE("core: pending retained messages of an unsubscribed filter are not sent", "[core][retained]") {
+  BrokerLimits limits;
+  limits.retained_window = 7;  // the 6-byte SUBACK (two filters), then one message
+  Harness h(limits);
+  const auto pub = h.connect("pub");
+  for (int i = 0; i < 4; ++i) h.publish(pub, "r/" + std::to_string(i), "v", Q0, true);
+  h.publish(pub, "s/0", "v", Q0, true);
+  const auto sub = h.connect("sub");
+  h.out.hold = true;
+  h.send(sub, Subscribe{1, {{"r/#", Q0}, {"s/#", Q0}}});
+  REQUIRE(h.out.take(sub).size() == 2);  // SUBACK and r/0
+  h.send(sub, Unsubscribe{2, {"r/#"}});
+  CHECK(h.out.take(sub) == std::vector<Packet>{UnsubAck{2}});
+  h.out.unsent[sub] = 0;
+  h.core.on_writable(sub, h.now);
+  auto got = h.out.take(sub);
+  REQUIRE(got.size() == 1);  // s/0 only: r/1..r/3 were for the filter the client dropped
+  CHECK(as_publish(got[0]).topic == "s/0");
+}
