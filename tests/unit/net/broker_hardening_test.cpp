@@ -9,6 +9,7 @@
 
 #include <asio.hpp>
 
+#include <functional>
 #include <set>
 
 using namespace nettest;
@@ -94,41 +95,12 @@ TEST_CASE("a listener block's max_connections limits that listener only", "[brok
   first.ping();
 }
 
-TEST_CASE("the client refuses a packet over its size limit before buffering it", "[client][limits]") {
-  // A hostile "broker": CONNACK, then a PUBLISH declaring 200 MiB.
-  asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-  std::thread server([&] {
-    asio::ip::tcp::socket s(io);
-    acceptor.accept(s);
-    std::array<std::uint8_t, 256> buf{};
-    std::error_code ec;
-    s.read_some(asio::buffer(buf), ec);  // CONNECT
-    const std::uint8_t hostile[] = {0x20, 0x02, 0x00, 0x00,           // CONNACK accepted
-                                    0x30, 0x80, 0x80, 0x80, 0x64};     // PUBLISH, remaining length 200 MiB
-    asio::write(s, asio::buffer(hostile), ec);
-    s.read_some(asio::buffer(buf), ec);  // until the client closes
-  });
-  mqttpki::net::ClientOptions o;
-  o.host = "127.0.0.1";
-  o.port = acceptor.local_endpoint().port();
-  o.timeout = seconds(5);
-  std::string error;
-  {
-    Client c(o);
-    c.connect();
-    try {
-      (void)c.receive(seconds(5));
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
-  }
-  server.join();
-  CHECK(error.find("sent a packet larger than this client's limit of 16777216 bytes") != std::string::npos);
-}
+namespace {
 
-TEST_CASE("the client bounds the messages that pile up while it waits for an acknowledgement", "[client][limits]") {
-  // A hostile "broker": CONNACK, then 1 MiB PUBLISHes and never the PUBACK the client waits for.
+// A hostile "broker" on plain TCP: it reads the CONNECT, writes `reply` (a CONNACK and what follows), then
+// reads until the client closes. The error the client's `act` throws, with `max_packet_size`.
+std::string hostile_broker_error(const std::vector<std::uint8_t>& reply, std::size_t max_packet_size,
+                                 const std::function<void(Client&)>& act) {
   asio::io_context io;
   asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
   std::thread server([&] {
@@ -136,31 +108,47 @@ TEST_CASE("the client bounds the messages that pile up while it waits for an ack
     acceptor.accept(s);
     std::array<std::uint8_t, 256> buf{};
     std::error_code ec;
-    s.read_some(asio::buffer(buf), ec);  // CONNECT
-    mqttpki::mqtt::Publish flood;
-    flood.topic = "t";
-    flood.payload.assign(1024 * 1024, 0x42);
-    std::vector<std::uint8_t> bytes{0x20, 0x02, 0x00, 0x00};
-    for (int i = 0; i < 20; ++i) mqttpki::mqtt::encode_to(flood, bytes);
-    asio::write(s, asio::buffer(bytes), ec);  // stops when the client closes
+    s.read_some(asio::buffer(buf), ec);       // CONNECT
+    asio::write(s, asio::buffer(reply), ec);  // stops when the client closes
     s.read_some(asio::buffer(buf), ec);
   });
   mqttpki::net::ClientOptions o;
   o.host = "127.0.0.1";
   o.port = acceptor.local_endpoint().port();
   o.timeout = seconds(5);
-  o.max_packet_size = 2 * 1024 * 1024;
+  o.max_packet_size = max_packet_size;
   std::string error;
   {
     Client c(o);
     c.connect();
     try {
-      c.publish("x", "y", 1);
+      act(c);
     } catch (const std::exception& e) {
       error = e.what();
     }
   }
   server.join();
+  return error;
+}
+
+}  // namespace
+
+TEST_CASE("the client refuses a packet over its size limit before buffering it", "[client][limits]") {
+  const std::vector<std::uint8_t> reply{0x20, 0x02, 0x00, 0x00,         // CONNACK accepted
+                                        0x30, 0x80, 0x80, 0x80, 0x64};  // PUBLISH, remaining length 200 MiB
+  const auto error = hostile_broker_error(reply, mqttpki::net::ClientOptions{}.max_packet_size,
+                                          [](Client& c) { (void)c.receive(seconds(5)); });
+  CHECK(error.find("sent a packet larger than this client's limit of 16777216 bytes") != std::string::npos);
+}
+
+TEST_CASE("the client bounds the messages that pile up while it waits for an acknowledgement", "[client][limits]") {
+  // CONNACK, then 1 MiB PUBLISHes and never the PUBACK the client waits for.
+  mqttpki::mqtt::Publish flood;
+  flood.topic = "t";
+  flood.payload.assign(1024 * 1024, 0x42);
+  std::vector<std::uint8_t> reply{0x20, 0x02, 0x00, 0x00};
+  for (int i = 0; i < 20; ++i) mqttpki::mqtt::encode_to(flood, reply);
+  const auto error = hostile_broker_error(reply, 2 * 1024 * 1024, [](Client& c) { c.publish("x", "y", 1); });
   CHECK(error.find("sent more than 8388608 bytes of messages that were not read yet") != std::string::npos);
 }
 
