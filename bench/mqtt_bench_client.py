@@ -35,8 +35,9 @@ def connect_packet(cid, keepalive):
 
 
 class Conn:
-    def __init__(self, host, port, ctx, cid, keepalive=60, nodelay=True):
-        raw = socket.create_connection((host, port), timeout=30)
+    def __init__(self, host, port, ctx, cid, keepalive=60, nodelay=True, source=None):
+        # source: the local address to connect from (tests/interop/abuse_defaults.py), else the kernel's choice
+        raw = socket.create_connection((host, port), timeout=30, source_address=(source, 0) if source else None)
         if nodelay:
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.s = ctx.wrap_socket(raw, server_hostname=host)

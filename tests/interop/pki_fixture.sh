@@ -27,19 +27,9 @@ make_pki() {
 # start_our_broker DIR: the bundled broker on 127.0.0.1 with mutual TLS; sets OUR_PORT.
 start_our_broker() {
   local d=$1
-  "$MQTTPKI" broker --port 0 --bind 127.0.0.1 --cafile "$d/pki/ca.crt" --certfile "$d/server/server.crt" \
-    --keyfile "$d/server/server.key" --require-certificate --use-identity-as-username \
-    >"$d/our-broker.out" 2>"$d/our-broker.log" &
-  track_pid $!
-  OUR_PORT=""
-  local i
-  for ((i = 0; i < 200; i++)); do
-    OUR_PORT=$(listening_port "$d/our-broker.out")
-    [ -n "$OUR_PORT" ] && return 0
-    sleep 0.05
-  done
-  echo "our broker did not start: $(cat "$d/our-broker.log")" >&2
-  return 1
+  run_broker "$d/our-broker" --cafile "$d/pki/ca.crt" --certfile "$d/server/server.crt" \
+    --keyfile "$d/server/server.key" --require-certificate --use-identity-as-username || return 1
+  OUR_PORT=$BROKER_PORT
 }
 
 # start_template_mosquitto DIR: Mosquitto started with the rendered `mosquitto-tls` template, fed by
@@ -61,4 +51,23 @@ start_template_mosquitto() {
   "$mosquitto" -c "$d/mosquitto.conf" >"$d/mosquitto.log" 2>&1 &
   track_pid $!
   wait_port "$MOSQ_TLS" 10 && wait_port "$MOSQ_PLAIN" 10
+}
+
+# run_broker PREFIX ARGS...: `mqttpki broker --port 0 --bind 127.0.0.1 ARGS`, stdout in PREFIX.out and stderr
+# in PREFIX.log; sets BROKER_PID and BROKER_PORT (its TLS port) once it listens, or returns 1.
+run_broker() {
+  local name=$1
+  shift
+  "$MQTTPKI" broker --port 0 --bind 127.0.0.1 "$@" >"$name.out" 2>"$name.log" &
+  BROKER_PID=$!
+  track_pid $BROKER_PID
+  BROKER_PORT=""
+  local i
+  for ((i = 0; i < 200; i++)); do
+    BROKER_PORT=$(listening_port "$name.out")
+    [ -n "$BROKER_PORT" ] && return 0
+    sleep 0.05
+  done
+  echo "broker $name did not start: $(cat "$name.log")" >&2
+  return 1
 }

@@ -15,6 +15,10 @@
 #      publisher sends a 3,000 x 8 KiB QoS 1 backlog: the publisher gets every PUBACK, the QoS 0 reader is
 #      dropped at the write-queue limit, the QoS 1 reader's session queue stops at max_queued_messages;
 #   F. subscribers reset (SO_LINGER 0) while the broker writes to them: dropped, the broker stays up.
+# Phases A-F hold hundreds of silent sockets from one address on purpose, so that broker runs with
+# --max-handshakes-per-address above --max-connections. A second broker, with the default limits, then
+# faces phases G (silent sockets from one address, reopened as they drop, while clients from another
+# address connect) and H (a retained burst three times the write cap): see tests/interop/abuse_defaults.py.
 # Throughout: the broker process is alive, and its VmRSS stays under a bound derived from the limits
 # (see RSS_BOUND below); after each phase a good client (mosquitto_pub/sub, else mqttpki pub/sub) with
 # its certificate completes a publish -> receive round trip.
@@ -28,7 +32,7 @@ P=$T/p
 MAXCONN=300
 "$MQTTPKI" broker --port 0 --bind 127.0.0.1 --cafile "$P/pki/ca.crt" --certfile "$P/server/server.crt" \
   --keyfile "$P/server/server.key" --require-certificate --max-connections "$MAXCONN" \
-  >"$T/broker.out" 2>"$T/broker.log" &
+  --max-handshakes-per-address 100000 >"$T/broker.out" 2>"$T/broker.log" &
 BROKER_PID=$!
 track_pid $BROKER_PID
 PORT=""
@@ -432,4 +436,29 @@ expect_match "oversized length refused" "malformed packet" "$T/broker.log"
 expect_match "subscription limit logged" "max_subscriptions_per_client=1000 reached" "$T/broker.log"
 expect_match "QoS 0 slow reader dropped at the write-queue limit" "dropped, more than [0-9]+ bytes waiting" "$T/broker.log"
 expect_match "QoS 1 slow reader's queue capped" "queue full \(max_queued_messages=1000\)" "$T/broker.log"
+
+# G and H: a second broker with the default limits.
+run_broker "$T/broker2" --cafile "$P/pki/ca.crt" --certfile "$P/server/server.crt" --keyfile "$P/server/server.key" \
+  --require-certificate || exit 1
+BROKER2_PID=$BROKER_PID
+export PORT2=$BROKER_PORT
+if timeout 120 "$PYTHON" "$MQTTPKI_SOURCE_DIR/tests/interop/abuse_defaults.py" >"$T/defaults.out" 2>&1; then
+  pass
+else
+  fail "phases G-H: $(grep -E 'FAIL|Error|Traceback' "$T/defaults.out" | head -n 20)"
+fi
+cat "$T/defaults.out"
+kill -0 "$BROKER2_PID" 2>/dev/null && pass || fail "second broker died: $(tail -n 20 "$T/broker2.log")"
+expect_match "silent connections closed for newer ones" "max_handshakes_per_address" "$T/broker2.log"
+
+# H against Mosquitto, the reference (when installed): it delivers the same retained burst.
+if start_template_mosquitto "$P"; then
+  if PORT2=$MOSQ_TLS PHASES=H timeout 60 "$PYTHON" "$MQTTPKI_SOURCE_DIR/tests/interop/abuse_defaults.py" \
+    >"$T/mosquitto-h.out" 2>&1; then
+    pass
+  else
+    fail "phase H against Mosquitto: $(grep -E 'FAIL|Error|Traceback' "$T/mosquitto-h.out" | head -n 5)"
+  fi
+  sed 's/^/mosquitto: /' "$T/mosquitto-h.out"
+fi
 finish

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Python paho-mqtt (1.6) against OUR broker over mutual TLS, with paho's host name verification:
-a publish/subscribe round trip at QoS 1 and 2, a server certificate whose SAN lacks the host
+a publish/subscribe round trip at QoS 1 and 2, MQTT 3.1 (round trip; a 24-byte client id gets CONNACK 2),
+a server certificate whose SAN lacks the host
 (refused by paho), and a client certificate from another CA (refused by our broker)."""
 import os
 import re
@@ -49,8 +50,8 @@ def start_broker(tmp, certs, name, certfile, keyfile):
     return p, int(m.group(1)), log.name
 
 
-def make_client(certs, cid, cert="client", ca="ca.crt"):
-    c = mqtt.Client(client_id=cid, clean_session=True)
+def make_client(certs, cid, cert="client", ca="ca.crt", protocol=mqtt.MQTTv311):
+    c = mqtt.Client(client_id=cid, clean_session=True, protocol=protocol)
     c.tls_set(ca_certs=f"{certs}/{ca}", certfile=f"{certs}/{cert}.crt", keyfile=f"{certs}/{cert}.key",
               cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
     c.tls_insecure_set(False)  # check the host name against the SAN
@@ -103,6 +104,39 @@ def main():
         for c in (pub, sub):
             c.disconnect()
             c.loop_stop()
+
+        # MQTT 3.1 ("MQIsdp", level 3), still spoken by old devices: served, with 3.1's client id rule
+        v31_got = []
+        v31_rc = []
+        v31_received = threading.Event()
+        v31_connected = threading.Event()
+        v31 = make_client(certs, "paho-v31", protocol=mqtt.MQTTv31)
+
+        def v31_on_connect(c, u, f, rc):
+            v31_rc.append(rc)
+            c.subscribe("v31/t", qos=1)
+        v31.on_connect = v31_on_connect
+        v31.on_subscribe = lambda c, u, mid, granted: (c.publish("v31/t", "old", qos=1), v31_connected.set())
+
+        def v31_on_message(c, u, msg):
+            v31_got.append(msg.payload.decode())
+            v31_received.set()
+        v31.on_message = v31_on_message
+        v31.connect("localhost", port, keepalive=30)
+        v31.loop_start()
+        check("paho MQTT 3.1 connected and subscribed", wait(v31_connected) and v31_rc == [0], str(v31_rc))
+        check("paho MQTT 3.1 round trip", wait(v31_received) and v31_got == ["old"], str(v31_got))
+        v31.disconnect()
+        v31.loop_stop()
+        long_rc = []
+        refused_31 = threading.Event()
+        too_long = make_client(certs, "x" * 24, protocol=mqtt.MQTTv31)
+        too_long.on_connect = lambda c, u, f, rc: (long_rc.append(rc), refused_31.set())
+        too_long.connect("localhost", port, keepalive=30)
+        too_long.loop_start()
+        check("paho MQTT 3.1 with a 24-byte client id gets CONNACK 2", wait(refused_31) and long_rc == [2],
+              str(long_rc))
+        too_long.loop_stop()
 
         # a client certificate from another CA: our broker refuses the handshake and says why
         bad = make_client(certs, "paho-intruder", cert="other-client")

@@ -21,8 +21,13 @@ constexpr const char* kFooter = R"(Authentication:
   change it.
 Config file (--config, Mosquitto syntax): listener PORT [ADDRESS], cafile, certfile, keyfile, crlfile,
   tls_version tlsv1.2|tlsv1.3 (minimum), require_certificate, use_identity_as_username,
-  allow_anonymous, per_listener_settings, max_connections, max_queued_messages (per client, QoS 1/2
-  messages held, in flight included; default 1000; 0: no limit), max_inflight_messages (default 20),
+  allow_anonymous, per_listener_settings, max_connections (before any listener: the whole broker; in a
+  listener block: that listener), max_queued_messages (per client, QoS 1/2 messages queued beyond those in
+  flight; default 1000; 0: no limit), max_inflight_messages (default 20), port (the default listener),
+  message_size_limit (largest PUBLISH payload; larger ones are acknowledged and dropped; 0: MQTT's maximum),
+  allow_zero_length_clientid, use_username_as_clientid (the session is named by the user name, with
+  use_identity_as_username the certificate's CN: one identity cannot take over another's session),
+  persistent_client_expiration (e.g. 14d), max_handshakes_per_address (not Mosquitto's; default 64),
   comments. 'listener PORT' without an address binds all IPv4 interfaces (0.0.0.0), as Mosquitto does.
 Signals: SIGHUP reloads certfile, keyfile, cafile and crlfile for new connections (connected clients
   stay; a failed reload keeps the old ones); SIGINT/SIGTERM stop.
@@ -49,6 +54,10 @@ class BrokerCommand final : public Command {
     app.add_option("--plain-port", plain_port_, "Also listen without TLS on this port (on --bind)")
         ->check(CLI::Range(0, 65535));
     app.add_option("--max-connections", max_connections_, "Most simultaneous connections")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--max-handshakes-per-address", max_handshakes_per_address_,
+                   "Connections from one address that have not sent an MQTT packet yet; a further one closes the "
+                   "oldest (default 64)")
         ->check(CLI::PositiveNumber);
     app.add_option("--tls-version", tls_version_, "Minimum TLS version of the TLS listener: tlsv1.2 or tlsv1.3")
         ->check(CLI::IsMember({"tlsv1.2", "tlsv1.3"}))
@@ -99,6 +108,8 @@ class BrokerCommand final : public Command {
       for (auto& l : options.config.listeners) l.allow_anonymous = true;
     }
     if (max_connections_ > 0) options.config.max_connections = static_cast<std::size_t>(max_connections_);
+    if (max_handshakes_per_address_ > 0)
+      options.config.max_handshakes_per_address = static_cast<std::size_t>(max_handshakes_per_address_);
     options.handshake_timeout = std::chrono::seconds(handshake_timeout_s_);
     options.connect_timeout = std::chrono::seconds(connect_timeout_s_);
     options.handle_signals = true;
@@ -118,6 +129,7 @@ class BrokerCommand final : public Command {
   bool allow_anonymous_ = false;
   int plain_port_ = -1;
   long long max_connections_ = 0;
+  long long max_handshakes_per_address_ = 0;
   std::string tls_version_ = "tlsv1.2";
   int handshake_timeout_s_ = 10;
   int connect_timeout_s_ = 10;

@@ -1,5 +1,6 @@
 #include <mqttpki/mqtt/broker_core.hpp>
 #include <mqttpki/mqtt/codec.hpp>
+#include <mqttpki/mqtt/log_text.hpp>
 #include <mqttpki/mqtt/message.hpp>
 #include <mqttpki/mqtt/retained.hpp>
 #include <mqttpki/mqtt/subscriptions.hpp>
@@ -61,17 +62,6 @@ bool has_control_characters(std::string_view s) {
   });
 }
 
-// Client-chosen text (user names, topics) for a log line: control characters become '?', so that a
-// client cannot forge or split log lines.
-std::string printable(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F) c = '?';
-  }
-  return out;
-}
-
 // An outgoing QoS 1/2 message sent and not yet fully acknowledged.
 struct InFlight {
   std::uint16_t packet_id = 0;
@@ -99,6 +89,7 @@ struct Session {
   std::optional<ConnectionId> connection;  // set while a client is connected
   std::unique_ptr<Flow> flow;              // null: nothing in flight, queued or awaiting PUBREL
   std::uint64_t dropped = 0;
+  Clock::time_point left{};  // when its client disconnected (persistent_session_expiry)
 
   Flow& flows() {
     if (!flow) flow = std::make_unique<Flow>();
@@ -121,6 +112,9 @@ struct Connection {
   std::optional<std::string> username;
   bool certificate_authenticated = false;
   bool anonymous_allowed = false;
+  bool username_as_client_id = false;
+  bool zero_length_client_id_allowed = true;
+  bool mqtt31 = false;  // MQTT 3.1 ("MQIsdp") client
   bool connected = false;
   std::uint16_t keep_alive = 0;
   FrameReader reader;
@@ -128,6 +122,9 @@ struct Connection {
   Clock::time_point last_packet;
   Session* session = nullptr;
   std::unique_ptr<Will> will;  // a pointer: most clients set none
+  // Retained messages of a SUBSCRIBE not sent yet: they go out as the connection's write backlog drains
+  // (pace_retained), so a burst larger than the net layer's write cap reaches a subscriber that reads.
+  std::list<Message> pending_retained;
 };
 
 enum class Action { publish, subscribe };
@@ -146,6 +143,8 @@ struct BrokerCore::Impl {
   std::uint64_t messages_out = 0;
   std::uint64_t auto_id = 0;
   std::vector<Subscriber> match_scratch;
+  std::size_t pacing = 0;  // connections with pending retained messages
+  Clock::time_point call_time{};  // of the current public call
   // on_close calls that arrive while the core is busy (an output callback that reports a failed
   // write synchronously) are handled once the outer call returns, so that no iteration is disturbed.
   int depth = 0;
@@ -177,6 +176,7 @@ struct BrokerCore::Impl {
     if (it == connections.end()) return;
     std::unique_ptr<Connection> conn = std::move(it->second);
     connections.erase(it);
+    if (!conn->pending_retained.empty()) --pacing;
     std::unique_ptr<Will> will;
     if (conn->connected) {
       --connected;
@@ -184,6 +184,7 @@ struct BrokerCore::Impl {
       Session* s = conn->session;
       out.log(fmt::format("{} disconnected: {}", who(*conn), reason));
       s->connection.reset();
+      s->left = call_time;
       if (s->clean) destroy_session(s->client_id);
       conn->session = nullptr;
     } else if (notify) {
@@ -249,7 +250,7 @@ struct BrokerCore::Impl {
           if constexpr (std::is_same_v<T, Publish>) {
             handle_publish(c, std::move(p));
           } else if constexpr (std::is_same_v<T, PubAck>) {
-            handle_ack(c, p.packet_id, QoS::at_least_once);
+            handle_ack(c, p.packet_id, PacketType::puback);
           } else if constexpr (std::is_same_v<T, PubRec>) {
             handle_pubrec(c, p.packet_id);
           } else if constexpr (std::is_same_v<T, PubRel>) {
@@ -259,11 +260,12 @@ struct BrokerCore::Impl {
             }
             send(c.id, PubComp{p.packet_id});
           } else if constexpr (std::is_same_v<T, PubComp>) {
-            handle_ack(c, p.packet_id, QoS::exactly_once);
+            handle_ack(c, p.packet_id, PacketType::pubcomp);
           } else if constexpr (std::is_same_v<T, Subscribe>) {
             handle_subscribe(c, p);
           } else if constexpr (std::is_same_v<T, Unsubscribe>) {
             for (const auto& f : p.filters) subscriptions.unsubscribe(c.session->client_id, f);
+            drop_unsubscribed_retained(c);
             send(c.id, UnsubAck{p.packet_id});
           } else if constexpr (std::is_same_v<T, PingReq>) {
             send(c.id, PingResp{});
@@ -280,25 +282,54 @@ struct BrokerCore::Impl {
         packet);
   }
 
-  void handle_connect(Connection& c, Connect connect, Clock::time_point now) {
-    // Client identifier.
-    if (connect.client_id.empty()) {
-      if (!connect.clean_session) {
-        refuse(c, ConnectReturnCode::identifier_rejected, "empty client id requires clean_session=1");
-        return;
+  // Why a client id is refused with CONNACK 2, or nullptr.
+  static const char* client_id_problem(const Connect& connect, bool zero_length_allowed, bool chosen) {
+    if (chosen && connect.is_mqtt31() && (connect.client_id.empty() || connect.client_id.size() > 23))
+      return "MQTT 3.1 client id must be 1 to 23 bytes";
+    if (connect.client_id.empty() && !zero_length_allowed)
+      return "empty client id (allow_zero_length_clientid is false)";
+    if (connect.client_id.empty() && !connect.clean_session) return "empty client id requires clean_session=1";
+    if (has_control_characters(connect.client_id)) return "client id contains control characters";
+    return nullptr;
+  }
+
+  // The session's name: the client's id (checked), an assigned one for an empty id, or the user name
+  // (use_username_as_clientid: an identity cannot take over another's session). False: refused.
+  bool settle_client_id(Connection& c, Connect& connect) {
+    c.mqtt31 = connect.is_mqtt31();
+    if (c.username_as_client_id) {
+      const std::optional<std::string>& user = c.username ? c.username : connect.username;
+      if (!user || user->empty()) {
+        out.log(fmt::format("connection from {} on {} refused: not authorised, use_username_as_clientid is set and "
+                            "the client has no user name",
+                            c.peer, c.listener));
+        refuse(c, ConnectReturnCode::not_authorized, "no user name to use as client id");
+        return false;
       }
+      connect.client_id = *user;
+    }
+    // MQTT 3.1's length rule is for ids the client chose.
+    if (const char* why = client_id_problem(connect, c.zero_length_client_id_allowed, !c.username_as_client_id)) {
+      out.log(fmt::format("connection from {} on {} (client '{}') refused: identifier rejected, {}", c.peer,
+                          c.listener, printable(connect.client_id), why));
+      refuse(c, ConnectReturnCode::identifier_rejected, why);
+      return false;
+    }
+    if (connect.client_id.empty()) {
       do {
         connect.client_id = fmt::format("auto-{:016x}", ++auto_id);
       } while (sessions.contains(connect.client_id));
-    } else if (has_control_characters(connect.client_id)) {
-      refuse(c, ConnectReturnCode::identifier_rejected, "client id contains control characters");
-      return;
     }
+    return true;
+  }
+
+  void handle_connect(Connection& c, Connect connect, Clock::time_point now) {
+    if (!settle_client_id(c, connect)) return;
     // Authentication is decided by the listener (net layer); the core applies the outcome.
     if (!c.certificate_authenticated && !c.anonymous_allowed) {
       out.log(fmt::format("connection from {} on {} (client '{}') refused: not authorised, no verified client "
                           "certificate; set allow_anonymous true on this listener or give the client a certificate",
-                          c.peer, c.listener, connect.client_id));
+                          c.peer, c.listener, printable(connect.client_id)));
       refuse(c, ConnectReturnCode::not_authorized, "not authorised");
       return;
     }
@@ -340,7 +371,7 @@ struct BrokerCore::Impl {
     c.last_packet = now;
     if (connect.will) c.will = std::make_unique<Will>(std::move(*connect.will));
     if (!c.username) c.username = std::move(connect.username);  // else: the certificate identity stays
-    send(c.id, ConnAck{present, ConnectReturnCode::accepted});
+    send(c.id, ConnAck{present && !c.mqtt31, ConnectReturnCode::accepted});  // MQTT 3.1: a reserved byte
     out.log(fmt::format("client '{}' connected from {} on {} (user '{}', clean_session={}, keep_alive={}{})",
                         s->client_id, c.peer, c.listener, printable(c.username.value_or("")),
                         connect.clean_session ? 1 : 0, c.keep_alive, present ? ", session resumed" : ""));
@@ -356,6 +387,12 @@ struct BrokerCore::Impl {
     const std::uint16_t id = p.packet_id;
     bool fresh = true;
     if (qos == QoS::exactly_once) fresh = c.session->flows().incoming_qos2.insert(id).second;  // exactly once
+    if (fresh && limits.max_payload_size != 0 && p.payload.size() > limits.max_payload_size) {
+      // As Mosquitto: acknowledged (the QoS flow completes) but neither delivered nor retained.
+      out.log(fmt::format("{}: publish to '{}' dropped, payload of {} bytes over message_size_limit={}", who(c),
+                          printable(p.topic), p.payload.size(), limits.max_payload_size));
+      fresh = false;
+    }
     if (fresh) {
       if (authorize(c, Action::publish, p.topic)) {
         route(Message{std::move(p.topic), make_payload(std::move(p.payload)), qos, p.retain});
@@ -381,6 +418,7 @@ struct BrokerCore::Impl {
       Session& s = sit->second;
       const QoS q = min_qos(m.qos, sub.qos);  // downgrade to the subscription's QoS
       if (q == QoS::at_most_once && !s.connection) continue;  // QoS 0 is not queued for offline clients
+      if (pacing != 0 && s.connection) supersede_retained(*s.connection, m.topic);
       auto& bytes = encoded[qn(q)];
       if (bytes.empty()) id_offset[qn(q)] = encode_publish(bytes, m.topic, *m.payload, q, 0, false, false);
       if (q == QoS::at_most_once) {  // hot path: the same bytes for every QoS 0 subscriber
@@ -409,7 +447,7 @@ struct BrokerCore::Impl {
       }
       return;
     }
-    if (limits.max_queued_messages != 0 && s.inflight_count() + s.queued_count() >= limits.max_queued_messages) {
+    if (limits.max_queued_messages != 0 && s.queued_count() >= limits.max_queued_messages) {
       ++s.dropped;
       if (!s.queue_full_logged) {
         s.queue_full_logged = true;
@@ -484,28 +522,45 @@ struct BrokerCore::Impl {
     pump(s);
   }
 
-  void handle_ack(Connection& c, std::uint16_t id, QoS qos) {
+  // Why an acknowledgement does not fit the flow of the in-flight message it names; nullptr when it fits.
+  static const char* ack_mismatch(const InFlight& f, PacketType ack) {
+    if (f.message.qos == QoS::at_least_once) return ack == PacketType::puback ? nullptr : "it answers a QoS 1 PUBLISH";
+    if (ack == PacketType::puback) return f.awaiting_pubcomp ? "PUBACK after PUBREL" : "PUBACK answers a QoS 2 PUBLISH";
+    if (ack == PacketType::pubcomp && !f.awaiting_pubcomp) return "PUBCOMP before PUBREL";
+    return nullptr;
+  }
+
+  // Finds the in-flight message an acknowledgement names. False when there is none (a duplicate or unknown
+  // id: ignored) or when the acknowledgement contradicts its QoS flow, a protocol violation that closes the
+  // connection (MQTT 3.1.1 section 4.8).
+  bool find_acknowledged(Connection& c, std::uint16_t id, PacketType ack, std::list<InFlight>::iterator& it) {
     Session& s = *c.session;
-    if (!s.flow) return;  // nothing in flight: an unknown or duplicate acknowledgement
+    if (!s.flow) return false;
     auto& inflight = s.flow->inflight;
-    auto it = std::find_if(inflight.begin(), inflight.end(), [&](const InFlight& f) {
-      return f.packet_id == id && f.message.qos == qos && (qos == QoS::at_least_once || f.awaiting_pubcomp);
-    });
-    if (it == inflight.end()) return;  // unknown or duplicate acknowledgement: ignore
+    it = std::find_if(inflight.begin(), inflight.end(), [&](const InFlight& f) { return f.packet_id == id; });
+    if (it == inflight.end()) return false;
+    if (const char* why = ack_mismatch(*it, ack)) {
+      end_connection(c.id, fmt::format("protocol violation: {} for packet id {} ({})", to_string(ack), id, why), true,
+                     true);
+      return false;
+    }
+    return true;
+  }
+
+  // PUBACK (QoS 1) or PUBCOMP (QoS 2): the message is delivered.
+  void handle_ack(Connection& c, std::uint16_t id, PacketType ack) {
+    std::list<InFlight>::iterator it;
+    if (!find_acknowledged(c, id, ack, it)) return;
+    Session& s = *c.session;
     s.flow->inflight_ids.erase(id);
-    inflight.erase(it);
+    s.flow->inflight.erase(it);
     pump(s);
     s.release_flow_if_empty();
   }
 
   void handle_pubrec(Connection& c, std::uint16_t id) {
-    Session& s = *c.session;
-    if (!s.flow) return;
-    auto& inflight = s.flow->inflight;
-    auto it = std::find_if(inflight.begin(), inflight.end(), [&](const InFlight& f) {
-      return f.packet_id == id && f.message.qos == QoS::exactly_once;
-    });
-    if (it == inflight.end()) return;
+    std::list<InFlight>::iterator it;
+    if (!find_acknowledged(c, id, PacketType::pubrec, it)) return;
     it->awaiting_pubcomp = true;
     it->message.payload.reset();  // the payload is delivered; only the id is kept until PUBCOMP
     send(c.id, PubRel{id});
@@ -537,11 +592,47 @@ struct BrokerCore::Impl {
     }
     send(c.id, ack);
     // Retained messages for each new or replaced subscription, flagged retain.
+    const bool was_pacing = !c.pending_retained.empty();
     for (const auto* t : granted) {
       for (const Message* m : retained.match(t->filter)) {
-        deliver(s, Message{m->topic, m->payload, min_qos(m->qos, t->qos), true}, nullptr, 0);
+        c.pending_retained.push_back(Message{m->topic, m->payload, min_qos(m->qos, t->qos), true});
       }
     }
+    if (!was_pacing && !c.pending_retained.empty()) ++pacing;
+    pace_retained(c);
+  }
+
+  // Sends pending retained messages while the connection's write backlog stays under retained_window; the
+  // rest waits for on_writable. Their payloads are the retained store's, shared, so waiting costs little.
+  void pace_retained(Connection& c) {
+    if (c.pending_retained.empty()) return;
+    while (!c.pending_retained.empty() && out.backlog(c.id) < limits.retained_window) {
+      Message m = std::move(c.pending_retained.front());
+      c.pending_retained.pop_front();
+      deliver(*c.session, std::move(m), nullptr, 0);
+    }
+    if (c.pending_retained.empty()) --pacing;
+  }
+
+  // After an UNSUBSCRIBE, pending retained messages that no remaining filter of the client matches are not
+  // sent (the client no longer asked for them).
+  void drop_unsubscribed_retained(Connection& c) {
+    if (c.pending_retained.empty()) return;
+    const auto filters = subscriptions.filters(c.session->client_id);
+    c.pending_retained.remove_if([&](const Message& m) {
+      return std::none_of(filters.begin(), filters.end(), [&](const auto& f) { return topic_matches(f.first, m.topic); });
+    });
+    if (c.pending_retained.empty()) --pacing;
+  }
+
+  // A live message on `topic` overtakes a pending retained one for the same topic, which is then stale:
+  // it is dropped so that the subscriber never sees an older message after a newer one.
+  void supersede_retained(ConnectionId id, std::string_view topic) {
+    auto it = connections.find(id);
+    if (it == connections.end() || it->second->pending_retained.empty()) return;
+    auto& pending = it->second->pending_retained;
+    pending.remove_if([&](const Message& m) { return m.topic == topic; });
+    if (pending.empty()) --pacing;
   }
 
   void on_tick(Clock::time_point now) {
@@ -557,6 +648,20 @@ struct BrokerCore::Impl {
       }
     }
     for (const auto& [id, reason] : expired) end_connection(id, reason, true, true);
+    expire_sessions(now);
+  }
+
+  void expire_sessions(Clock::time_point now) {
+    if (limits.persistent_session_expiry.count() == 0) return;
+    std::vector<std::string> gone;
+    for (const auto& [id, s] : sessions) {
+      if (!s.connection && !s.clean && now - s.left >= limits.persistent_session_expiry) gone.push_back(id);
+    }
+    for (const auto& id : gone) {
+      out.log(fmt::format("client '{}': persistent session expired after {}s away (persistent_client_expiration)",
+                          id, limits.persistent_session_expiry.count()));
+      destroy_session(id);
+    }
   }
 };
 
@@ -587,6 +692,7 @@ BrokerCore::BrokerCore(BrokerLimits limits, BrokerOutput& out) : impl_(std::make
 BrokerCore::~BrokerCore() = default;
 
 void BrokerCore::on_open(ConnectionId id, ConnectionInfo info, Clock::time_point now) {
+  impl_->call_time = now;
   {
     Busy busy(impl_->depth);
     // A reused id whose close was never reported: forget the old connection first.
@@ -600,6 +706,8 @@ void BrokerCore::on_open(ConnectionId id, ConnectionInfo info, Clock::time_point
   c->username = std::move(info.identity_username);
   c->certificate_authenticated = info.certificate_authenticated;
   c->anonymous_allowed = info.anonymous_allowed;
+  c->username_as_client_id = info.username_as_client_id;
+  c->zero_length_client_id_allowed = info.zero_length_client_id_allowed;
   c->reader = FrameReader(impl_->limits.max_packet_size);
   c->opened = now;
   c->last_packet = now;
@@ -607,6 +715,7 @@ void BrokerCore::on_open(ConnectionId id, ConnectionInfo info, Clock::time_point
 }
 
 void BrokerCore::on_bytes(ConnectionId id, std::span<const std::uint8_t> bytes, Clock::time_point now) {
+  impl_->call_time = now;
   {
     Busy busy(impl_->depth);
     impl_->on_bytes(id, bytes, now);
@@ -614,7 +723,8 @@ void BrokerCore::on_bytes(ConnectionId id, std::span<const std::uint8_t> bytes, 
   impl_->flush_deferred();
 }
 
-void BrokerCore::on_close(ConnectionId id, Clock::time_point) {
+void BrokerCore::on_close(ConnectionId id, Clock::time_point now) {
+  impl_->call_time = now;
   if (impl_->depth > 0) {
     impl_->deferred_closes.push_back(id);
     return;
@@ -626,7 +736,18 @@ void BrokerCore::on_close(ConnectionId id, Clock::time_point) {
   impl_->flush_deferred();
 }
 
+void BrokerCore::on_writable(ConnectionId id, Clock::time_point now) {
+  impl_->call_time = now;
+  {
+    Busy busy(impl_->depth);
+    auto it = impl_->connections.find(id);
+    if (it != impl_->connections.end()) impl_->pace_retained(*it->second);
+  }
+  impl_->flush_deferred();
+}
+
 void BrokerCore::on_tick(Clock::time_point now) {
+  impl_->call_time = now;
   {
     Busy busy(impl_->depth);
     impl_->on_tick(now);

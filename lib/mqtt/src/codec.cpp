@@ -200,10 +200,10 @@ Result<Packet> decode_connect(Reader& r) {
   std::uint8_t level = 0;
   if (!r.u8(level)) return errc::invalid_packet_length;
   const std::string_view name_sv = as_chars(name);
-  // MQTT 3.1 clients ("MQIsdp", level 3) and other MQTT levels get CONNACK 1 rather than silence.
-  if (name_sv == "MQIsdp") return errc::unsupported_protocol_level;
-  if (name_sv != "MQTT") return errc::invalid_protocol_name;
-  if (level != 4) return errc::unsupported_protocol_level;
+  // MQTT 3.1.1 ("MQTT", level 4) and MQTT 3.1 ("MQIsdp", level 3, still spoken by old devices; the broker
+  // applies its client id rules); other levels get CONNACK 1 rather than silence.
+  if (name_sv != "MQTT" && name_sv != "MQIsdp") return errc::invalid_protocol_name;
+  if (level != (name_sv == "MQTT" ? 4 : 3)) return errc::unsupported_protocol_level;
   c.protocol_name.assign(name_sv);
   c.protocol_level = level;
 

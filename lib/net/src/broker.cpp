@@ -11,6 +11,8 @@
 #include "transport.hpp"
 
 #include <mqttpki/mqtt/broker_core.hpp>
+#include <mqttpki/mqtt/codec.hpp>
+#include <mqttpki/mqtt/log_text.hpp>
 #include <mqttpki/pki/error.hpp>
 
 #include <asio.hpp>
@@ -18,8 +20,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <limits>
 #include <condition_variable>
 #include <mutex>
 #include <csignal>
@@ -61,6 +65,7 @@ struct Listener {
   detail::Transport::Acceptor acceptor;
   SslContextPtr ctx;  // the current one; connections keep the one they started with
   std::string name;
+  std::size_t open = 0;  // its connections (a listener block's max_connections)
 };
 
 struct Conn {
@@ -75,12 +80,18 @@ struct Conn {
   bool writer_running = false;
   bool finished = false;     // finish() ran
   bool handshake_done = false;
+  bool handshake_refused = false;  // by TLS (an alert was sent), not by the deadline
   bool opened = false;       // the core was told (on_open)
   bool closing = false;      // the core asked to close after flushing
   bool core_forgot = false;  // the core no longer knows this id (closed, or on_close sent)
   bool dead = false;         // the socket is closed or failing
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
+  Listener* listener = nullptr;
+  std::string source;  // the peer's address without the port (max_handshakes_per_address)
+  // In the broker's list of connections that have not sent an MQTT byte yet (handshake, then CONNECT).
+  bool pending = false;
+  std::list<ConnectionId>::iterator pending_at;
 
   void close_socket() { link.close(); }
   awaitable<void> write_all(std::span<const std::uint8_t> bytes, std::error_code& ec) {
@@ -119,6 +130,16 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     if (o.config.max_queued_messages) limits.max_queued_messages = *o.config.max_queued_messages;
     if (o.config.max_inflight_messages) limits.max_inflight = *o.config.max_inflight_messages;
     limits.max_packet_size = o.max_packet_size;
+    if (o.config.message_size_limit) {
+      // Mosquitto's meaning: payloads up to the limit pass (the frame allows the largest topic around them);
+      // larger ones are acknowledged and dropped by the core.
+      constexpr std::size_t kFraming = 5 + 2 + 65535 + 2;
+      const std::size_t payload = *o.config.message_size_limit;
+      limits.max_payload_size = payload;
+      limits.max_packet_size =
+          payload == 0 ? mqtt::max_packet_size_limit : std::min(mqtt::max_packet_size_limit, payload + kFraming);
+    }
+    limits.persistent_session_expiry = o.config.persistent_client_expiration;
     limits.connect_timeout = o.connect_timeout;
     return limits;
   }
@@ -130,6 +151,8 @@ struct Broker::Impl final : mqtt::BrokerOutput {
   mqtt::BrokerCore core;
   std::vector<std::unique_ptr<Listener>> listeners;
   std::unordered_map<ConnectionId, std::shared_ptr<Conn>> conns;
+  std::list<ConnectionId> pending;  // connections that have not sent an MQTT byte yet, oldest first
+  std::unordered_map<std::string, std::size_t> pending_from;  // how many of them per source address
   asio::steady_timer tick_timer;
   asio::signal_set signals;
   ConnectionId next_id = 1;
@@ -145,6 +168,12 @@ struct Broker::Impl final : mqtt::BrokerOutput {
   std::atomic<std::uint64_t> reloads{0};
 
   void log(std::string_view line) override { options.log(line); }
+
+  std::size_t backlog(ConnectionId id) const override {
+    auto it = conns.find(id);
+    if (it == conns.end() || it->second->dead) return std::numeric_limits<std::size_t>::max();
+    return it->second->queued;
+  }
 
   void send(ConnectionId id, std::vector<std::uint8_t> bytes) override {
     auto it = conns.find(id);
@@ -228,19 +257,21 @@ struct Broker::Impl final : mqtt::BrokerOutput {
   // the linger when the core asked to close.
   awaitable<void> writer(std::shared_ptr<Conn> c) {
     std::error_code ec;
-    while (!c->dead && !c->queue.empty()) {
-      const auto& front = c->queue.front();  // list::push_back keeps references valid
-      co_await c->write_all(front, ec);
-      if (ec) {
-        c->dead = true;
-        c->dead_reason = fmt::format("write failed: {}", ec.message());
-        c->close_socket();  // the reader sees it and tells the core
-        break;
+    do {
+      while (!c->dead && !c->queue.empty()) {
+        const auto& front = c->queue.front();  // list::push_back keeps references valid
+        co_await c->write_all(front, ec);
+        if (ec) {
+          c->dead = true;
+          c->dead_reason = fmt::format("write failed: {}", ec.message());
+          c->close_socket();  // the reader sees it and tells the core
+          break;
+        }
+        c->bytes_out += front.size();
+        c->queued -= front.size();
+        c->queue.pop_front();
       }
-      c->bytes_out += front.size();
-      c->queued -= front.size();
-      c->queue.pop_front();
-    }
+    } while (drained_more(*c));
     if (c->closing && !c->dead) {
       // FIN after the flushed data; closing outright while unread input is pending would send a RST
       // that can destroy the data (e.g. a refusing CONNACK) before the peer reads it.
@@ -251,6 +282,21 @@ struct Broker::Impl final : mqtt::BrokerOutput {
       c->close_socket();
     }
     c->writer_running = false;
+  }
+
+  // The backlog is flushed: the core sends what it paces by it (a SUBSCRIBE's retained messages). True when
+  // that queued more bytes for the writer.
+  bool drained_more(Conn& c) {
+    if (c.dead || c.closing || c.core_forgot || !c.opened) return false;
+    try {
+      core.on_writable(c.id, mqtt::Clock::now());
+    } catch (const std::exception& e) {  // never lose a connection silently
+      c.dead = true;
+      c.dead_reason = fmt::format("internal error: {}", e.what());
+      c.close_socket();
+      return false;
+    }
+    return !c.queue.empty();
   }
 
   awaitable<bool> handshake(std::shared_ptr<Conn> c, Listener& l) {
@@ -281,9 +327,11 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     detail::detach_report(*c->link.ssl());
     if (!ec) co_return true;
     ++refused;
-    std::string why = timed_out ? fmt::format("no TLS handshake within {} ms (silent or slow client)",
-                                              options.handshake_timeout.count())
-                                : detail::describe_tls_failure(ec.message(), report, true);
+    c->handshake_refused = !timed_out && !c->dead;
+    std::string why = !c->dead_reason.empty() ? c->dead_reason
+                      : timed_out ? fmt::format("no TLS handshake within {} ms (silent or slow client)",
+                                                options.handshake_timeout.count())
+                                  : detail::describe_tls_failure(ec.message(), report, true);
     log(fmt::format("refused TLS handshake from {} on {}: {}", c->peer, l.name, why));
     co_return false;
   }
@@ -303,11 +351,16 @@ struct Broker::Impl final : mqtt::BrokerOutput {
       co_return;
     }
     c->peer = std::move(peer);
+    if (!ec) c->source = ep.address().to_string();
+    c->listener = &l;
+    ++l.open;
     conns[c->id] = c;
     open_count = conns.size();
     std::optional<std::string> not_opened;
     try {
+      admit_pending(*c);
       not_opened = co_await open(c, l);
+      if (not_opened && c->handshake_refused) co_await linger_refused(c);
     } catch (const std::exception& e) {  // never lose a connection silently
       not_opened = fmt::format("internal error: {}", e.what());
     }
@@ -316,6 +369,68 @@ struct Broker::Impl final : mqtt::BrokerOutput {
       co_return;
     }
     read_ready(c);
+  }
+
+  // After a refused TLS handshake OpenSSL has written its alert (e.g. "certificate revoked"). Closing at once,
+  // with the client's unread bytes in our receive buffer (the rest of its flight, or a CONNECT sent right after
+  // its side of a TLS 1.3 handshake), would send a RST that can destroy the alert before the client reads it.
+  // So: FIN, then discard what arrives until the client closes or the linger ends.
+  awaitable<void> linger_refused(std::shared_ptr<Conn> c) {
+    c->link.shutdown_send();
+    asio::steady_timer limit(io, kLinger);
+    limit.async_wait([c](std::error_code e) {
+      if (!e) c->close_socket();
+    });
+    std::error_code ec;
+    while (!ec) {
+      auto step = c->link.discard_input(ec);
+      if (!ec && step.want != Want::nothing) co_await c->link.wait(step.want, ec);
+    }
+    limit.cancel();
+  }
+
+  // A new connection: when its source address already has max_handshakes_per_address connections that have
+  // not sent an MQTT byte (in their TLS handshake or before CONNECT), the oldest of those is closed, so that
+  // sockets that never speak cannot lock out the clients that do.
+  void admit_pending(Conn& c) {
+    if (pending_from[c.source] >= options.config.max_handshakes_per_address) evict_oldest_pending(c.source);
+    c.pending_at = pending.insert(pending.end(), c.id);
+    c.pending = true;
+    ++pending_from[c.source];
+  }
+
+  void evict_oldest_pending(const std::string& source) {
+    for (const ConnectionId id : pending) {
+      auto it = conns.find(id);
+      if (it == conns.end() || it->second->source != source) continue;
+      Conn& old = *it->second;
+      // Logged by the handshake or the reader as they end, with this reason.
+      old.dead_reason = fmt::format("closed for a newer connection: the oldest of {} from {} that have not sent an "
+                                    "MQTT packet yet (max_handshakes_per_address)",
+                                    options.config.max_handshakes_per_address, source);
+      leave_pending(old);
+      old.dead = true;
+      old.close_socket();  // its handshake or read waiter ends with operation_aborted and finishes it
+      return;
+    }
+  }
+
+  void leave_pending(Conn& c) {
+    if (!c.pending) return;
+    c.pending = false;
+    pending.erase(c.pending_at);
+    auto it = pending_from.find(c.source);
+    if (it != pending_from.end() && --it->second == 0) pending_from.erase(it);
+  }
+
+  // Why a new connection on `l` is refused (a connection limit), or nullopt.
+  std::optional<std::string> over_limit(const Listener& l) const {
+    if (conns.size() >= options.config.max_connections)
+      return fmt::format("{} connections open (raise max_connections)", conns.size());
+    if (l.cfg.max_connections && l.open >= *l.cfg.max_connections)
+      return fmt::format("{} connections open on this listener (raise the max_connections of its listener block)",
+                         l.open);
+    return std::nullopt;
   }
 
   // TLS handshake (on a TLS listener), then the core is told; returns why the connection ends instead.
@@ -339,8 +454,10 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     }
     if (stopping) co_return std::string("broker stopping");
     info.anonymous_allowed = options.config.anonymous_allowed(l.cfg);
+    info.username_as_client_id = options.config.use_username_as_clientid;
+    info.zero_length_client_id_allowed = options.config.allow_zero_length_clientid;
     log(fmt::format("connection {} from {} on {}: CN={} {}", c->id, c->peer, l.name,
-                    info.certificate_cn ? *info.certificate_cn : std::string("-"), tls_text));
+                    info.certificate_cn ? mqtt::printable(*info.certificate_cn) : std::string("-"), tls_text));
     c->opened = true;
     core.on_open(c->id, std::move(info), mqtt::Clock::now());
     co_return std::nullopt;
@@ -371,6 +488,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
           return;
         }
         c->bytes_in += step.bytes;
+        if (c->pending && step.bytes != 0) leave_pending(*c);
         if (c->core_forgot) continue;  // draining after the core closed it, until the peer closes
         core.on_bytes(c->id, std::span<const std::uint8_t>(read_buf.data(), step.bytes), mqtt::Clock::now());
       }
@@ -400,6 +518,8 @@ struct Broker::Impl final : mqtt::BrokerOutput {
       log(fmt::format("connection {}: {} bytes in, {} bytes out", c->id, c->bytes_in, c->bytes_out));
     c->dead = true;
     c->close_socket();
+    leave_pending(*c);
+    if (c->listener != nullptr) --c->listener->open;
     conns.erase(c->id);
     open_count = conns.size();
   }
@@ -418,11 +538,11 @@ struct Broker::Impl final : mqtt::BrokerOutput {
         continue;
       }
       ++accepted;
-      if (conns.size() >= options.config.max_connections) {
+      if (auto why = over_limit(l)) {
         std::error_code ignored;
         auto ep = s.remote_endpoint(ignored);
-        log(fmt::format("refused connection from {} on {}: {} connections open (raise max_connections)",
-                        ignored ? std::string("unknown peer") : endpoint_text(ep), l.name, conns.size()));
+        log(fmt::format("refused connection from {} on {}: {}", ignored ? std::string("unknown peer") : endpoint_text(ep),
+                        l.name, *why));
         s.close(ignored);
         continue;
       }

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <chrono>
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -25,6 +26,8 @@ bool BrokerConfig::anonymous_allowed(const ListenerConfig& l) const {
 }
 
 namespace {
+
+constexpr std::size_t mqtt_max_payload = 268'435'455;  // the largest remaining length MQTT can express
 
 std::vector<std::string_view> split_words(std::string_view line) {
   std::vector<std::string_view> words;
@@ -79,6 +82,70 @@ struct Parser {
     return static_cast<std::uint16_t>(value);
   }
 
+  // `port N` (Mosquitto's default listener, on all interfaces): directives before the first `listener` line
+  // belong to it. True while it is the last listener declared.
+  bool default_listener_last = false;
+  bool has_default_listener = false;
+
+  void listener_max_connections(const std::vector<std::string_view>& words) {
+    if (words.size() < 2) fail("'max_connections' needs a value");
+    long long v = parse_number(words[0], words[1]);
+    current(words[0]).max_connections = v < 0 ? std::nullopt : std::optional<std::size_t>(static_cast<std::size_t>(v));
+  }
+
+  // "3600", "2h", "1d", "1w", "1m" (month), "1y", as Mosquitto's persistent_client_expiration.
+  std::chrono::seconds parse_expiration(std::string_view v) const {
+    static constexpr std::pair<char, long long> units[] = {{'h', 3600}, {'d', 86400}, {'w', 604800},
+                                                           {'m', 2592000}, {'y', 31536000}};
+    const std::string_view original = v;
+    long long unit = 1;
+    for (const auto& [c, seconds] : units) {
+      if (!v.empty() && v.back() == c) {
+        unit = seconds;
+        v.remove_suffix(1);
+      }
+    }
+    long long n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc{} || p != v.data() + v.size() || n <= 0 || n > 1000000)
+      fail(fmt::format("persistent_client_expiration '{}' is not a duration; use e.g. 14d, 2h, 1w, 1m or 1y", original));
+    return std::chrono::seconds(n * unit);
+  }
+
+  // General Mosquitto directives beyond the TLS listener ones; false when `d` is not one of them.
+  bool general_directive(std::string_view d, const std::vector<std::string_view>& words) {
+    if (d != "port" && d != "message_size_limit" && d != "allow_zero_length_clientid" &&
+        d != "use_username_as_clientid" && d != "persistent_client_expiration" && d != "max_handshakes_per_address")
+      return false;
+    if (words.size() < 2) fail(fmt::format("'{}' needs a value", d));
+    const std::string_view v = words[1];
+    if (d == "port") {
+      if (!has_default_listener) {
+        config.listeners.insert(config.listeners.begin(), ListenerConfig{});
+        has_default_listener = true;
+        default_listener_last = config.listeners.size() == 1;
+      }
+      config.listeners.front().port = parse_port(v);
+      config.listeners.front().line = line;
+    } else if (d == "message_size_limit") {
+      long long n = parse_number(d, v);
+      if (n < 0 || static_cast<std::size_t>(n) > mqtt_max_payload)
+        fail(fmt::format("message_size_limit '{}' must be from 0 (no limit) to {}", v, mqtt_max_payload));
+      config.message_size_limit = static_cast<std::size_t>(n);
+    } else if (d == "allow_zero_length_clientid") {
+      config.allow_zero_length_clientid = parse_bool(d, v);
+    } else if (d == "use_username_as_clientid") {
+      config.use_username_as_clientid = parse_bool(d, v);
+    } else if (d == "persistent_client_expiration") {
+      config.persistent_client_expiration = parse_expiration(v);
+    } else {
+      long long n = parse_number(d, v);
+      if (n < 1) fail(fmt::format("max_handshakes_per_address '{}' must be 1 or more", v));
+      config.max_handshakes_per_address = static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
   ListenerConfig& current(std::string_view directive) {
     if (config.listeners.empty())
       fail(fmt::format("'{}' must follow a 'listener PORT' line; add one above it", directive));
@@ -99,6 +166,7 @@ struct Parser {
       if (words.size() == 3) l.address = std::string(words[2]);
       l.line = line;
       config.listeners.push_back(std::move(l));
+      default_listener_last = false;
     } else if (d == "cafile" || d == "certfile" || d == "keyfile" || d == "crlfile") {
       need_value(1);
       auto& l = current(d);
@@ -138,6 +206,8 @@ struct Parser {
       if (!config.listeners.empty())
         fail("'per_listener_settings' must come before the first 'listener' line");
       config.per_listener_settings = parse_bool(d, words[1]);
+    } else if (d == "max_connections" && !config.listeners.empty() && !default_listener_last) {
+      listener_max_connections(words);
     } else if (d == "max_connections") {
       need_value(1);
       long long v = parse_number(d, words[1]);
@@ -153,7 +223,7 @@ struct Parser {
       long long v = parse_number(d, words[1]);
       if (v < 0 || v > 65535) fail(fmt::format("max_inflight_messages '{}' must be from 0 (no limit) to 65535", words[1]));
       config.max_inflight_messages = static_cast<std::uint16_t>(v);
-    } else {
+    } else if (!general_directive(d, words)) {
       fail(fmt::format("unsupported directive '{}'; remove it or see 'mqttpki broker --help' for the "
                        "supported ones",
                        d));

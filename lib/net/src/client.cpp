@@ -51,7 +51,7 @@ std::string random_client_id() {
 }  // namespace
 
 struct Client::Impl {
-  explicit Impl(ClientOptions o) : options(std::move(o)), resolver(io) {
+  explicit Impl(ClientOptions o) : options(std::move(o)), resolver(io), reader(options.max_packet_size) {
     if (options.client_id.empty()) options.client_id = random_client_id();
   }
 
@@ -69,6 +69,7 @@ struct Client::Impl {
   std::error_code read_ec;
   std::size_t read_n = 0;
   std::deque<Message> inbox;
+  std::size_t inbox_bytes = 0;  // payloads in `inbox`
   std::set<std::uint16_t> qos2_incoming;  // PUBREC sent, PUBREL not yet received
   std::uint16_t next_pid = 1;
   bool is_connected = false;
@@ -215,6 +216,9 @@ struct Client::Impl {
   std::optional<mqtt::Packet> read_packet(Clock::time_point dl) {
     for (;;) {
       auto next = reader.next();
+      if (!next && next.error() == mqtt::errc::packet_too_large)
+        fail(fmt::format("the broker at {} sent a packet larger than this client's limit of {} bytes", where(),
+                         options.max_packet_size));
       if (!next) fail(fmt::format("the broker at {} sent a malformed packet: {}", where(), next.error().message()));
       if (*next) return std::move(**next);
       if (read_done) {
@@ -233,18 +237,35 @@ struct Client::Impl {
     }
   }
 
+  // Messages wait in the inbox while the caller waits for an acknowledgement; a broker that floods them
+  // (at most max_packet_size each) must not grow the client without bound.
+  void keep(Message m) {
+    if (inbox_bytes + m.payload.size() > 4 * options.max_packet_size)
+      fail(fmt::format("the broker at {} sent more than {} bytes of messages that were not read yet", where(),
+                       4 * options.max_packet_size));
+    inbox_bytes += m.payload.size();
+    inbox.push_back(std::move(m));
+  }
+
+  Message take() {
+    Message m = std::move(inbox.front());
+    inbox.pop_front();
+    inbox_bytes -= m.payload.size();
+    return m;
+  }
+
   // Acknowledgements owed to the broker for what it sends us.
   void handle_incoming(mqtt::Packet& p) {
     if (auto* pub = std::get_if<mqtt::Publish>(&p)) {
       Message m{pub->topic, std::move(pub->payload), static_cast<std::uint8_t>(pub->qos), pub->retain};
       if (pub->qos == mqtt::QoS::at_most_once) {
-        inbox.push_back(std::move(m));
+        keep(std::move(m));
       } else if (pub->qos == mqtt::QoS::at_least_once) {
-        inbox.push_back(std::move(m));
+        keep(std::move(m));
         write(mqtt::PubAck{pub->packet_id});
       } else {
         // Exactly once: deliver on first receipt, ignore duplicates until PUBREL releases the id.
-        if (qos2_incoming.insert(pub->packet_id).second) inbox.push_back(std::move(m));
+        if (qos2_incoming.insert(pub->packet_id).second) keep(std::move(m));
         write(mqtt::PubRec{pub->packet_id});
       }
     } else if (auto* rel = std::get_if<mqtt::PubRel>(&p)) {
@@ -345,11 +366,7 @@ std::optional<Message> Client::receive(std::chrono::milliseconds wait) {
   auto& im = *impl_;
   auto end = Clock::now() + wait;
   for (;;) {
-    if (!im.inbox.empty()) {
-      Message m = std::move(im.inbox.front());
-      im.inbox.pop_front();
-      return m;
-    }
+    if (!im.inbox.empty()) return im.take();
     im.ensure_connected();
     auto dl = end;
     if (im.options.keepalive > 0) {

@@ -1,5 +1,6 @@
 #include "tls.hpp"
 
+#include <mqttpki/mqtt/log_text.hpp>
 #include <mqttpki/pki/error.hpp>
 
 #include <fmt/format.h>
@@ -83,6 +84,9 @@ std::string name_cn(const X509_NAME* name) {
   return {reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), static_cast<std::size_t>(ASN1_STRING_length(s))};
 }
 
+// A certificate name for a message or log line: the peer chose it, so control characters are masked.
+std::string shown_cn(const X509_NAME* name) { return mqtt::printable(name_cn(name)); }
+
 std::string format_time(const ASN1_TIME* t) {
   std::tm tm{};
   if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return "an unreadable date";
@@ -99,8 +103,8 @@ std::string san_list(X509* cert) {
       const GENERAL_NAME* n = sk_GENERAL_NAME_value(names.get(), i);
       if (n->type == GEN_DNS) {
         const ASN1_STRING* s = n->d.dNSName;
-        out.push_back("DNS:" + std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                                           static_cast<std::size_t>(ASN1_STRING_length(s))));
+        out.push_back("DNS:" + mqtt::printable(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                                                 static_cast<std::size_t>(ASN1_STRING_length(s)))));
       } else if (n->type == GEN_IPADD) {
         const ASN1_OCTET_STRING* s = n->d.iPAddress;
         std::array<char, INET6_ADDRSTRLEN> buf{};
@@ -116,7 +120,7 @@ std::string san_list(X509* cert) {
 }
 
 std::string explain(int err, X509* cert, int depth, X509* leaf, const VerifyReport& r) {
-  std::string cn = cert != nullptr ? name_cn(X509_get_subject_name(cert)) : std::string();
+  std::string cn = cert != nullptr ? shown_cn(X509_get_subject_name(cert)) : std::string();
   std::string who = depth == 0 ? r.peer_role : std::string("CA certificate");
   if (!cn.empty()) who += fmt::format(" '{}'", cn);
   bool server_cert = r.peer_role.starts_with("server");
@@ -130,9 +134,9 @@ std::string explain(int err, X509* cert, int depth, X509* leaf, const VerifyRepo
     case X509_V_ERR_CERT_SIGNATURE_FAILURE: {
       // Name the peer's own certificate even when the failure shows up higher in the chain it sent.
       X509* subject = leaf != nullptr ? leaf : cert;
-      std::string leaf_cn = subject != nullptr ? name_cn(X509_get_subject_name(subject)) : std::string();
+      std::string leaf_cn = subject != nullptr ? shown_cn(X509_get_subject_name(subject)) : std::string();
       std::string leaf_who = leaf_cn.empty() ? r.peer_role : fmt::format("{} '{}'", r.peer_role, leaf_cn);
-      std::string issuer = subject != nullptr ? name_cn(X509_get_issuer_name(subject)) : std::string();
+      std::string issuer = subject != nullptr ? shown_cn(X509_get_issuer_name(subject)) : std::string();
       return fmt::format("{} is not signed by {} (its issuer is '{}'); {}", leaf_who, anchors, issuer,
                          server_cert ? "pass --cafile with the CA that signed the broker's certificate"
                                      : "issue the client certificate from the CA in cafile, or add its CA "
@@ -288,9 +292,14 @@ std::string describe_tls_failure(std::string_view error_text, const VerifyReport
   if (!server_side) {
     if (has("certificate required"))
       return "broker refused: it requires a client certificate; pass --cert and --key";
+    // OpenSSL sends the same alerts for CRL trouble on the broker's side: "unknown CA" when its crlfile has
+    // no CRL from our CA, "certificate expired" when that CRL is past its next update.
     if (has("unknown ca"))
-      return "broker refused our client certificate: unknown CA (it is not signed by the broker's cafile)";
-    if (has("certificate expired")) return "broker refused our client certificate: it has expired; renew it";
+      return "broker refused our client certificate: unknown CA (it is not signed by the broker's cafile, or the "
+             "broker's crlfile holds no CRL from our CA)";
+    if (has("certificate expired"))
+      return "broker refused our client certificate as expired: renew it if it has expired; if not, the broker's "
+             "CRL is past its next update (regenerate it with 'mqttpki crl' and reload the broker)";
     if (has("certificate revoked")) return "broker refused our client certificate: it is revoked";
     if (has("unsupported certificate")) return "broker refused our client certificate: not allowed for TLS client authentication (extendedKeyUsage)";
     if (has("bad certificate") || has("decrypt error"))

@@ -284,6 +284,17 @@ Transport::Step Transport::write_some(std::span<const std::uint8_t> bytes, std::
   return tls_step([&](std::size_t* n) { return SSL_write_ex(ssl_.get(), bytes.data(), bytes.size(), n); }, ec);
 }
 
+Transport::Step Transport::discard_input(std::error_code& ec) {
+  if (!usable(ec)) return {};
+  std::array<std::uint8_t, 4096> sink{};
+  ssize_t n = ::recv(fd_, sink.data(), sink.size(), 0);
+  if (n == 0) {
+    ec = asio::error::eof;
+    return {};
+  }
+  return plain_step(static_cast<long>(n), errno, Want::read, ec);
+}
+
 void Transport::post(Callback cb, std::error_code ec) {
   asio::post(poller_.io_, [cb = std::move(cb), ec]() mutable { cb(ec); });
 }

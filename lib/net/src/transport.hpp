@@ -113,6 +113,9 @@ class Transport {
   Step handshake(std::error_code& ec);
   Step read_some(std::span<std::uint8_t> into, std::error_code& ec);
   Step write_some(std::span<const std::uint8_t> bytes, std::error_code& ec);
+  // Reads and drops raw bytes from the socket, below TLS (after a failed handshake, while its alert is
+  // delivered); eof when the peer has closed.
+  Step discard_input(std::error_code& ec);
 
   // Waits until the socket is ready for want (operation_aborted when it is closed meanwhile).
   asio::awaitable<void> wait(Want want, std::error_code& ec);

@@ -25,9 +25,13 @@ struct FakeOutput final : BrokerOutput {
   std::map<ConnectionId, std::vector<Packet>> received;
   std::map<ConnectionId, std::string> closed;
   std::vector<std::string> logs;
+  // With `hold`, sent bytes count as a write backlog until the test drains it (pacing tests).
+  bool hold = false;
+  std::map<ConnectionId, std::size_t> unsent;
 
   void send(ConnectionId id, std::vector<std::uint8_t> bytes) override {
     REQUIRE_FALSE(closed.count(id));  // nothing is sent after close
+    if (hold) unsent[id] += bytes.size();
     auto& r = readers[id];
     r.feed(bytes);
     while (true) {
@@ -39,6 +43,10 @@ struct FakeOutput final : BrokerOutput {
   }
   void close(ConnectionId id, std::string_view reason) override { closed[id] = std::string(reason); }
   void log(std::string_view line) override { logs.emplace_back(line); }
+  std::size_t backlog(ConnectionId id) const override {
+    auto it = unsent.find(id);
+    return it == unsent.end() ? 0 : it->second;
+  }
 
   std::vector<Packet> take(ConnectionId id) {
     auto v = std::move(received[id]);
@@ -802,4 +810,329 @@ TEST_CASE("core: client-chosen text cannot split log lines", "[core][connect]") 
   CHECK(h.connack(id).return_code == ConnectReturnCode::accepted);
   for (const auto& line : h.out.logs) CHECK(line.find('\n') == std::string::npos);
   CHECK(h.out.logged("user 'bob?FAKE: admin connected'"));
+}
+
+// -----------------------------------------------------------------------------------------------
+// Acknowledgements that contradict the QoS flow are protocol violations: the connection closes
+// (MQTT 3.1.1 section 4.8), the broker does not answer anything after them.
+
+namespace {
+// A subscriber "sub" (persistent session) with one message in flight at `qos`; returns its packet id.
+std::uint16_t one_in_flight(Harness& h, ConnectionId sub, ConnectionId pub, QoS qos) {
+  h.subscribe(sub, "v", qos);
+  h.publish(pub, "v", "m", qos, false, 9);
+  h.out.take(pub);
+  auto got = h.out.take(sub);
+  REQUIRE(got.size() == 1);
+  return as_publish(got[0]).packet_id;
+}
+}  // namespace
+
+TEST_CASE("core: an acknowledgement that does not fit the QoS flow closes the connection", "[core][pubsub]") {
+  Harness h;
+  const auto sub = h.connect("sub", false);
+  const auto pub = h.connect("pub");
+  SECTION("PUBREC answering a QoS 1 PUBLISH") {
+    const auto id = one_in_flight(h, sub, pub, Q1);
+    h.send(sub, PubRec{id});
+    CHECK(h.out.logged("protocol violation: PUBREC for packet id"));
+  }
+  SECTION("PUBCOMP answering a QoS 1 PUBLISH") {
+    const auto id = one_in_flight(h, sub, pub, Q1);
+    h.send(sub, PubComp{id});
+    CHECK(h.out.logged("protocol violation: PUBCOMP for packet id"));
+  }
+  SECTION("PUBACK answering a QoS 2 PUBLISH") {
+    const auto id = one_in_flight(h, sub, pub, Q2);
+    h.send(sub, PubAck{id});
+    CHECK(h.out.logged("(PUBACK answers a QoS 2 PUBLISH)"));
+  }
+  SECTION("PUBACK after PUBREL") {
+    const auto id = one_in_flight(h, sub, pub, Q2);
+    h.send(sub, PubRec{id});
+    CHECK(h.out.take(sub) == std::vector<Packet>{PubRel{id}});
+    h.send(sub, PubAck{id});
+    CHECK(h.out.logged("(PUBACK after PUBREL)"));
+  }
+  SECTION("PUBCOMP before PUBREC") {
+    const auto id = one_in_flight(h, sub, pub, Q2);
+    h.send(sub, PubComp{id});
+    CHECK(h.out.logged("(PUBCOMP before PUBREL)"));
+  }
+  CHECK(h.is_closed(sub));
+  CHECK_FALSE(h.is_closed(pub));
+  h.send(sub, PingReq{});  // nothing is answered after the violation (FakeOutput fails a send after close)
+  CHECK(h.out.take(sub).empty());
+}
+
+TEST_CASE("core: duplicate and unknown acknowledgements are still ignored", "[core][pubsub]") {
+  Harness h;
+  const auto sub = h.connect("sub", false);
+  const auto pub = h.connect("pub");
+  const auto id = one_in_flight(h, sub, pub, Q2);
+  h.send(sub, PubRec{id});
+  h.send(sub, PubRec{id});  // a repeated PUBREC gets PUBREL again
+  CHECK(h.out.take(sub) == std::vector<Packet>{PubRel{id}, PubRel{id}});
+  h.send(sub, PubComp{id});
+  h.send(sub, PubComp{id});  // already complete: unknown now
+  h.send(sub, PubAck{4242});
+  CHECK_FALSE(h.is_closed(sub));
+}
+
+// -----------------------------------------------------------------------------------------------
+// MQTT 3.1 ("MQIsdp", level 3): accepted with its rules, as Mosquitto does.
+
+namespace {
+Connect mqtt31(const std::string& client_id, bool clean = true) {
+  Connect c;
+  c.protocol_name = "MQIsdp";
+  c.protocol_level = 3;
+  c.client_id = client_id;
+  c.clean_session = clean;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("core: an MQTT 3.1 client is served", "[core][connect]") {
+  Harness h;
+  const auto sub = h.open();
+  // The bytes an MQTT 3.1 client sends: protocol name "MQIsdp", level 3, clean session, keep-alive 60.
+  h.raw(sub, {0x10, 16, 0, 6, 'M', 'Q', 'I', 's', 'd', 'p', 3, 0x02, 0, 60, 0, 2, 'o', 'l'});
+  CHECK(h.connack(sub) == ConnAck{false, ConnectReturnCode::accepted});
+  h.subscribe(sub, "t", Q1);
+  const auto pub = h.connect("pub");
+  h.publish(pub, "t", "x", Q1, false, 3);
+  auto got = h.out.take(sub);
+  REQUIRE(got.size() == 1);
+  CHECK(as_publish(got[0]).payload == b("x"));
+  CHECK_FALSE(h.is_closed(sub));
+}
+
+TEST_CASE("core: MQTT 3.1 rules: client id 1 to 23 bytes, no session-present flag", "[core][connect]") {
+  Harness h;
+  SECTION("24 bytes: CONNACK 2") {
+    const auto id = h.open();
+    h.send(id, mqtt31(std::string(24, 'x')));
+    CHECK(h.connack(id) == ConnAck{false, ConnectReturnCode::identifier_rejected});
+    CHECK(h.is_closed(id));
+    CHECK(h.out.logged("MQTT 3.1 client id must be 1 to 23 bytes"));
+  }
+  SECTION("empty: CONNACK 2 (3.1 has no assigned ids)") {
+    const auto id = h.open();
+    h.send(id, mqtt31(""));
+    CHECK(h.connack(id).return_code == ConnectReturnCode::identifier_rejected);
+  }
+  SECTION("23 bytes, resumed persistent session: accepted, session-present stays 0") {
+    const std::string cid(23, 'y');
+    auto id = h.open();
+    h.send(id, mqtt31(cid, false));
+    CHECK(h.connack(id) == ConnAck{false, ConnectReturnCode::accepted});
+    h.core.on_close(id, h.now);
+    id = h.open();
+    h.send(id, mqtt31(cid, false));
+    CHECK(h.connack(id) == ConnAck{false, ConnectReturnCode::accepted});
+    CHECK(h.out.logged("session resumed"));
+  }
+  SECTION("MQIsdp with level 4 is still refused with CONNACK 1") {
+    const auto id = h.open();
+    Connect c = mqtt31("x");
+    c.protocol_level = 4;
+    h.send(id, c);
+    CHECK(h.connack(id).return_code == ConnectReturnCode::unacceptable_protocol_version);
+  }
+}
+
+// -----------------------------------------------------------------------------------------------
+// use_username_as_clientid: one identity cannot take over another's session.
+
+TEST_CASE("core: use_username_as_clientid names the session by the certificate identity", "[core][session]") {
+  Harness h;
+  auto identity = [](const std::string& cn) {
+    ConnectionInfo info = with_certificate(cn);
+    info.identity_username = cn;
+    info.username_as_client_id = true;
+    return info;
+  };
+  // sensor-1 has a persistent session with a queued message.
+  auto s1 = h.open(identity("sensor-1"));
+  Connect c;
+  c.client_id = "sensor-1";
+  c.clean_session = false;
+  h.send(s1, c);
+  REQUIRE(h.connack(s1).return_code == ConnectReturnCode::accepted);
+  h.subscribe(s1, "cmd/sensor-1", Q1);
+  h.core.on_close(s1, h.now);
+  const auto pub = h.connect("pub");
+  h.publish(pub, "cmd/sensor-1", "secret", Q1, false, 1);
+  // Another certificate claims sensor-1's client id: it gets its own session, named by its CN.
+  const auto thief = h.open(identity("intruder"));
+  h.send(thief, c);
+  CHECK(h.connack(thief) == ConnAck{false, ConnectReturnCode::accepted});
+  CHECK(h.out.take(thief).empty());
+  CHECK(h.out.logged("client 'intruder' connected"));
+  // sensor-1, whatever id it sends, resumes its own session and gets the message.
+  s1 = h.open(identity("sensor-1"));
+  c.client_id = "anything";
+  h.send(s1, c);
+  CHECK(h.connack(s1) == ConnAck{true, ConnectReturnCode::accepted});
+  auto got = h.out.take(s1);
+  REQUIRE(got.size() == 1);
+  CHECK(as_publish(got[0]).payload == b("secret"));
+  CHECK_FALSE(h.is_closed(thief));  // not taken over either
+}
+
+TEST_CASE("core: use_username_as_clientid without a user name gets CONNACK 5", "[core][session]") {
+  Harness h;
+  ConnectionInfo info = with_certificate();
+  info.username_as_client_id = true;
+  const auto id = h.open(info);
+  Connect c;
+  c.client_id = "x";
+  h.send(id, c);
+  CHECK(h.connack(id).return_code == ConnectReturnCode::not_authorized);
+  CHECK(h.out.logged("use_username_as_clientid is set and the client has no user name"));
+}
+
+TEST_CASE("core: allow_zero_length_clientid false refuses an empty client id", "[core][connect]") {
+  Harness h;
+  ConnectionInfo info = with_certificate();
+  info.zero_length_client_id_allowed = false;
+  const auto id = h.open(info);
+  h.send(id, Connect{});
+  CHECK(h.connack(id).return_code == ConnectReturnCode::identifier_rejected);
+  CHECK(h.out.logged("allow_zero_length_clientid is false"));
+}
+
+// -----------------------------------------------------------------------------------------------
+// Mosquitto's message_size_limit, persistent_client_expiration and max_queued_messages meanings.
+
+TEST_CASE("core: a payload over max_payload_size is acknowledged but not delivered or retained", "[core][limits]") {
+  BrokerLimits limits;
+  limits.max_payload_size = 4;
+  Harness h(limits);
+  const auto sub = h.connect("sub");
+  h.subscribe(sub, "t", Q1);
+  const auto pub = h.connect("pub");
+  h.publish(pub, "t", "12345", Q1, true, 7);
+  CHECK(h.out.take(pub) == std::vector<Packet>{PubAck{7}});
+  CHECK(h.out.take(sub).empty());
+  CHECK(h.core.stats().retained == 0);
+  CHECK(h.out.logged("payload of 5 bytes over message_size_limit=4"));
+  h.publish(pub, "t", "1234", Q1, false, 8);
+  CHECK(h.out.take(sub).size() == 1);
+}
+
+TEST_CASE("core: persistent sessions expire after persistent_session_expiry away", "[core][session]") {
+  BrokerLimits limits;
+  limits.persistent_session_expiry = std::chrono::hours(1);
+  Harness h(limits);
+  const auto a = h.connect("a", false);
+  h.subscribe(a, "t", Q1);
+  const auto b_id = h.connect("b", false, 0);  // stays connected (no keep-alive): never expires
+  h.core.on_close(a, h.now);
+  h.tick(std::chrono::minutes(59));
+  CHECK(h.core.stats().sessions == 2);
+  h.tick(std::chrono::minutes(1));
+  CHECK(h.core.stats().sessions == 1);
+  CHECK(h.core.stats().subscriptions == 0);
+  CHECK(h.out.logged("client 'a': persistent session expired after 3600s away"));
+  CHECK_FALSE(h.is_closed(b_id));
+  h.connect("a", false, 60, std::nullopt, false);  // a fresh session
+}
+
+TEST_CASE("core: max_queued_messages counts messages beyond those in flight, as Mosquitto", "[core][limits]") {
+  BrokerLimits limits;
+  limits.max_inflight = 2;
+  limits.max_queued_messages = 3;
+  Harness h(limits);
+  const auto sub = h.connect("sub");
+  h.subscribe(sub, "t", Q1);
+  const auto pub = h.connect("pub");
+  for (std::uint16_t i = 1; i <= 6; ++i) h.publish(pub, "t", std::to_string(i), Q1, false, i);
+  auto got = h.out.take(sub);
+  REQUIRE(got.size() == 2);  // in flight; 3 queued, the 6th dropped
+  CHECK(h.out.logged("queue full (max_queued_messages=3)"));
+  for (const auto& p : got) h.send(sub, PubAck{as_publish(p).packet_id});
+  got = h.out.take(sub);
+  REQUIRE(got.size() == 2);
+  for (const auto& p : got) h.send(sub, PubAck{as_publish(p).packet_id});
+  got = h.out.take(sub);
+  REQUIRE(got.size() == 1);
+  CHECK(as_publish(got[0]).payload == b("5"));
+}
+
+// -----------------------------------------------------------------------------------------------
+// A SUBSCRIBE's retained burst goes out as the subscriber drains, not all at once (where it would trip
+// the net layer's per-connection write cap and drop a subscriber that reads).
+
+TEST_CASE("core: retained messages of a SUBSCRIBE are paced by the write backlog", "[core][retained]") {
+  BrokerLimits limits;
+  limits.retained_window = 1000;
+  Harness h(limits);
+  const auto pub = h.connect("pub");
+  const std::string payload(400, 'p');
+  for (int i = 0; i < 10; ++i) h.publish(pub, "sensors/" + std::to_string(i), payload, Q0, true);
+  const auto sub = h.connect("sub");
+  h.out.hold = true;
+  h.subscribe(sub, "sensors/#", Q0);
+  std::vector<std::string> topics;
+  auto collect = [&] {
+    for (const auto& p : h.out.take(sub)) topics.push_back(as_publish(p).topic);
+  };
+  collect();
+  CHECK(topics.size() == 3);  // 3 x ~413 bytes reach the 1,000-byte window
+  // A live message on a topic whose retained message is still pending replaces it.
+  h.out.hold = false;
+  h.publish(pub, "sensors/9", "live", Q0, false);
+  h.out.hold = true;
+  collect();
+  for (int round = 0; round < 10 && topics.size() < 10; ++round) {
+    h.out.unsent[sub] = 0;  // the socket took everything
+    h.core.on_writable(sub, h.now);
+    collect();
+  }
+  const std::vector<std::string> expected{"sensors/0", "sensors/1", "sensors/2", "sensors/9", "sensors/3",
+                                          "sensors/4", "sensors/5", "sensors/6", "sensors/7", "sensors/8"};
+  CHECK(topics == expected);  // all delivered, and the stale retained sensors/9 never after the live one
+  CHECK_FALSE(h.is_closed(sub));
+  h.out.unsent[sub] = 0;
+  h.core.on_writable(sub, h.now);  // nothing left: nothing sent
+  CHECK(h.out.take(sub).empty());
+}
+
+TEST_CASE("core: pending retained messages end with their connection", "[core][retained]") {
+  BrokerLimits limits;
+  limits.retained_window = 6;  // the 5-byte SUBACK, then one message
+  Harness h(limits);
+  const auto pub = h.connect("pub");
+  for (int i = 0; i < 5; ++i) h.publish(pub, "r/" + std::to_string(i), "v", Q1, true, static_cast<std::uint16_t>(i + 1));
+  const auto sub = h.connect("sub");
+  h.out.hold = true;
+  h.subscribe(sub, "r/#", Q1);
+  CHECK(h.out.take(sub).size() == 1);
+  h.core.on_close(sub, h.now);
+  h.core.on_writable(sub, h.now);  // unknown now: ignored
+  h.out.hold = false;
+  h.publish(pub, "r/0", "w", Q0, false);  // routing no longer looks for the closed connection's backlog
+  CHECK(h.core.stats().connections == 1);
+}
+
+TEST_CASE("core: pending retained messages of an unsubscribed filter are not sent", "[core][retained]") {
+  BrokerLimits limits;
+  limits.retained_window = 7;  // the 6-byte SUBACK (two filters), then one message
+  Harness h(limits);
+  const auto pub = h.connect("pub");
+  for (int i = 0; i < 4; ++i) h.publish(pub, "r/" + std::to_string(i), "v", Q0, true);
+  h.publish(pub, "s/0", "v", Q0, true);
+  const auto sub = h.connect("sub");
+  h.out.hold = true;
+  h.send(sub, Subscribe{1, {{"r/#", Q0}, {"s/#", Q0}}});
+  REQUIRE(h.out.take(sub).size() == 2);  // SUBACK and r/0
+  h.send(sub, Unsubscribe{2, {"r/#"}});
+  CHECK(h.out.take(sub) == std::vector<Packet>{UnsubAck{2}});
+  h.out.unsent[sub] = 0;
+  h.core.on_writable(sub, h.now);
+  auto got = h.out.take(sub);
+  REQUIRE(got.size() == 1);  // s/0 only: r/1..r/3 were for the filter the client dropped
+  CHECK(as_publish(got[0]).topic == "s/0");
 }

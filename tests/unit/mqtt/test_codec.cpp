@@ -211,9 +211,13 @@ TEST_CASE("malformed: protocol name and level", "[codec][malformed]") {
   CHECK(decode_error({0x10, 12, 0, 4, 'M', 'Q', 'T', 'X', 4, 2, 0, 0, 0, 0}) == errc::invalid_protocol_name);
   CHECK(decode_error({0x10, 12, 0, 4, 'M', 'Q', 'T', 'T', 3, 2, 0, 0, 0, 0}) == errc::unsupported_protocol_level);
   CHECK(decode_error({0x10, 12, 0, 4, 'M', 'Q', 'T', 'T', 5, 2, 0, 0, 0, 0}) == errc::unsupported_protocol_level);
-  // MQTT 3.1 clients get the CONNACK 1 path too.
-  CHECK(decode_error({0x10, 14, 0, 6, 'M', 'Q', 'I', 's', 'd', 'p', 3, 2, 0, 0, 0, 0}) ==
+  // MQTT 3.1's "MQIsdp" is decoded at level 3 only (the broker applies its rules); other levels get CONNACK 1.
+  CHECK(decode_error({0x10, 14, 0, 6, 'M', 'Q', 'I', 's', 'd', 'p', 4, 2, 0, 0, 0, 0}) ==
         errc::unsupported_protocol_level);
+  auto v31 = decode(std::vector<std::uint8_t>{0x10, 16, 0, 6, 'M', 'Q', 'I', 's', 'd', 'p', 3, 2, 0, 0, 0, 2, 'i', 'd'});
+  REQUIRE(v31.has_value());
+  CHECK(std::get<Connect>(*v31).is_mqtt31());
+  CHECK(std::get<Connect>(*v31).client_id == "id");
 }
 
 TEST_CASE("malformed: CONNECT reserved flag bit", "[codec][malformed]") {

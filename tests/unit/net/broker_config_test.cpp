@@ -190,3 +190,60 @@ TEST_CASE("a config file that cannot be read is not_found", "[config]") {
     CHECK(std::string(e.what()).starts_with("cannot read config file /nonexistent/mosquitto.conf"));
   }
 }
+
+// Mosquitto directives that configs in the wild use, with Mosquitto's meaning (issue 13).
+TEST_CASE("Mosquitto's general directives", "[config]") {
+  auto c = parse_mosquitto_config(
+      "port 1883\n"
+      "max_connections 500\n"
+      "message_size_limit 1048576\n"
+      "allow_zero_length_clientid false\n"
+      "use_username_as_clientid true\n"
+      "persistent_client_expiration 14d\n"
+      "max_handshakes_per_address 8\n"
+      "listener 8883\n"
+      "max_connections 20\n"
+      "certfile s.crt\n"
+      "keyfile s.key\n",
+      "x.conf");
+  REQUIRE(c.listeners.size() == 2);
+  CHECK(c.listeners[0].port == 1883);  // the default listener, on all interfaces
+  CHECK(c.listeners[0].address.empty());
+  CHECK_FALSE(c.listeners[0].max_connections.has_value());
+  CHECK(c.max_connections == 500);  // before any listener: the whole broker
+  CHECK(c.listeners[1].port == 8883);
+  CHECK(c.listeners[1].max_connections == std::size_t{20});  // in a listener block: that listener
+  CHECK(c.listeners[1].certfile == "s.crt");
+  CHECK(c.message_size_limit == std::size_t{1048576});
+  CHECK_FALSE(c.allow_zero_length_clientid);
+  CHECK(c.use_username_as_clientid);
+  CHECK(c.persistent_client_expiration == std::chrono::hours(24 * 14));
+  CHECK(c.max_handshakes_per_address == 8);
+}
+
+TEST_CASE("port after a listener adds the default listener without taking its directives", "[config]") {
+  auto c = parse_mosquitto_config("listener 8883 127.0.0.1\nport 1884\nrequire_certificate true\n", "x.conf");
+  REQUIRE(c.listeners.size() == 2);
+  CHECK(c.listeners[0].port == 1884);
+  CHECK_FALSE(c.listeners[0].require_certificate);
+  CHECK(c.listeners[1].require_certificate);
+}
+
+TEST_CASE("persistent_client_expiration units and bad values", "[config]") {
+  auto expiry = [](const std::string& v) {
+    return parse_mosquitto_config("persistent_client_expiration " + v + "\n", "x.conf").persistent_client_expiration;
+  };
+  CHECK(expiry("3600") == std::chrono::hours(1));
+  CHECK(expiry("2h") == std::chrono::hours(2));
+  CHECK(expiry("1w") == std::chrono::hours(24 * 7));
+  CHECK(expiry("1m") == std::chrono::hours(24 * 30));
+  CHECK(expiry("1y") == std::chrono::hours(24 * 365));
+  CHECK(error_of("persistent_client_expiration soon\n") ==
+        "broker.conf:1: persistent_client_expiration 'soon' is not a duration; use e.g. 14d, 2h, 1w, 1m or 1y");
+  CHECK(error_of("message_size_limit -1\n") ==
+        "broker.conf:1: message_size_limit '-1' must be from 0 (no limit) to 268435455");
+  CHECK(error_of("allow_zero_length_clientid maybe\n") ==
+        "broker.conf:1: 'allow_zero_length_clientid' takes true or false, not 'maybe'");
+  CHECK(error_of("max_handshakes_per_address 0\n") == "broker.conf:1: max_handshakes_per_address '0' must be 1 or more");
+  CHECK(error_of("port\n") == "broker.conf:1: 'port' needs a value");
+}

@@ -31,10 +31,13 @@ TEST_CASE("client side: TLS alerts are the broker refusing our certificate", "[t
   VerifyReport r;
   CHECK(describe_tls_failure("tlsv13 alert certificate required (SSL routines)", r, false) ==
         "broker refused: it requires a client certificate; pass --cert and --key");
+  // The same alerts come from CRL trouble on the broker's side: the message names both causes.
   CHECK(describe_tls_failure("tlsv1 alert unknown ca", r, false) ==
-        "broker refused our client certificate: unknown CA (it is not signed by the broker's cafile)");
+        "broker refused our client certificate: unknown CA (it is not signed by the broker's cafile, or the "
+        "broker's crlfile holds no CRL from our CA)");
   CHECK(describe_tls_failure("sslv3 alert certificate expired", r, false) ==
-        "broker refused our client certificate: it has expired; renew it");
+        "broker refused our client certificate as expired: renew it if it has expired; if not, the broker's CRL is "
+        "past its next update (regenerate it with 'mqttpki crl' and reload the broker)");
   CHECK(describe_tls_failure("sslv3 alert certificate revoked", r, false) ==
         "broker refused our client certificate: it is revoked");
   CHECK(describe_tls_failure("sslv3 alert bad certificate", r, false).starts_with("broker refused our client certificate (bad certificate)"));

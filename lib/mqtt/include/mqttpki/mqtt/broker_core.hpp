@@ -10,10 +10,16 @@
 // - QoS 0 messages are not queued for offline persistent sessions; QoS 1/2 are, up to
 //   max_queued_messages, after which further ones are dropped with one log line.
 // - A session taken over by a new connection ends the old one abnormally: its will is published.
-// - Persistent sessions do not expire. Clients may publish to $-topics (no ACL yet; the single place
+// - Persistent sessions do not expire unless persistent_session_expiry is set. Clients may publish to $-topics (no ACL yet; the single place
 //   where publish/subscribe authorisation would go is BrokerCore::Impl::authorize).
 // - An empty client id with clean_session=1 gets an assigned id ("auto-..."); a client id with
 //   ASCII control characters is rejected with CONNACK 2.
+// - MQTT 3.1 clients ("MQIsdp", level 3) are served with 3.1's rules: a client id of 1 to 23 bytes (else
+//   CONNACK 2), no session-present flag in CONNACK.
+// - An acknowledgement that contradicts the message's QoS flow (PUBREC/PUBCOMP for QoS 1, PUBACK for QoS 2,
+//   PUBCOMP before PUBREL) closes the connection (section 4.8); unknown or repeated ids are ignored.
+// - A SUBSCRIBE's retained messages are paced by the connection's write backlog; pending ones belong to
+//   the connection (a client that disconnects mid-burst gets them again when it subscribes again).
 
 #include <chrono>
 #include <cstddef>
@@ -33,11 +39,21 @@ using Clock = std::chrono::steady_clock;
 struct BrokerLimits {
   std::size_t max_packet_size = 256 * 1024;           // bytes, whole packet; larger closes the connection
   std::size_t max_connections = 10000;                // further CONNECTs get CONNACK 3 (server unavailable)
-  std::size_t max_queued_messages = 1000;             // per session: QoS 1/2 messages waiting or in flight
-                                                      // (0 = no limit); QoS 0 is never queued offline
+  std::size_t max_queued_messages = 1000;             // per session: QoS 1/2 messages waiting beyond those in
+                                                      // flight, as Mosquitto counts (0 = no limit); QoS 0 is
+                                                      // never queued offline
   std::size_t max_subscriptions_per_client = 1000;
   std::chrono::seconds connect_timeout{10};           // a connection must send CONNECT within this
   std::uint16_t max_inflight = 20;                    // unacknowledged outgoing QoS 1/2 per session (0 = no limit)
+  // Mosquitto's message_size_limit: a PUBLISH with a larger payload is acknowledged but not delivered or
+  // retained (0 = no limit besides max_packet_size).
+  std::size_t max_payload_size = 0;
+  // Mosquitto's persistent_client_expiration: a persistent session whose client stayed away this long is
+  // discarded (0 = never).
+  std::chrono::seconds persistent_session_expiry{0};
+  // A SUBSCRIBE's retained messages are sent while the connection's write backlog (BrokerOutput::backlog)
+  // is under this many bytes; the rest as it drains (on_writable).
+  std::size_t retained_window = 1024 * 1024;
 };
 
 // What the network layer knows about a connection before MQTT starts; it decides authentication
@@ -53,6 +69,12 @@ struct ConnectionInfo {
   bool certificate_authenticated = false;
   // The listener accepts clients without a verified certificate (allow_anonymous in effect).
   bool anonymous_allowed = false;
+  // Mosquitto's use_username_as_clientid: the session is named by the user name (with
+  // identity_username, the certificate's CN), so one identity cannot take over another's session; a
+  // client without a user name gets CONNACK 5.
+  bool username_as_client_id = false;
+  // Mosquitto's allow_zero_length_clientid: false refuses an empty client id with CONNACK 2.
+  bool zero_length_client_id_allowed = true;
 };
 
 // Calls may come from inside any BrokerCore entry point. An implementation may call
@@ -69,6 +91,9 @@ class BrokerOutput {
   virtual void close(ConnectionId id, std::string_view reason) = 0;
   // One log line (no secrets: never a password or payload).
   virtual void log(std::string_view line) = 0;
+  // Bytes queued for the connection and not yet written to its socket. The core paces a SUBSCRIBE's
+  // retained messages by it (BrokerLimits::retained_window); 0 (the default) means "sends everything now".
+  [[nodiscard]] virtual std::size_t backlog(ConnectionId) const { return 0; }
 };
 
 struct BrokerStats {
@@ -94,7 +119,10 @@ class BrokerCore {
   // The network connection ended without the core asking (peer closed, I/O error): publishes the
   // will unless a DISCONNECT was received.
   void on_close(ConnectionId id, Clock::time_point now);
-  // Periodic tick (e.g. every second): enforces keep-alive (1.5x) and the CONNECT timeout.
+  // The connection's write backlog has drained: the core sends what it was pacing (retained messages).
+  void on_writable(ConnectionId id, Clock::time_point now);
+  // Periodic tick (e.g. every second): enforces keep-alive (1.5x), the CONNECT timeout and the expiry of
+  // persistent sessions.
   void on_tick(Clock::time_point now);
 
   [[nodiscard]] BrokerStats stats() const;

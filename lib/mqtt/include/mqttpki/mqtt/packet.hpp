@@ -39,7 +39,8 @@ struct Will {
 };
 
 struct Connect {
-  // Decoding accepts only "MQTT" level 4; other values exist so that tests and clients can build them.
+  // Decoding accepts "MQTT" level 4 and MQTT 3.1's "MQIsdp" level 3 (is_mqtt31()); other values exist so that
+  // tests and clients can build them.
   std::string protocol_name = "MQTT";
   std::uint8_t protocol_level = 4;
   bool clean_session = true;
@@ -48,6 +49,7 @@ struct Connect {
   std::optional<Will> will;
   std::optional<std::string> username;
   std::optional<std::vector<std::uint8_t>> password;  // never printed
+  [[nodiscard]] bool is_mqtt31() const noexcept { return protocol_level == 3 && protocol_name == "MQIsdp"; }
   friend bool operator==(const Connect&, const Connect&) = default;
 };
 

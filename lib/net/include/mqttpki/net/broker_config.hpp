@@ -13,10 +13,14 @@
 //  - `listener PORT` without an address binds all IPv4 interfaces (0.0.0.0), as Mosquitto does, so a
 //    config copied from Mosquitto behaves as written; by the rule above such a listener refuses anonymous
 //    clients unless `allow_anonymous true` says otherwise.
+//  - `port N` declares Mosquitto's default listener (all interfaces); directives before the first
+//    `listener` line belong to it. `max_connections` before any listener is the broker-wide limit, inside a
+//    listener block that listener's limit.
 //  - `per_listener_settings true` makes allow_anonymous apply to the listener it follows; otherwise (the
 //    default, as in Mosquitto) allow_anonymous is global. TLS settings always belong to the listener
 //    they follow.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -40,6 +44,9 @@ struct ListenerConfig {
   bool require_certificate = false;
   bool use_identity_as_username = false;
   std::optional<bool> allow_anonymous;  // per_listener_settings true only
+  // `max_connections` inside a listener block: this listener's limit (Mosquitto's meaning); unset or -1: only
+  // the global BrokerConfig::max_connections applies.
+  std::optional<std::size_t> max_connections;
   int line = 0;                         // where it was declared (0: command line), for messages
 
   [[nodiscard]] bool tls() const { return !certfile.empty() || !keyfile.empty(); }
@@ -52,11 +59,22 @@ struct BrokerConfig {
   std::optional<bool> allow_anonymous;  // global (per_listener_settings false)
   bool per_listener_settings = false;
   std::size_t max_connections = 1000;
-  // Per client, QoS 1/2 messages held for it (in flight included; Mosquitto counts those beyond the ones in
-  // flight): 0 means no limit. Unset: BrokerLimits' default (1,000).
+  // Per client, QoS 1/2 messages queued beyond those in flight, as Mosquitto counts them: 0 means no limit.
+  // Unset: BrokerLimits' default (1,000).
   std::optional<std::size_t> max_queued_messages;
   // Per client, QoS 1/2 messages sent and not yet acknowledged; 0 means no limit. Unset: 20, as Mosquitto.
   std::optional<std::uint16_t> max_inflight_messages;
+  // message_size_limit: the largest PUBLISH payload; larger ones are acknowledged and dropped. 0: no limit
+  // besides MQTT's own. Unset: the broker's max_packet_size (256 KiB per packet) applies.
+  std::optional<std::size_t> message_size_limit;
+  bool allow_zero_length_clientid = true;  // false: an empty client id gets CONNACK 2
+  // The session is named by the user name (with use_identity_as_username, the certificate's CN): one
+  // identity cannot resume or take over another's session.
+  bool use_username_as_clientid = false;
+  std::chrono::seconds persistent_client_expiration{0};  // 0: persistent sessions never expire
+  // Not Mosquitto's: connections from one source address still in their TLS handshake or before CONNECT; a
+  // further one closes the oldest of them, so silent sockets cannot lock others out.
+  std::size_t max_handshakes_per_address = 64;
   std::string source = "command line";  // the config file name, for messages
 
   // The effective allow_anonymous of a listener, after the loopback default described above.

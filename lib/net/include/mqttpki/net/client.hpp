@@ -5,6 +5,7 @@
 // "hostname 'x' not in SAN [DNS:a, IP:b]" or "broker refused: not authorised (CONNACK 5)".
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -32,6 +33,10 @@ struct ClientOptions {
   std::optional<std::string> username;
   std::optional<std::string> password;  // never logged
   std::chrono::milliseconds timeout{10000};  // bound on connect, handshake and every acknowledgement
+  // Largest packet accepted from the broker, checked before its body is buffered: a hostile or broken broker
+  // cannot make the client allocate more (MQTT itself allows 256 MiB). Messages that arrive while the caller
+  // waits for an acknowledgement wait in the client up to 4 times this (in payload bytes); more is an error.
+  std::size_t max_packet_size = 16 * 1024 * 1024;
 };
 
 struct Message {
