@@ -73,8 +73,10 @@ CaFolder CaFolder::open(const fs::path& dir) {
 
 FolderLock CaFolder::lock(std::chrono::milliseconds timeout) const {
   FolderLock held = FolderLock::acquire(layout_.lock, timeout);
-  // Under the lock no other mqttpki process writes here: clear what a killed one left mid-write.
-  for (const auto& dir : {layout_.dir, layout_.issued_dir, layout_.private_dir}) (void)remove_stale_temp_files(dir);
+  // Under the lock no other mqttpki process writes here: clear what a killed one left mid-write. Only then:
+  // listing issued/ costs 20 ms in a fleet of 100,000.
+  if (held.previous_holder_interrupted())
+    for (const auto& dir : {layout_.dir, layout_.issued_dir, layout_.private_dir}) (void)remove_stale_temp_files(dir);
   return held;
 }
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@ FolderLock& FolderLock::operator=(FolderLock&& other) noexcept {
   if (this != &other) {
     release();
     fd_ = other.fd_;
+    interrupted_ = other.interrupted_;
     other.fd_ = -1;
   }
   return *this;
@@ -26,7 +28,9 @@ FolderLock::~FolderLock() { release(); }
 
 void FolderLock::release() noexcept {
   if (fd_ >= 0) {
-    // close() drops the lock; no LOCK_UN, which would also unlock a forked child's shared descriptor.
+    // The marker goes first: a holder that gets here finished. close() drops the lock; no LOCK_UN, which would
+    // also unlock a forked child's shared descriptor.
+    (void)::ftruncate(fd_, 0);
     ::close(fd_);
     fd_ = -1;
   }
@@ -50,7 +54,10 @@ FolderLock FolderLock::acquire(const std::filesystem::path& lock_file, std::chro
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::milliseconds(2);
   for (;;) {
-    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return lock;
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      lock.mark_held(lock_file);
+      return lock;
+    }
     int err = errno;
     if (err == EINTR) continue;
     if (err != EWOULDBLOCK)
@@ -64,6 +71,17 @@ FolderLock FolderLock::acquire(const std::filesystem::path& lock_file, std::chro
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(50));
   }
+}
+
+void FolderLock::mark_held(const std::filesystem::path& lock_file) {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) throw Error(Errc::io, fmt::format("{}: cannot stat it ({})", lock_file.string(), std::strerror(errno)));
+  interrupted_ = st.st_size > 0;
+  static constexpr char marker[] = "held\n";
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, marker, sizeof marker - 1, 0) != sizeof marker - 1 ||
+      ::fdatasync(fd_) != 0)
+    throw Error(Errc::io, fmt::format("{}: cannot write the lock marker ({}); check free disk space",
+                                      lock_file.string(), std::strerror(errno)));
 }
 
 }  // namespace mqttpki::store

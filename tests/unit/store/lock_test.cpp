@@ -69,3 +69,31 @@ TEST_CASE("the lock is released when the holder goes out of scope") {
   b.release();
   fs::remove(p);
 }
+
+TEST_CASE("the next holder knows when the previous one died holding the lock") {
+  const fs::path p = lock_path();
+  {
+    auto first = FolderLock::acquire(p, 1s);
+    CHECK_FALSE(first.previous_holder_interrupted());
+  }
+  {
+    auto second = FolderLock::acquire(p, 1s);  // the first one released it: nothing to clean up
+    CHECK_FALSE(second.previous_holder_interrupted());
+  }
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    auto held = FolderLock::acquire(p, 1s);
+    ::_exit(0);  // dies holding it, as a killed command does: no destructor runs
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  {
+    auto after_kill = FolderLock::acquire(p, 1s);
+    CHECK(after_kill.previous_holder_interrupted());
+  }
+  auto again = FolderLock::acquire(p, 1s);
+  CHECK_FALSE(again.previous_holder_interrupted());
+  again.release();
+  fs::remove(p);
+}
