@@ -39,7 +39,7 @@ expect_match "conforming CA extensions" "Certificate Sign, CRL Sign" <(openssl x
 for leaf in server.crt client1.crt; do
   expect_ok "seed $leaf verifies under the renewed CA" openssl verify -CAfile "$S/ca.crt" "$S/$leaf"
 done
-expect_fail "a key that is not the CA's" "does not belong to the CA certificate" \
+expect_fail "a key that is not the CA's" "does not match the CA certificate" \
   "$MQTTPKI" renew --ca --ca-cert "$S/ca.crt" --ca-key "$S/client_mqtt.key"
 
 # --- the import layout (see `mqttpki renew --help` / ca_folder.hpp), then renew the seed's leaves by file

@@ -58,8 +58,8 @@ CaMaterial load_ca_files(const std::filesystem::path& cert_path, const std::file
   auto cert = with_file(cert_path, [&] { return pki::Certificate::load(cert_text); });
   auto key = load_ca_key(key_path, passphrase);
   if (!key.matches(cert))
-    throw Error(Errc::mismatch, fmt::format("{} does not match {}; put the CA's own key there (or restore both from "
-                                            "the CA folder's backup/)",
+    throw Error(Errc::mismatch, fmt::format("{} does not match the CA certificate {}; put the CA's own key there (or "
+                                            "restore both from the CA folder's backup/)",
                                             key_path.string(), cert_path.string()));
   CaMaterial ca{std::move(cert), std::move(key), cert_path, {}, {}};
   for (const auto& path : {key_path, passphrase.file.value_or(std::filesystem::path())})
