@@ -106,7 +106,10 @@ Acl parse_acl(std::string_view text) {
   return acl;
 }
 
-ClientAcl::ClientAcl(const Acl& acl, const std::optional<std::string>& username, std::string_view client_id) {
+ClientAcl::ClientAcl(std::shared_ptr<const Acl> acl_ptr, const std::optional<std::string>& username,
+                     std::string_view client_id)
+    : acl_(std::move(acl_ptr)) {
+  const Acl& acl = *acl_;
   const auto dangerous = [](std::string_view s) { return s.find_first_of("+#") != std::string_view::npos; };
   refuse_all_ = dangerous(client_id) || (username && dangerous(*username));
   if (refuse_all_) return;

@@ -99,6 +99,7 @@ struct Session {
   std::optional<ConnectionId> connection;  // set while a client is connected
   std::unique_ptr<Flow> flow;              // null: nothing in flight, queued or awaiting PUBREL
   std::uint64_t dropped = 0;
+  std::shared_ptr<const ClientAcl> acl;  // of its latest connection; null: everything allowed
 
   Flow& flows() {
     if (!flow) flow = std::make_unique<Flow>();
@@ -128,9 +129,12 @@ struct Connection {
   Clock::time_point last_packet;
   Session* session = nullptr;
   std::unique_ptr<Will> will;  // a pointer: most clients set none
+  std::shared_ptr<const PasswordCheck> passwords;  // ConnectionInfo::passwords
+  std::shared_ptr<const Acl> acl_source;            // ConnectionInfo::acl (or a reload)
+  std::shared_ptr<const ClientAcl> acl;             // compiled at CONNECT; null: everything allowed
 };
 
-enum class Action { publish, subscribe };
+enum class Action { publish, subscribe, read };
 
 }  // namespace
 
@@ -161,10 +165,39 @@ struct BrokerCore::Impl {
 
   void send(ConnectionId id, const Packet& p) { out.send(id, encode(p)); }
 
-  // The single place where an access-control decision would be made. Everything is allowed for now.
-  bool authorize([[maybe_unused]] const Connection& c, [[maybe_unused]] Action action,
-                 [[maybe_unused]] std::string_view topic) const {
-    return true;
+  // Access control (acl.hpp). SUBSCRIBE is always granted, as Mosquitto 2.0 does: read access is checked for
+  // each message at delivery (route() and retained messages), with the session's ACL.
+  static bool authorize(const Connection& c, Action action, std::string_view topic) {
+    if (!c.acl || action == Action::subscribe) return true;
+    return c.acl->allows(topic, action == Action::publish ? acl_write : acl_read);
+  }
+  static bool may_read(const Session& s, std::string_view topic) { return !s.acl || s.acl->allows(topic, acl_read); }
+
+  // Mosquitto 2.0's order: a certificate identity (use_identity_as_username) needs nothing more; a user name is
+  // checked against the listener's password_file when it has one (CONNACK 4 for a wrong password and for an
+  // unknown user alike); otherwise a verified certificate or allow_anonymous admits the client.
+  bool authenticate(Connection& c, const Connect& connect) {
+    if (c.username) return true;
+    if (c.passwords && connect.username) {
+      if (c.passwords->verify(*connect.username, connect.password)) return true;
+      out.log(fmt::format("connection from {} on {} (client '{}', user '{}') refused: bad user name or password",
+                          c.peer, c.listener, printable(connect.client_id), printable(*connect.username)));
+      refuse(c, ConnectReturnCode::bad_username_or_password, "bad user name or password");
+      return false;
+    }
+    if (c.certificate_authenticated || c.anonymous_allowed) return true;
+    out.log(fmt::format("connection from {} on {} (client '{}') refused: not authorised, no verified client "
+                        "certificate{}; set allow_anonymous true on this listener or give the client a {}",
+                        c.peer, c.listener, connect.client_id, c.passwords ? " or user name" : "",
+                        c.passwords ? "certificate or a user name and password" : "certificate"));
+    refuse(c, ConnectReturnCode::not_authorized, "not authorised");
+    return false;
+  }
+
+  void compile_acl(Connection& c) {
+    c.acl = c.acl_source ? std::make_shared<const ClientAcl>(c.acl_source, c.username, c.session->client_id)
+                         : nullptr;
+    c.session->acl = c.acl;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -294,14 +327,7 @@ struct BrokerCore::Impl {
       refuse(c, ConnectReturnCode::identifier_rejected, "client id contains control characters");
       return;
     }
-    // Authentication is decided by the listener (net layer); the core applies the outcome.
-    if (!c.certificate_authenticated && !c.anonymous_allowed) {
-      out.log(fmt::format("connection from {} on {} (client '{}') refused: not authorised, no verified client "
-                          "certificate; set allow_anonymous true on this listener or give the client a certificate",
-                          c.peer, c.listener, connect.client_id));
-      refuse(c, ConnectReturnCode::not_authorized, "not authorised");
-      return;
-    }
+    if (!authenticate(c, connect)) return;
     auto sit = sessions.find(connect.client_id);
     const bool takeover = sit != sessions.end() && sit->second.connection.has_value();
     if (!takeover && connected >= limits.max_connections) {
@@ -340,6 +366,7 @@ struct BrokerCore::Impl {
     c.last_packet = now;
     if (connect.will) c.will = std::make_unique<Will>(std::move(*connect.will));
     if (!c.username) c.username = std::move(connect.username);  // else: the certificate identity stays
+    compile_acl(c);
     send(c.id, ConnAck{present, ConnectReturnCode::accepted});
     out.log(fmt::format("client '{}' connected from {} on {} (user '{}', clean_session={}, keep_alive={}{})",
                         s->client_id, c.peer, c.listener, printable(c.username.value_or("")),
@@ -379,6 +406,7 @@ struct BrokerCore::Impl {
       auto sit = sessions.find(sub.client_id);
       if (sit == sessions.end()) continue;
       Session& s = sit->second;
+      if (!may_read(s, m.topic)) continue;
       const QoS q = min_qos(m.qos, sub.qos);  // downgrade to the subscription's QoS
       if (q == QoS::at_most_once && !s.connection) continue;  // QoS 0 is not queued for offline clients
       auto& bytes = encoded[qn(q)];
@@ -539,6 +567,7 @@ struct BrokerCore::Impl {
     // Retained messages for each new or replaced subscription, flagged retain.
     for (const auto* t : granted) {
       for (const Message* m : retained.match(t->filter)) {
+        if (!may_read(s, m->topic)) continue;
         deliver(s, Message{m->topic, m->payload, min_qos(m->qos, t->qos), true}, nullptr, 0);
       }
     }
@@ -600,6 +629,8 @@ void BrokerCore::on_open(ConnectionId id, ConnectionInfo info, Clock::time_point
   c->username = std::move(info.identity_username);
   c->certificate_authenticated = info.certificate_authenticated;
   c->anonymous_allowed = info.anonymous_allowed;
+  c->passwords = std::move(info.passwords);
+  c->acl_source = std::move(info.acl);
   c->reader = FrameReader(impl_->limits.max_packet_size);
   c->opened = now;
   c->last_packet = now;
@@ -624,6 +655,14 @@ void BrokerCore::on_close(ConnectionId id, Clock::time_point) {
     impl_->end_connection(id, "connection closed by peer or network", true, false);
   }
   impl_->flush_deferred();
+}
+
+void BrokerCore::set_acl(ConnectionId id, std::shared_ptr<const Acl> acl) {
+  auto it = impl_->connections.find(id);
+  if (it == impl_->connections.end()) return;
+  Connection& c = *it->second;
+  c.acl_source = std::move(acl);
+  if (c.connected) impl_->compile_acl(c);
 }
 
 void BrokerCore::on_tick(Clock::time_point now) {

@@ -24,7 +24,7 @@ pattern deny devices/%u/locked
 )";
 
 ClientAcl client(const Acl& acl, std::optional<std::string> user, std::string_view id = "c1") {
-  return ClientAcl(acl, user, id);
+  return ClientAcl(std::make_shared<const Acl>(acl), user, id);
 }
 }  // namespace
 

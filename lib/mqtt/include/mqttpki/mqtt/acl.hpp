@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -54,14 +55,15 @@ class AclSyntaxError : public std::runtime_error {
 [[nodiscard]] Acl parse_acl(std::string_view text);
 
 // The rules for one connected client, compiled once at CONNECT (patterns substituted), so that a check is a
-// walk over the few rules that can apply to it. Holds pointers into `acl`, which must outlive it.
+// walk over the few rules that can apply to it. Keeps `acl` alive (a reload swaps in a new one).
 class ClientAcl {
  public:
-  ClientAcl(const Acl& acl, const std::optional<std::string>& username, std::string_view client_id);
+  ClientAcl(std::shared_ptr<const Acl> acl, const std::optional<std::string>& username, std::string_view client_id);
   [[nodiscard]] bool allows(std::string_view topic, AclAccess access) const;
 
  private:
   static bool decide(const std::vector<AclRule>& rules, std::string_view topic, AclAccess access, bool& denied);
+  std::shared_ptr<const Acl> acl_;
   const std::vector<AclRule>* section_ = nullptr;  // the user's (or anonymous) rules, or none
   std::vector<AclRule> patterns_;                   // substituted
   bool refuse_all_ = false;

@@ -10,10 +10,12 @@
 // - QoS 0 messages are not queued for offline persistent sessions; QoS 1/2 are, up to
 //   max_queued_messages, after which further ones are dropped with one log line.
 // - A session taken over by a new connection ends the old one abnormally: its will is published.
-// - Persistent sessions do not expire. Clients may publish to $-topics (no ACL yet; the single place
-//   where publish/subscribe authorisation would go is BrokerCore::Impl::authorize).
+// - Persistent sessions do not expire. Without an ACL clients may publish to $-topics; with one (acl.hpp)
+//   the decisions are Mosquitto 2.0's, made in BrokerCore::Impl::authorize and at delivery.
 // - An empty client id with clean_session=1 gets an assigned id ("auto-..."); a client id with
 //   ASCII control characters is rejected with CONNACK 2.
+
+#include <mqttpki/mqtt/acl.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -40,6 +42,14 @@ struct BrokerLimits {
   std::uint16_t max_inflight = 20;                    // unacknowledged outgoing QoS 1/2 per session (0 = no limit)
 };
 
+// Checks a CONNECT user name and password (lib/net implements it with a Mosquitto password_file).
+class PasswordCheck {
+ public:
+  virtual ~PasswordCheck() = default;
+  [[nodiscard]] virtual bool verify(std::string_view username,
+                                    const std::optional<std::vector<std::uint8_t>>& password) const = 0;
+};
+
 // What the network layer knows about a connection before MQTT starts; it decides authentication
 // from its listener configuration (see lib/net) and tells the core the outcome.
 struct ConnectionInfo {
@@ -53,6 +63,11 @@ struct ConnectionInfo {
   bool certificate_authenticated = false;
   // The listener accepts clients without a verified certificate (allow_anonymous in effect).
   bool anonymous_allowed = false;
+  // password_file of the listener: a CONNECT user name (without a certificate identity) must pass it,
+  // else CONNACK 4. Null: user names are not checked.
+  std::shared_ptr<const PasswordCheck> passwords;
+  // acl_file of the listener (null: everything allowed), compiled for the client at CONNECT.
+  std::shared_ptr<const Acl> acl;
 };
 
 // Calls may come from inside any BrokerCore entry point. An implementation may call
@@ -94,6 +109,8 @@ class BrokerCore {
   // The network connection ended without the core asking (peer closed, I/O error): publishes the
   // will unless a DISCONNECT was received.
   void on_close(ConnectionId id, Clock::time_point now);
+  // A reloaded acl_file for an open connection (null: none); a connected client gets it at once.
+  void set_acl(ConnectionId id, std::shared_ptr<const Acl> acl);
   // Periodic tick (e.g. every second): enforces keep-alive (1.5x) and the CONNECT timeout.
   void on_tick(Clock::time_point now);
 
