@@ -24,8 +24,12 @@ Config file (--config, Mosquitto syntax): listener PORT [ADDRESS], cafile, certf
   allow_anonymous, per_listener_settings, max_connections, max_queued_messages (per client, QoS 1/2
   messages held, in flight included; default 1000; 0: no limit), max_inflight_messages (default 20),
   comments. 'listener PORT' without an address binds all IPv4 interfaces (0.0.0.0), as Mosquitto does.
+Access (Mosquitto 2.0 syntax and meaning): password_file FILE (as mosquitto_passwd writes it; a wrong or
+  unknown user gets CONNACK 4), acl_file FILE (user, topic, pattern with %u/%c); with either on a listener,
+  allow_anonymous defaults to false there. Check an ACL with 'mqttpki verify --broker ... --topic T'.
 Signals: SIGHUP reloads certfile, keyfile, cafile and crlfile for new connections (connected clients
-  stay; a failed reload keeps the old ones); SIGINT/SIGTERM stop.
+  stay; a failed reload keeps the old ones), and password_file and acl_file (the ACL applies to connected
+  clients at once); SIGINT/SIGTERM stop.
 Example:
   mqttpki broker --cafile ca.crt --certfile server.crt --keyfile server.key --require-certificate)";
 
