@@ -240,6 +240,36 @@ CheckReport check_setup(const SetupCheckOptions& o) {
   return report;
 }
 
+namespace {
+// Publishes a unique payload to o.topic and waits for it on a subscription to the same topic.
+void check_topic_access(CheckReport& report, Client& client, const RemoteCheckOptions& o) {
+  const std::string payload = "mqttpki verify " + random_suffix();
+  bool echoed = false;
+  bool retained_seen = false;
+  check(report, fmt::format("subscribe to '{}'", o.topic), [&] {
+    auto granted = client.subscribe({{o.topic, 1}});
+    const bool ok = !granted.empty() && granted[0] != 0x80;
+    return std::pair{ok, std::string(ok ? "granted (an ACL may still filter what is delivered)" : "refused")};
+  });
+  client.publish(o.topic, payload, 1, false);
+  const auto deadline = std::chrono::steady_clock::now() + o.timeout;
+  while (!echoed && std::chrono::steady_clock::now() < deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto msg = client.receive(std::max(left, std::chrono::milliseconds(1)));
+    if (!msg) break;
+    if (msg->topic == o.topic && msg->retain) retained_seen = true;
+    if (msg->topic == o.topic && msg->payload_string() == payload) echoed = true;
+  }
+  const std::string read_detail = echoed          ? "our message came back"
+                                  : retained_seen ? "a retained message on it was delivered"
+                                                  : "nothing came back within the timeout";
+  report.items.push_back({fmt::format("may read '{}'", o.topic), echoed || retained_seen, read_detail});
+  std::string write_detail = echoed ? "our message was delivered" : "the broker acknowledged it but delivered nothing";
+  if (!echoed && !retained_seen) write_detail += " (refused to publish or to read: one identity cannot tell which)";
+  report.items.push_back({fmt::format("may publish to '{}'", o.topic), echoed, write_detail});
+}
+}  // namespace
+
 CheckReport check_remote_broker(const RemoteCheckOptions& o) {
   CheckReport report;
   const std::string topic = "mqttpki/verify/" + random_suffix();
@@ -252,6 +282,8 @@ CheckReport check_remote_broker(const RemoteCheckOptions& o) {
   co.tls.keyfile = o.keyfile;
   co.timeout = o.timeout;
   co.client_id = o.client_id.empty() ? "mqttpki-verify-" + random_suffix() : o.client_id;
+  co.username = o.username;
+  co.password = o.password;
   Client client(co);
   bool connected = false;
   check(report, fmt::format("TLS handshake with {}:{}, server certificate verified for '{}'", o.host, o.port, o.host),
@@ -261,6 +293,11 @@ CheckReport check_remote_broker(const RemoteCheckOptions& o) {
           return std::pair{true, fmt::format("{}; CONNECT accepted", cr.tls_summary)};
         });
   if (!connected) return report;
+  if (!o.topic.empty()) {
+    check_topic_access(report, client, o);
+    client.disconnect();
+    return report;
+  }
   check(report, "subscribe, publish and receive one QoS 1 message", [&] {
     auto granted = client.subscribe({{topic, 1}});
     if (granted.empty() || granted[0] == 0x80) {
