@@ -198,6 +198,10 @@ struct BrokerCore::Impl {
     c.acl = c.acl_source ? std::make_shared<const ClientAcl>(c.acl_source, c.username, c.session->client_id)
                          : nullptr;
     c.session->acl = c.acl;
+    if (c.acl && c.acl->refuses_all())
+      out.log(fmt::format("{} (user '{}'): its user name or client id contains '+' or '#', so the ACL refuses it "
+                          "every topic",
+                          who(c), printable(c.username.value_or(""))));
   }
 
   // -------------------------------------------------------------------------------------------

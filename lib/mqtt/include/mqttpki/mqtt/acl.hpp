@@ -60,6 +60,8 @@ class ClientAcl {
  public:
   ClientAcl(std::shared_ptr<const Acl> acl, const std::optional<std::string>& username, std::string_view client_id);
   [[nodiscard]] bool allows(std::string_view topic, AclAccess access) const;
+  // The user name or client id contains '+' or '#': every topic is refused.
+  [[nodiscard]] bool refuses_all() const noexcept { return refuse_all_; }
 
  private:
   static bool decide(const std::vector<AclRule>& rules, std::string_view topic, AclAccess access, bool& denied);
