@@ -3,7 +3,8 @@
 real mosquitto_passwd, $7$ and $6$ hashes) loaded by OUR broker and by Mosquitto 2.0 side by side; the same
 client actions (paho, mosquitto_pub/sub) must give the same outcomes on both: allowed, subscription granted but
 nothing delivered, publish acknowledged but dropped, retained messages filtered, wrong password, unknown user,
-anonymous refused, a '+' user name refused everything, and a SIGHUP reload of both files.
+anonymous refused, a '+' user name refused everything, a device on a mutual-TLS listener whose certificate CN
+is its user name (use_identity_as_username), and a SIGHUP reload of both files.
 
 Absence of a message is never judged by waiting: the publisher follows the forbidden message with a probe that
 a witness may read; once the witness has it, a SUBSCRIBE round trip on the subscriber's own connection (a fence)
@@ -11,6 +12,7 @@ proves that anything the broker sent it earlier has arrived."""
 import os
 import queue
 import signal
+import ssl
 import socket
 import subprocess
 import sys
@@ -26,6 +28,7 @@ except ImportError:
     sys.exit(77)
 
 MQTTPKI = os.environ["MQTTPKI"]
+SRC = os.environ["MQTTPKI_SOURCE_DIR"]
 MOSQUITTO = next((p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if os.path.exists(p)), None)
 for tool in ("mosquitto_passwd", "mosquitto_pub", "mosquitto_sub"):
     if not MOSQUITTO or subprocess.run(["which", tool], capture_output=True).returncode != 0:
@@ -73,16 +76,19 @@ def wait_port(port, proc, log):
 class Client:
     """A paho client whose events land in queues, so that every wait is bounded and explicit."""
 
-    def __init__(self, port, user=None, cid=None):
+    def __init__(self, port, user=None, cid=None, cert=None):
         self.events = queue.Queue()
         self.messages = []
         self.c = mqtt.Client(client_id=cid or f"c-{user}-{time.monotonic_ns()}", clean_session=True)
         if user:
             self.c.username_pw_set(user, USERS.get(user, OLD_USER[1] if user == OLD_USER[0] else None))
+        if cert:  # (certs folder, name): mutual TLS, server verified
+            self.c.tls_set(ca_certs=f"{cert[0]}/ca.crt", certfile=f"{cert[0]}/{cert[1]}.crt",
+                           keyfile=f"{cert[0]}/{cert[1]}.key", cert_reqs=ssl.CERT_REQUIRED)
         self.c.on_connect = lambda c, u, f, rc: self.events.put(("connack", rc))
         self.c.on_subscribe = lambda c, u, mid, granted: self.events.put(("suback", list(granted)))
         self.c.on_message = lambda c, u, m: self.events.put(("message", (m.topic, m.payload.decode(), m.retain)))
-        self.c.connect("127.0.0.1", port)
+        self.c.connect("localhost" if cert else "127.0.0.1", port)
         self.c.loop_start()
         self.rc = self.expect("connack")
 
@@ -183,6 +189,30 @@ def scenario(port):
     return r
 
 
+def tls_scenario(port, tls_port, certs):
+    """pi1 by certificate (CN=pi1 is its user name): its own lane only."""
+    r = {}
+    logger, ctl = Client(port, "logger"), Client(port, "ctl")
+    pi1 = Client(tls_port, cid="pi1-tls", cert=(certs, "client"))
+    r["tls pi1 connects by certificate"] = pi1.rc
+    logger.subscribe("sensors/#", "probe/#")
+    pi1.subscribe("commands/#")
+    pi1.publish("sensors/pi1/tls", "1")
+    pi1.publish("sensors/pi2/tls", "forged")
+    pi1.publish("probe/tls", "p")
+    logger.wait_for("probe/tls")
+    r["tls logger received"] = sorted(t for t, _, retained in logger.messages
+                                      if t.startswith("sensors/") and not retained)
+    ctl.publish("commands/pi2/x", "not for pi1")
+    ctl.publish("commands/pi1/x", "for pi1")
+    ctl.publish("probe/tls2", "p")
+    logger.wait_for("probe/tls2")
+    r["tls pi1 received"] = pi1.fence()
+    for c in (logger, ctl, pi1):
+        c.close()
+    return r
+
+
 def cli(port, *args, timeout=WAIT):
     p = subprocess.run(list(args) + ["-h", "127.0.0.1", "-p", str(port)], capture_output=True, text=True,
                        timeout=timeout + 5)
@@ -239,25 +269,30 @@ EXPECTED = {
     "mosquitto_pub forged retained (acked, dropped)": 0, "mosquitto_sub logger": "sensors/pi1/cli hello",
     "mosquitto_sub pi2": "probe/cli probe",
     "new user after SIGHUP": 0, "mosquitto_sub pi2 after SIGHUP": "sensors/pi1/cli hello",
+    "tls pi1 connects by certificate": 0, "tls logger received": ["sensors/pi1/tls"],
+    "tls pi1 received": ["commands/pi1/x"],
 }
 # Refused logins: CONNACK 4 (bad user name or password) from our broker, as the issue and MQTT 3.1.1 say;
 # Mosquitto 2.0.11 answers 5 (not authorised) to all three. Either way the client is refused.
 REFUSED = {"wrong password": (4, 5), "unknown user": (4, 5), "user without password": (4, 5)}
 
 
-def run_broker(kind, tmp, pwfile, aclfile):
-    port = free_port()
+def run_broker(kind, tmp, pwfile, aclfile, certs):
+    port, tls_port = free_port(), free_port()
     conf = os.path.join(tmp, f"{kind}.conf")
     log = os.path.join(tmp, f"{kind}.log")
     with open(conf, "w") as f:
         if kind == "mosquitto":
             import pwd
             f.write(f"user {pwd.getpwuid(os.getuid()).pw_name}\nlog_dest stderr\nlog_type all\n")
-        f.write(f"listener {port} 127.0.0.1\npassword_file {pwfile}\nacl_file {aclfile}\n")
+        f.write(f"password_file {pwfile}\nacl_file {aclfile}\nlistener {port} 127.0.0.1\n"
+                f"listener {tls_port} 127.0.0.1\ncafile {certs}/ca.crt\ncertfile {certs}/server.crt\n"
+                f"keyfile {certs}/server.key\nrequire_certificate true\nuse_identity_as_username true\n")
     cmd = [MOSQUITTO, "-c", conf] if kind == "mosquitto" else [MQTTPKI, "broker", "--config", conf]
     proc = subprocess.Popen(cmd, stdout=open(log + ".out", "w"), stderr=open(log, "w"))
     wait_port(port, proc, log)
-    return proc, port, log
+    wait_port(tls_port, proc, log)
+    return proc, port, tls_port, log
 
 
 def main():
@@ -265,6 +300,8 @@ def main():
     procs = []
     try:
         results = {}
+        certs = os.path.join(tmp, "c")
+        subprocess.run(["sh", f"{SRC}/tests/interop/make_test_certs.sh", certs], check=True, stdout=subprocess.DEVNULL)
         for kind in ("ours", "mosquitto"):
             # Each broker gets its own copy: the reload scenario edits them.
             pwfile, aclfile = os.path.join(tmp, f"{kind}.pw"), os.path.join(tmp, f"{kind}.acl")
@@ -276,9 +313,10 @@ def main():
                                       capture_output=True, text=True, check=True).stdout
             with open(aclfile, "w") as f:
                 f.write(template + TEST_LINES)
-            proc, port, log = run_broker(kind, tmp, pwfile, aclfile)
+            proc, port, tls_port, log = run_broker(kind, tmp, pwfile, aclfile, certs)
             procs.append(proc)
             r = scenario(port)
+            r.update(tls_scenario(port, tls_port, certs))
             r.update(cli_scenario(port))
             r.update(reload_scenario(port, proc, pwfile, aclfile))
             results[kind] = r
