@@ -495,6 +495,7 @@ struct BrokerCore::Impl {
     while (s.connection && s.queued_count() != 0 && !inflight_full(s)) {
       Message m = std::move(s.flow->queue.front());
       s.flow->queue.pop_front();
+      if (!may_read(s, m.topic)) continue;  // queued before an acl_file reload took the right away
       send_new(s, std::move(m), nullptr, 0);
     }
   }

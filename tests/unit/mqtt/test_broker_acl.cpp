@@ -48,7 +48,7 @@ struct AclBroker {
 
   // Returns the connection and its CONNACK code.
   std::pair<ConnectionId, ConnectReturnCode> connect(std::optional<std::string> user, std::string_view password,
-                                                     bool anonymous_allowed = false) {
+                                                     bool anonymous_allowed = false, std::string client_id = "") {
     ConnectionInfo info;
     info.peer = "127.0.0.1:1";
     info.listener = "plain:1883";
@@ -58,7 +58,8 @@ struct AclBroker {
     const ConnectionId id = next++;
     core.on_open(id, std::move(info), Clock::time_point{});
     Connect c;
-    c.client_id = fmt_id(id);
+    c.client_id = client_id.empty() ? fmt_id(id) : client_id;
+    c.clean_session = client_id.empty();
     c.username = std::move(user);
     if (c.username) c.password = bytes(password);
     feed(id, c);
@@ -130,4 +131,21 @@ TEST_CASE("broker acl: retained messages are filtered by read access; a reload a
   b.core.set_acl(pi2, std::make_shared<const Acl>(parse_acl("topic read sensors/#\npattern readwrite sensors/#\n")));
   b.feed(pi1, pub("sensors/pi1/u", "n", QoS::at_most_once, false, 0));
   CHECK(b.topics(pi2) == std::vector<std::string>{"sensors/pi1/u"});
+}
+
+TEST_CASE("broker acl: messages queued for an offline session are checked again with the ACL of its reconnection") {
+  AclBroker b;
+  auto [pi2, code] = b.connect("pi2", "secret", false, "pi2-persistent");
+  REQUIRE(code == ConnectReturnCode::accepted);
+  b.acl = std::make_shared<const Acl>(parse_acl("pattern readwrite sensors/#\n"));
+  b.core.set_acl(pi2, b.acl);
+  b.feed(pi2, Subscribe{1, {{"sensors/#", QoS::at_least_once}}});
+  b.core.on_close(pi2, Clock::time_point{});
+  const auto pi1 = b.user("pi1");
+  b.feed(pi1, pub("sensors/pi1/a", "1", QoS::at_least_once, false, 3));
+  b.acl = std::make_shared<const Acl>(parse_acl("pattern write sensors/%u/#\n"));  // the reload: pi2 reads nothing
+  auto [again, code2] = b.connect("pi2", "secret", false, "pi2-persistent");
+  REQUIRE(code2 == ConnectReturnCode::accepted);
+  b.feed(again, pub("sensors/pi2/b", "2", QoS::at_least_once, false, 4));
+  CHECK(b.topics(again).empty());
 }
