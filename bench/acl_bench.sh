@@ -12,35 +12,20 @@
 #
 # Usage: bench/acl_bench.sh [MQTTPKI_BINARY]   (default: build/apps/mqttpki/mqttpki; build it Release)
 # Environment: MSGS (QoS 0 messages per run, default 50000), ROUNDS (default 3; the table shows the median).
-set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 MQTTPKI=$(realpath "${1:-$here/../build/apps/mqttpki/mqttpki}")
+MQTTPKI_SOURCE_DIR=$(cd "$here/.." && pwd)
+# The tests' helpers: a temp folder $T (the working folder, removed at exit with the brokers: track_pid),
+# free_port, wait_port.
+. "$MQTTPKI_SOURCE_DIR/tests/lib.sh"
 MSGS=${MSGS:-50000}
 ROUNDS=${ROUNDS:-3}
-PYTHON=/usr/bin/python3
-[ -x "$PYTHON" ] || PYTHON=python3
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 die() { echo "acl_bench: $*" >&2; exit 1; }
 [ -x "$MQTTPKI" ] || die "$MQTTPKI not found; build it: cmake --build build --target mqttpki"
 [ -x "$MOSQUITTO" ] || die "mosquitto not found (apt-get install mosquitto)"
 for c in mosquitto_pub mosquitto_sub mosquitto_passwd; do command -v $c >/dev/null || die "$c not found"; done
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/acl-bench.XXXXXX")
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$W"
-}
-trap cleanup EXIT
-cd "$W"
-free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() {
-  local i
-  for ((i = 0; i < 200; i++)); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
-  return 1
-}
+W=$T
 now() { date +%s.%N; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / hz }' "/proc/$1/stat"; }
@@ -71,7 +56,7 @@ start() {  # start NAME ours|mosq ACL(yes|no)
     [ "$3" = yes ] && printf 'acl_file %s/acl\n' "$W"
   } >"$1.conf"
   if [ "$2" = mosq ]; then "$MOSQUITTO" -c "$1.conf" >"$1.log" 2>&1 & else "$MQTTPKI" broker --config "$1.conf" >"$1.out" 2>"$1.log" & fi
-  pids+=("$!")
+  track_pid "$!"
   PID[$1]=$!
   wait_port "$port" || die "$1 did not start: $(cat "$1.log")"
 }

@@ -1,4 +1,5 @@
 #include <mqttpki/mqtt/acl.hpp>
+#include <mqttpki/mqtt/text_lines.hpp>
 #include <mqttpki/mqtt/topic.hpp>
 
 #include <fmt/format.h>
@@ -6,18 +7,10 @@
 namespace mqttpki::mqtt {
 namespace {
 
-constexpr std::string_view kBlanks = " \t\r\n\v\f";
-
-std::string_view trim(std::string_view s) {
-  const auto b = s.find_first_not_of(kBlanks);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(kBlanks) - b + 1);
-}
-
 // Splits off the first word; `rest` keeps what follows, trimmed.
 std::string_view first_word(std::string_view line, std::string_view& rest) {
-  const auto e = line.find_first_of(kBlanks);
-  rest = e == std::string_view::npos ? std::string_view{} : trim(line.substr(e));
+  const auto e = line.find_first_of(blank_chars);
+  rest = e == std::string_view::npos ? std::string_view{} : trim_blanks(line.substr(e));
   return line.substr(0, e);
 }
 
@@ -79,15 +72,7 @@ std::optional<std::string> substitute(const AclRule& p, const std::optional<std:
 Acl parse_acl(std::string_view text) {
   Acl acl;
   std::vector<AclRule>* section = &acl.anonymous;
-  int line = 0;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    auto end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    const std::string_view raw = trim(text.substr(pos, end - pos));
-    pos = end + 1;
-    ++line;
-    if (raw.empty() || raw.front() == '#') continue;
+  for_each_content_line(text, [&](int line, std::string_view raw) {
     std::string_view args;
     const std::string_view keyword = first_word(raw, args);
     if (keyword == "topic") {
@@ -102,7 +87,7 @@ Acl parse_acl(std::string_view text) {
                                              "'topic [ACCESS] TOPIC' and 'pattern [ACCESS] TOPIC'",
                                              keyword.substr(0, 40)));
     }
-  }
+  });
   return acl;
 }
 

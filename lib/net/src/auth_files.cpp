@@ -1,5 +1,6 @@
 #include <mqttpki/net/auth_files.hpp>
 
+#include <mqttpki/mqtt/text_lines.hpp>
 #include <mqttpki/pki/error.hpp>
 
 #include <fmt/format.h>
@@ -11,14 +12,6 @@
 
 namespace mqttpki::net {
 namespace {
-
-constexpr std::string_view kBlanks = " \t\r\n\v\f";
-
-std::string_view trim(std::string_view s) {
-  const auto b = s.find_first_not_of(kBlanks);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(kBlanks) - b + 1);
-}
 
 std::string read_file(const std::string& path, std::string_view directive) {
   std::ifstream in(path, std::ios::binary);
@@ -41,30 +34,23 @@ const pki::PasswordHash& dummy_hash() {
 
 std::shared_ptr<const PasswordFile> PasswordFile::parse(std::string_view text, std::string_view filename) {
   auto file = std::make_shared<PasswordFile>();
-  int line = 0;
-  for (std::size_t pos = 0; pos < text.size();) {
-    auto end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    const std::string_view raw = trim(text.substr(pos, end - pos));
-    pos = end + 1;
-    ++line;
-    if (raw.empty() || raw.front() == '#') continue;
+  mqtt::for_each_content_line(text, [&](int line, std::string_view raw) {
     const auto fail = [&](std::string_view what) {
       throw Error(Errc::invalid_argument, fmt::format("{}:{}: {}", filename, line, what));
     };
     const auto colon = raw.find(':');
     if (colon == std::string_view::npos) fail("not a 'USER:HASH' line; write the file with mosquitto_passwd");
-    const std::string_view user = trim(raw.substr(0, colon));
+    const std::string_view user = mqtt::trim_blanks(raw.substr(0, colon));
     if (user.empty()) fail("empty user name; remove the line");
     try {
-      auto hash = pki::parse_password_hash(trim(raw.substr(colon + 1)));
+      auto hash = pki::parse_password_hash(mqtt::trim_blanks(raw.substr(colon + 1)));
       if (!file->users_.emplace(std::string(user), std::move(hash)).second)
         fail("user named twice; keep one line per user");
     } catch (const Error& e) {
       if (e.code() != Errc::bad_format) throw;
       fail(e.what());
     }
-  }
+  });
   return file;
 }
 
