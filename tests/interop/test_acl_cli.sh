@@ -62,6 +62,11 @@ expect_match "verify reports the read refusal" "\[FAIL\] may read 'sensors/pi1/t
 expect_fail "verify --topic: a filter is refused" "is not a topic name" "$MQTTPKI" verify --broker "localhost:$TLSP" \
   --cafile "$C/ca.crt" --cert "$C/client.crt" --key "$C/client.key" --topic 'sensors/#'
 
+# a missing file refuses the start, naming it
+sed "s|password_file $T/pw|password_file $T/missing.pw|" "$T/broker.conf" >"$T/missing.conf"
+expect_fail "missing password_file" "cannot read password_file $T/missing.pw: No such file or directory" \
+  timeout 10 "$MQTTPKI" broker --config "$T/missing.conf"
+
 # SIGHUP: a broken acl_file keeps the previous one
 echo "topic bogus x" >>"$T/acl"
 kill -HUP "$(jobs -p | head -n 1)" 2>/dev/null || true
