@@ -4,7 +4,8 @@ real mosquitto_passwd, $7$ and $6$ hashes) loaded by OUR broker and by Mosquitto
 client actions (paho, mosquitto_pub/sub) must give the same outcomes on both: allowed, subscription granted but
 nothing delivered, publish acknowledged but dropped, retained messages filtered, wrong password, unknown user,
 anonymous refused, a '+' user name refused everything, a device on a mutual-TLS listener whose certificate CN
-is its user name (use_identity_as_username), and a SIGHUP reload of both files.
+is its user name (use_identity_as_username), a third listener without either file (per_listener_settings), and
+a SIGHUP reload of both files.
 
 Absence of a message is never judged by waiting: the publisher follows the forbidden message with a probe that
 a witness may read; once the witness has it, a SUBSCRIBE round trip on the subscriber's own connection (a fence)
@@ -213,6 +214,23 @@ def tls_scenario(port, tls_port, certs):
     return r
 
 
+def open_listener_scenario(port, open_port):
+    """per_listener_settings: the third listener has neither file, so its clients are not checked."""
+    r = {"open listener: wrong password": connect_rc(open_port, "pi1", "nope"),
+         "open listener: anonymous": connect_rc(open_port, None, None)}
+    logger = Client(port, "logger")
+    logger.subscribe("sensors/#", "probe/#")
+    anon = Client(open_port, cid="anon-open")
+    anon.publish("sensors/anyone/x", "1")
+    anon.publish("probe/open", "p")
+    logger.wait_for("probe/open")
+    r["open listener: logger received"] = sorted(t for t, _, retained in logger.messages
+                                                 if t.startswith("sensors/") and not retained)
+    for c in (logger, anon):
+        c.close()
+    return r
+
+
 def cli(port, *args, timeout=WAIT):
     p = subprocess.run(list(args) + ["-h", "127.0.0.1", "-p", str(port)], capture_output=True, text=True,
                        timeout=timeout + 5)
@@ -271,6 +289,8 @@ EXPECTED = {
     "new user after SIGHUP": 0, "mosquitto_sub pi2 after SIGHUP": "sensors/pi1/cli hello",
     "tls pi1 connects by certificate": 0, "tls logger received": ["sensors/pi1/tls"],
     "tls pi1 received": ["commands/pi1/x"],
+    "open listener: wrong password": 0, "open listener: anonymous": 0,
+    "open listener: logger received": ["sensors/anyone/x"],
 }
 # Refused logins: CONNACK 4 (bad user name or password) from our broker, as the issue and MQTT 3.1.1 say;
 # Mosquitto 2.0.11 answers 5 (not authorised) to all three. Either way the client is refused.
@@ -278,21 +298,23 @@ REFUSED = {"wrong password": (4, 5), "unknown user": (4, 5), "user without passw
 
 
 def run_broker(kind, tmp, pwfile, aclfile, certs):
-    port, tls_port = free_port(), free_port()
+    port, tls_port, open_port = free_port(), free_port(), free_port()
     conf = os.path.join(tmp, f"{kind}.conf")
     log = os.path.join(tmp, f"{kind}.log")
     with open(conf, "w") as f:
         if kind == "mosquitto":
             import pwd
             f.write(f"user {pwd.getpwuid(os.getuid()).pw_name}\nlog_dest stderr\nlog_type all\n")
-        f.write(f"password_file {pwfile}\nacl_file {aclfile}\nlistener {port} 127.0.0.1\n"
+        f.write(f"per_listener_settings true\nlistener {port} 127.0.0.1\npassword_file {pwfile}\nacl_file {aclfile}\n"
                 f"listener {tls_port} 127.0.0.1\ncafile {certs}/ca.crt\ncertfile {certs}/server.crt\n"
-                f"keyfile {certs}/server.key\nrequire_certificate true\nuse_identity_as_username true\n")
+                f"keyfile {certs}/server.key\nrequire_certificate true\nuse_identity_as_username true\n"
+                f"acl_file {aclfile}\nlistener {open_port} 127.0.0.1\nallow_anonymous true\n")
     cmd = [MOSQUITTO, "-c", conf] if kind == "mosquitto" else [MQTTPKI, "broker", "--config", conf]
     proc = subprocess.Popen(cmd, stdout=open(log + ".out", "w"), stderr=open(log, "w"))
     wait_port(port, proc, log)
     wait_port(tls_port, proc, log)
-    return proc, port, tls_port, log
+    wait_port(open_port, proc, log)
+    return proc, port, tls_port, open_port, log
 
 
 def main():
@@ -313,10 +335,11 @@ def main():
                                       capture_output=True, text=True, check=True).stdout
             with open(aclfile, "w") as f:
                 f.write(template + TEST_LINES)
-            proc, port, tls_port, log = run_broker(kind, tmp, pwfile, aclfile, certs)
+            proc, port, tls_port, open_port, log = run_broker(kind, tmp, pwfile, aclfile, certs)
             procs.append(proc)
             r = scenario(port)
             r.update(tls_scenario(port, tls_port, certs))
+            r.update(open_listener_scenario(port, open_port))
             r.update(cli_scenario(port))
             r.update(reload_scenario(port, proc, pwfile, aclfile))
             results[kind] = r
