@@ -517,7 +517,7 @@ std::vector<BoundListener> Broker::start() {
                               im.options.config.source, cfg.port, cfg.address));
     tcp::endpoint ep(addr, cfg.port);
     auto l = std::make_unique<Listener>(Listener{cfg, detail::Transport::Acceptor(im.io), std::move(ctx), "",
-                                                          std::move(auth[im.listeners.size()])});
+                                                 std::move(auth[im.listeners.size()])});
     auto fail = [&](std::string_view step) {
       throw Error(Errc::network, fmt::format("cannot {} {}:{}: {}; pick another port or stop what uses it", step,
                                              addr_text, cfg.port, ec.message()));
