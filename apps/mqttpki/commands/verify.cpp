@@ -84,7 +84,8 @@ class VerifyCommand final : public Command {
       }
       if (!topic_.empty() && !mqtt::valid_topic_name(topic_))
         throw Error(Errc::invalid_argument,
-                    fmt::format("--topic '{}' is not a topic name (no '+' or '#'): name one topic a device uses", topic_));
+                    fmt::format("--topic '{}' is not a topic name (no '+' or '#'): name one topic a device uses",
+                                topic_));
       for (const auto& f : {o.cafile, o.certfile, o.keyfile})
         if (!f.empty()) (void)store::read_file(f);  // clear error if missing
       if (!username_.empty()) o.username = username_;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -21,13 +22,6 @@ std::string read_file(const std::string& path, std::string_view directive) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// Unknown users are checked against this, so that they take as long as known ones.
-const pki::PasswordHash& dummy_hash() {
-  static const pki::PasswordHash h = pki::parse_password_hash(
-      "$7$101$AAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==");
-  return h;
 }
 
 }  // namespace
@@ -51,13 +45,18 @@ std::shared_ptr<const PasswordFile> PasswordFile::parse(std::string_view text, s
       fail(e.what());
     }
   });
+  file->dummy_.iterations = 101;  // mosquitto_passwd's default
+  for (const auto& entry : file->users_)
+    file->dummy_.iterations = std::max(file->dummy_.iterations, entry.second.iterations);
+  file->dummy_.salt.assign(12, 0);
+  file->dummy_.hash.assign(64, 0);
   return file;
 }
 
 bool PasswordFile::verify(std::string_view username, const std::optional<std::vector<std::uint8_t>>& password) const {
   const auto it = users_.find(username);
   const std::vector<std::uint8_t> none;
-  const bool match = pki::password_matches(it == users_.end() ? dummy_hash() : it->second, password ? *password : none);
+  const bool match = pki::password_matches(it == users_.end() ? dummy_ : it->second, password ? *password : none);
   return it != users_.end() && password && match;
 }
 

@@ -19,8 +19,8 @@ constexpr std::size_t kHashSize = 64;  // SHA-512
 }
 
 Bytes base64_decode(std::string_view text, const char* field) {
-  const bool alphabet_ok = text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") ==
-                           std::string_view::npos;
+  constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+  const bool alphabet_ok = text.find_first_not_of(alphabet) == std::string_view::npos;
   if (text.empty() || text.size() % 4 != 0 || !alphabet_ok) bad(std::string("has a malformed base64 ") + field);
   Bytes out(text.size() / 4 * 3);
   const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),

@@ -31,6 +31,7 @@ class PasswordFile final : public mqtt::PasswordCheck {
 
  private:
   std::map<std::string, pki::PasswordHash, std::less<>> users_;
+  pki::PasswordHash dummy_;  // for unknown users: the file's highest PBKDF2 cost
 };
 
 // Throws mqttpki::Error (invalid_argument) "FILE:LINE: ..." naming the fix.
