@@ -11,7 +11,7 @@ mosquitto_passwd -c -b "$T/pw" pi1 'pi1 secret' >/dev/null
 mosquitto_passwd -b "$T/pw" logger logger-pw >/dev/null
 printf 'pi1 secret\n' >"$T/pi1.pass"
 "$MQTTPKI" template mosquitto-acl >"$T/acl"
-printf '\nuser pi1\ntopic readwrite echo/pi1\n' >>"$T/acl"
+printf '\nuser pi1\ntopic readwrite echo/pi1\nuser pi2\ntopic read sensors/pi1/#\ntopic read commands/pi1/#\n' >>"$T/acl"
 
 PLAIN=$(free_port)
 TLSP=$(free_port)
@@ -59,6 +59,16 @@ expect_match "verify says pi1 may publish" "\[ ok \] may publish to 'echo/pi1'" 
 expect_fail "verify --topic: write-only topic" "check\(s\) failed" timeout 20 "$MQTTPKI" verify --broker "localhost:$TLSP" \
   --cafile "$C/ca.crt" --cert "$C/client.crt" --key "$C/client.key" --topic sensors/pi1/temp --timeout 2
 expect_match "verify reports the read refusal" "\[FAIL\] may read 'sensors/pi1/temp'" "$T/.out"
+# with a reader (pi2 may read pi1's topics), a write-only topic and a read-only one are told apart
+READER=(--reader-cert "$C/client2.crt" --reader-key "$C/client2.key")
+expect_fail "verify --topic with a reader: write-only topic" "check\(s\) failed" timeout 20 "$MQTTPKI" verify \
+  --broker "localhost:$TLSP" --cafile "$C/ca.crt" --cert "$C/client.crt" --key "$C/client.key" "${READER[@]}" \
+  --topic sensors/pi1/temp --timeout 2
+expect_match "the reader shows pi1 may publish" "\[ ok \] may publish to 'sensors/pi1/temp': the reader received" "$T/.out"
+expect_fail "verify --topic with a reader: read-only topic" "check\(s\) failed" timeout 20 "$MQTTPKI" verify \
+  --broker "localhost:$TLSP" --cafile "$C/ca.crt" --cert "$C/client.crt" --key "$C/client.key" "${READER[@]}" \
+  --topic commands/pi1/x --timeout 2
+expect_match "the reader shows pi1 may not publish" "\[FAIL\] may publish to 'commands/pi1/x'" "$T/.out"
 expect_fail "verify --topic: a filter is refused" "is not a topic name" "$MQTTPKI" verify --broker "localhost:$TLSP" \
   --cafile "$C/ca.crt" --cert "$C/client.crt" --key "$C/client.key" --topic 'sensors/#'
 

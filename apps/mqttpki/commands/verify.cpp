@@ -54,6 +54,10 @@ class VerifyCommand final : public Command {
     add_mqtt_login_options(app, username_, password_, password_file_);
     app.add_option("--topic", topic_,
                    "With --broker: check whether this identity may publish to and read TOPIC (an ACL check)");
+    app.add_option("--reader-cert", reader_cert_,
+                   "With --topic: certificate of an identity that may read TOPIC (e.g. the logger), so that a "
+                   "publish is seen to pass even when this identity may not read it back");
+    app.add_option("--reader-key", reader_key_, "With --reader-cert: its private key");
     app.add_option("--timeout", timeout_s_, "Seconds to wait for each network step")->capture_default_str();
     app.add_flag("--json", json_, "Print the checklist as JSON");
     app.footer(
@@ -86,11 +90,16 @@ class VerifyCommand final : public Command {
         throw Error(Errc::invalid_argument,
                     fmt::format("--topic '{}' is not a topic name (no '+' or '#'): name one topic a device uses",
                                 topic_));
-      for (const auto& f : {o.cafile, o.certfile, o.keyfile})
+      for (const auto& f : {o.cafile, o.certfile, o.keyfile, reader_cert_, reader_key_})
         if (!f.empty()) (void)store::read_file(f);  // clear error if missing
       if (!username_.empty()) o.username = username_;
       o.password = mqtt_password(username_, password_, password_file_);
       o.topic = topic_;
+      if (!reader_cert_.empty() || !reader_key_.empty()) {
+        if (reader_cert_.empty() || reader_key_.empty() || topic_.empty())
+          throw Error(Errc::invalid_argument, "--reader-cert and --reader-key go together, with --topic");
+        o.reader = net::RemoteReader{reader_cert_, reader_key_, std::nullopt, std::nullopt};
+      }
       o.timeout = std::chrono::seconds(timeout_s_);
       title = fmt::format("broker {}", broker_);
       report = net::check_remote_broker(o);
@@ -167,7 +176,7 @@ class VerifyCommand final : public Command {
   }
 
   std::string dir_, server_, client_, host_ = "localhost", cafile_, server_cert_, server_key_, client_cert_,
-      client_key_, crlfile_, broker_, cert_, key_, username_, password_, password_file_, topic_;
+      client_key_, crlfile_, broker_, cert_, key_, username_, password_, password_file_, topic_, reader_cert_, reader_key_;
   bool static_only_ = false;
   bool json_ = false;
   int timeout_s_ = 10;
