@@ -20,13 +20,9 @@ import sys
 import tempfile
 import time
 
-try:
-    import paho.mqtt.client as mqtt
-except ImportError:
-    if os.path.exists("/usr/bin/python3") and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    print("SKIP: python3-paho-mqtt not installed")
-    sys.exit(77)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from paho_support import Tally, mqtt  # noqa: E402 (re-executes under Debian's python3 when paho is missing)
 
 MQTTPKI = os.environ["MQTTPKI"]
 SRC = os.environ["MQTTPKI_SOURCE_DIR"]
@@ -39,18 +35,9 @@ for tool in ("mosquitto_passwd", "mosquitto_pub", "mosquitto_sub"):
 USERS = {"pi1": "pi1-pw", "pi2": "pi2-pw", "logger": "logger-pw", "ctl": "ctl-pw", "ev+il": "evil-pw"}
 OLD_USER = ("old", "old-pw")  # hashed with -H sha512: the $6$ format of Mosquitto 1.6
 TEST_LINES = "\n# test only: a probe topic everyone (but a '+' name) may use\npattern readwrite probe/#\n"
-failures = []
-passes = 0
+tally = Tally()
+check = tally.check
 WAIT = 10  # seconds, bound of every wait
-
-
-def check(desc, cond, detail=""):
-    global passes
-    if cond:
-        passes += 1
-    else:
-        failures.append(f"{desc} {detail}")
-        print(f"FAIL: {desc} {detail}", file=sys.stderr)
 
 
 def free_port():
@@ -357,13 +344,13 @@ def main():
         for p in procs:
             p.kill()
             p.wait()
-        if failures:
+        if tally.failures:
             for name in sorted(os.listdir(tmp)):
                 if name.endswith(".log"):
                     print(f"--- {name}\n" + open(os.path.join(tmp, name)).read()[-3000:], file=sys.stderr)
         subprocess.run(["rm", "-rf", tmp])
-    print(f"acl interop: {passes} passed, {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+    print(f"acl interop: {tally.passes} passed, {len(tally.failures)} failed")
+    sys.exit(1 if tally.failures else 0)
 
 
 if __name__ == "__main__":
