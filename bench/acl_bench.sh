@@ -27,6 +27,7 @@ die() { echo "acl_bench: $*" >&2; exit 1; }
 for c in mosquitto_pub mosquitto_sub mosquitto_passwd; do command -v $c >/dev/null || die "$c not found"; done
 W=$T
 now() { date +%s.%N; }
+. "$here/sub_wait.sh"
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / hz }' "/proc/$1/stat"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
@@ -72,7 +73,7 @@ seq -f "%016.0f" "$MSGS" >lines.txt
 # throughput NAME: the subscriber first gets a retained "ready" message (so it is subscribed), then
 # mosquitto_pub -l publishes MSGS lines; the time runs from the first line to the last arrival.
 throughput() {
-  local b=$1 sub i t0 t1 got last=0 last_t
+  local b=$1 sub i t0 t1 got
   mosquitto_pub -h 127.0.0.1 -p "${PORT[$b]}" "${PUB[@]}" -t sensors/dev0007/ready -m ready -r -q 1
   : >sub.out
   mosquitto_sub -h 127.0.0.1 -p "${PORT[$b]}" "${SUB[@]}" -t 'sensors/#' -C $((MSGS + 1)) -W 120 >sub.out 2>sub.err &
@@ -83,16 +84,9 @@ throughput() {
   c0=$(cpu_s "${PID[$b]}")
   t0=$(now)
   mosquitto_pub -h 127.0.0.1 -p "${PORT[$b]}" "${PUB[@]}" -t sensors/dev0007/t -q 0 -l <lines.txt
-  last_t=$(now)
-  while kill -0 "$sub" 2>/dev/null; do  # stop waiting 2 s after the last arrival if some were dropped
-    got=$(wc -l <sub.out)
-    if [ "$got" != "$last" ]; then last=$got; last_t=$(now); fi
-    awk -v a="$last_t" -v z="$(now)" 'BEGIN { exit !(z - a > 2) }' && { kill "$sub" 2>/dev/null; break; }
-    sleep 0.02
-  done
-  wait "$sub" 2>/dev/null || true
-  got=$(($(wc -l <sub.out) - 1))
-  if [ "$got" -ge "$MSGS" ]; then t1=$(now); else t1=$last_t; fi
+  await_subscriber "$sub" "$MSGS" sub.out
+  got=$GOT
+  t1=$T1
   R[us.$b]+=" $(awk -v c="$(cpu_s "${PID[$b]}")" -v c0="$c0" -v n="$MSGS" 'BEGIN { printf "%.2f", (c - c0) * 1e6 / n }')"
   mosquitto_pub -h 127.0.0.1 -p "${PORT[$b]}" "${PUB[@]}" -t sensors/dev0007/ready -r -n -q 1
   R[lost.$b]=$((${R[lost.$b]:-0} + MSGS - got))
