@@ -62,6 +62,7 @@ wait_port() {
   return 1
 }
 now() { date +%s.%N; }
+. "$here/sub_wait.sh"
 # cpu_s PID: utime+stime in seconds
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
@@ -162,22 +163,15 @@ throughput() {  # throughput BROKER QOS N
     >sub.out 2>sub.err &
   local sub=$! i
   for ((i = 0; i < 400; i++)); do [ -s sub.out ] && break; sleep 0.01; done
-  local t0 t1 got=0 last=0 last_t
+  local t0 t1 got=0
   t0=$(now)
   # shellcheck disable=SC2046
   mosquitto_pub $(TLS_ARGS "$b") -i "tp-pub-$q" -t bench/data -q "$q" -l <lines.txt
-  # The subscriber exits after N messages; if the broker dropped some (a full queue), stop waiting once
-  # nothing has arrived for 2 s, and time the run to the last arrival.
-  last_t=$(now)
-  while kill -0 "$sub" 2>/dev/null; do
-    got=$(wc -l <sub.out)
-    if [ "$got" != "$last" ]; then last=$got; last_t=$(now); fi
-    awk -v a="$last_t" -v z="$(now)" 'BEGIN { exit !(z - a > 2) }' && { kill "$sub" 2>/dev/null; break; }
-    sleep 0.02
-  done
-  wait "$sub" 2>/dev/null || true
-  got=$(($(wc -l <sub.out) - 1))
-  if [ "$got" -ge "$n" ]; then t1=$(now); else t1=$last_t; fi
+  # The subscriber exits after N messages; if the broker dropped some (a full queue), the run is timed to the
+  # last arrival.
+  await_subscriber "$sub" "$n" sub.out
+  got=$GOT
+  t1=$T1
   # shellcheck disable=SC2046
   mosquitto_pub $(TLS_ARGS "$b") -t bench/ready -r -n -q 1  # clear the retained message
   R[lost$q.$b]=$((${R[lost$q.$b]:-0} + n - got))

@@ -3,6 +3,7 @@
 #   1. bench/pki_bench.sh     issuing from CSRs vs `openssl speed ecdsap256` and the seed guide's openssl loop
 #   2. bench/index_bench.sh   list / renew over a CA folder of N certificates (default 10,000)
 #   3. bench/broker_bench.sh  our broker vs Mosquitto: handshakes, QoS 0/1, latency, CPU, idle RSS
+#   4. bench/acl_bench.sh     our broker vs Mosquitto with and without a 1,000-line acl_file (QoS 0)
 # and prints each one's output with the machine, the commit, the date and the load, so that the whole log can go
 # next to the figures in docs/benchmarks.md. Each script prints ratios against a baseline it measures in the
 # same run. Run it when nothing else runs: the clients and the brokers share the machine's cores.
@@ -33,5 +34,8 @@ section "2. PKI: a CA folder of ${INDEX_N:-10000} certificates"
 
 section "3. Broker vs Mosquitto"
 "$here/broker_bench.sh" "$build/apps/mqttpki/mqttpki"
+
+section "4. Broker vs Mosquitto with a 1,000-line ACL"
+"$here/acl_bench.sh" "$build/apps/mqttpki/mqttpki"
 
 section "done"

@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
-all=(fuzz_pem_loaders fuzz_config fuzz_parsers fuzz_mqtt_decode fuzz_broker_core)
+all=(fuzz_pem_loaders fuzz_config fuzz_parsers fuzz_auth_files fuzz_mqtt_decode fuzz_broker_core)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 build=${FUZZ_BUILD:-build-fuzz}

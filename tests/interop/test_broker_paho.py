@@ -13,28 +13,14 @@ import tempfile
 import threading
 import time
 
-try:
-    import paho.mqtt.client as mqtt
-except ImportError:
-    # Debian's python3-paho-mqtt lives in the system interpreter; a pyenv/venv python3 may come first.
-    if os.path.exists("/usr/bin/python3") and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
-        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    print("SKIP: python3-paho-mqtt not installed")
-    sys.exit(77)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from paho_support import Tally, mqtt  # noqa: E402 (re-executes under Debian's python3 when paho is missing)
 
 MQTTPKI = os.environ["MQTTPKI"]
 SRC = os.environ["MQTTPKI_SOURCE_DIR"]
-failures = []
-passes = 0
-
-
-def check(desc, cond, detail=""):
-    global passes
-    if cond:
-        passes += 1
-    else:
-        failures.append(f"{desc} {detail}")
-        print(f"FAIL: {desc} {detail}", file=sys.stderr)
+tally = Tally()
+check = tally.check
 
 
 def start_broker(tmp, certs, name, certfile, keyfile):
@@ -181,8 +167,8 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passes} passed, {len(failures)} failed")
-    return 1 if failures else 0
+    print(f"{tally.passes} passed, {len(tally.failures)} failed")
+    return 1 if tally.failures else 0
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ expect_ok "our pub to our broker from the seed config" timeout 10 "$MQTTPKI" pub
 expect_ok "anonymous on our loopback plain listener" timeout 10 "$MQTTPKI" pub -h 127.0.0.1 -p "$P2" -t s -m y -q 1
 
 # an unsupported directive is a one-line error with the line number
-printf 'listener 1883\npassword_file /etc/pw\n' >"$T/bad.conf"
-expect_fail "unsupported directive" "bad\.conf:2: unsupported directive 'password_file'" \
+printf 'listener 1883\nauth_plugin /usr/lib/auth.so\n' >"$T/bad.conf"
+expect_fail "unsupported directive" "bad\.conf:2: unsupported directive 'auth_plugin'" \
   timeout 10 "$MQTTPKI" broker --config "$T/bad.conf"
 finish

@@ -29,8 +29,12 @@ Config file (--config, Mosquitto syntax): listener PORT [ADDRESS], cafile, certf
   use_identity_as_username the certificate's CN: one identity cannot take over another's session),
   persistent_client_expiration (e.g. 14d), max_handshakes_per_address (not Mosquitto's; default 64),
   comments. 'listener PORT' without an address binds all IPv4 interfaces (0.0.0.0), as Mosquitto does.
+Access (Mosquitto 2.0 syntax and meaning): password_file FILE (as mosquitto_passwd writes it; a wrong or
+  unknown user gets CONNACK 4), acl_file FILE (user, topic, pattern with %u/%c); with either on a listener,
+  allow_anonymous defaults to false there. Check an ACL with 'mqttpki verify --broker ... --topic T'.
 Signals: SIGHUP reloads certfile, keyfile, cafile and crlfile for new connections (connected clients
-  stay; a failed reload keeps the old ones); SIGINT/SIGTERM stop.
+  stay; a failed reload keeps the old ones), and password_file and acl_file (the ACL applies to connected
+  clients at once); SIGINT/SIGTERM stop.
 Example:
   mqttpki broker --cafile ca.crt --certfile server.crt --keyfile server.key --require-certificate)";
 

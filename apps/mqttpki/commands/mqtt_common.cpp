@@ -1,6 +1,9 @@
 #include "mqtt_common.hpp"
 
 #include <mqttpki/pki/error.hpp>
+#include <mqttpki/store/passphrase.hpp>
+
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -21,10 +24,30 @@ void add_mqtt_connection_options(CLI::App& app, MqttConnectionOptions& o) {
   app.add_option("-k,--keepalive", o.keepalive, "Keep-alive in seconds (0 disables)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  app.add_option("-u,--username", o.username, "MQTT user name (ignored by brokers using the certificate identity)");
+  add_mqtt_login_options(app, o.username, o.password, o.password_file);
   app.add_option("--timeout", o.timeout, "Seconds to wait for connect and each acknowledgement")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+}
+
+void add_mqtt_login_options(CLI::App& app, std::string& username, std::string& password, std::string& password_file) {
+  app.add_option("-u,--username", username, "MQTT user name (ignored by brokers using the certificate identity)");
+  app.add_option("-P,--pw", password,
+                 fmt::format("MQTT password; other users can read it in the process list, so prefer --pw-file or "
+                             "${}",
+                             mqtt_password_env));
+  app.add_option("--pw-file", password_file, "Read the MQTT password from the first line of FILE");
+}
+
+std::optional<std::string> mqtt_password(const std::string& username, const std::string& password,
+                                         const std::string& password_file) {
+  if ((!password.empty() || !password_file.empty()) && username.empty())
+    throw Error(Errc::invalid_argument, "a password needs a user name: add -u USER");
+  if (!password.empty()) return password;
+  if (!password_file.empty()) return store::read_passphrase_file(password_file).view();
+  const char* env = std::getenv(mqtt_password_env);
+  if (env != nullptr && !username.empty()) return std::string(env);
+  return std::nullopt;
 }
 
 net::ClientOptions to_client_options(const MqttConnectionOptions& o, bool clean_session) {
@@ -42,6 +65,7 @@ net::ClientOptions to_client_options(const MqttConnectionOptions& o, bool clean_
   c.keepalive = static_cast<std::uint16_t>(o.keepalive);
   c.clean_session = clean_session;
   if (!o.username.empty()) c.username = o.username;
+  c.password = mqtt_password(o.username, o.password, o.password_file);
   c.timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
   return c;
 }

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace mqttpki::cli {
@@ -22,8 +23,19 @@ struct MqttConnectionOptions {
   std::string id;
   int keepalive = 60;
   std::string username;
+  std::string password;       // -P: visible in the process list; --pw-file or the environment are better
+  std::string password_file;  // --pw-file
   double timeout = 10;  // seconds, for connect and every acknowledgement
 };
+
+inline constexpr const char* mqtt_password_env = "MQTTPKI_MQTT_PASSWORD";
+
+// -u USER, -P PASSWORD, --pw-file FILE (also used by `verify --broker`).
+void add_mqtt_login_options(CLI::App& app, std::string& username, std::string& password, std::string& password_file);
+// The password from -P, else the first line of --pw-file, else $MQTTPKI_MQTT_PASSWORD (only with a user name);
+// a password without a user name is a usage error (MQTT 3.1.1 has no such CONNECT).
+std::optional<std::string> mqtt_password(const std::string& username, const std::string& password,
+                                         const std::string& password_file);
 
 // Adds the options to `app` and makes --help the only help flag, so -h is the host.
 void add_mqtt_connection_options(CLI::App& app, MqttConnectionOptions& o);

@@ -2,7 +2,9 @@
 // broker from the device side.
 
 #include "command.hpp"
+#include "mqtt_common.hpp"
 
+#include <mqttpki/mqtt/topic.hpp>
 #include <mqttpki/net/setup_check.hpp>
 #include <mqttpki/pki/error.hpp>
 #include <mqttpki/store/ca_folder.hpp>
@@ -49,13 +51,22 @@ class VerifyCommand final : public Command {
     app.add_option("--broker", broker_, "Check a running broker HOST:PORT from the device side instead");
     app.add_option("--cert", cert_, "With --broker: the client certificate");
     app.add_option("--key", key_, "With --broker: the client private key");
+    add_mqtt_login_options(app, username_, password_, password_file_);
+    app.add_option("--topic", topic_,
+                   "With --broker: check whether this identity may publish to and read TOPIC (an ACL check)");
+    app.add_option("--reader-cert", reader_cert_,
+                   "With --topic: certificate of an identity that may read TOPIC (e.g. the logger), so that a "
+                   "publish is seen to pass even when this identity may not read it back");
+    app.add_option("--reader-key", reader_key_, "With --reader-cert: its private key");
     app.add_option("--timeout", timeout_s_, "Seconds to wait for each network step")->capture_default_str();
     app.add_flag("--json", json_, "Print the checklist as JSON");
     app.footer(
         "Exit status: 0 when every check passes, 3 when a check fails, 1 or 2 on errors.\n"
         "Examples:\n"
         "  mqttpki verify --server server --server-key server.key --client pi1 --client-key pi1.key --host localhost\n"
-        "  mqttpki verify --broker mqtt.example.com:8883 --cafile ca_cert.pem --cert pi1_cert.pem --key pi1_key.pem");
+        "  mqttpki verify --broker mqtt.example.com:8883 --cafile ca_cert.pem --cert pi1_cert.pem --key pi1_key.pem\n"
+        "  mqttpki verify --broker mqtt.example.com:8883 --cafile ca.crt --cert pi1.crt --key pi1.key --topic "
+        "sensors/pi1/temp");
   }
 
   int run(Context& ctx) override {
@@ -72,10 +83,23 @@ class VerifyCommand final : public Command {
       o.cafile = cafile_.empty() ? (std::filesystem::path(dir_) / "ca.crt").string() : cafile_;
       o.certfile = cert_;
       o.keyfile = key_;
-      if (cert_.empty() || key_.empty()) {
-        throw Error(Errc::invalid_argument, "--broker needs the device's --cert FILE and --key FILE");
+      if (cert_.empty() != key_.empty() || (cert_.empty() && username_.empty())) {
+        throw Error(Errc::invalid_argument, "--broker needs the device's --cert FILE and --key FILE, or -u USER");
       }
-      for (const auto& f : {o.cafile, o.certfile, o.keyfile}) (void)store::read_file(f);  // clear error if missing
+      if (!topic_.empty() && !mqtt::valid_topic_name(topic_))
+        throw Error(Errc::invalid_argument,
+                    fmt::format("--topic '{}' is not a topic name (no '+' or '#'): name one topic a device uses",
+                                topic_));
+      for (const auto& f : {o.cafile, o.certfile, o.keyfile, reader_cert_, reader_key_})
+        if (!f.empty()) (void)store::read_file(f);  // clear error if missing
+      if (!username_.empty()) o.username = username_;
+      o.password = mqtt_password(username_, password_, password_file_);
+      o.topic = topic_;
+      if (!reader_cert_.empty() || !reader_key_.empty()) {
+        if (reader_cert_.empty() || reader_key_.empty() || topic_.empty())
+          throw Error(Errc::invalid_argument, "--reader-cert and --reader-key go together, with --topic");
+        o.reader = net::RemoteReader{reader_cert_, reader_key_, std::nullopt, std::nullopt};
+      }
       o.timeout = std::chrono::seconds(timeout_s_);
       title = fmt::format("broker {}", broker_);
       report = net::check_remote_broker(o);
@@ -149,7 +173,7 @@ class VerifyCommand final : public Command {
   }
 
   std::string dir_, server_, client_, host_ = "localhost", cafile_, server_cert_, server_key_, client_cert_,
-      client_key_, crlfile_, broker_, cert_, key_;
+      client_key_, crlfile_, broker_, cert_, key_, username_, password_, password_file_, topic_, reader_cert_, reader_key_;
   bool static_only_ = false;
   bool json_ = false;
   int timeout_s_ = 10;

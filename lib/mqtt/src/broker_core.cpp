@@ -90,6 +90,7 @@ struct Session {
   std::unique_ptr<Flow> flow;              // null: nothing in flight, queued or awaiting PUBREL
   std::uint64_t dropped = 0;
   Clock::time_point left{};  // when its client disconnected (persistent_session_expiry)
+  std::shared_ptr<const ClientAcl> acl;  // of its latest connection; null: everything allowed
 
   Flow& flows() {
     if (!flow) flow = std::make_unique<Flow>();
@@ -125,9 +126,12 @@ struct Connection {
   // Retained messages of a SUBSCRIBE not sent yet: they go out as the connection's write backlog drains
   // (pace_retained), so a burst larger than the net layer's write cap reaches a subscriber that reads.
   std::list<Message> pending_retained;
+  std::shared_ptr<const PasswordCheck> passwords;  // ConnectionInfo::passwords
+  std::shared_ptr<const Acl> acl_source;            // ConnectionInfo::acl (or a reload)
+  std::shared_ptr<const ClientAcl> acl;             // compiled at CONNECT; null: everything allowed
 };
 
-enum class Action { publish, subscribe };
+enum class Action { publish, subscribe, read };
 
 }  // namespace
 
@@ -160,10 +164,43 @@ struct BrokerCore::Impl {
 
   void send(ConnectionId id, const Packet& p) { out.send(id, encode(p)); }
 
-  // The single place where an access-control decision would be made. Everything is allowed for now.
-  bool authorize([[maybe_unused]] const Connection& c, [[maybe_unused]] Action action,
-                 [[maybe_unused]] std::string_view topic) const {
-    return true;
+  // Access control (acl.hpp). SUBSCRIBE is always granted, as Mosquitto 2.0 does: read access is checked for
+  // each message at delivery (route() and retained messages), with the session's ACL.
+  static bool authorize(const Connection& c, Action action, std::string_view topic) {
+    if (!c.acl || action == Action::subscribe) return true;
+    return c.acl->allows(topic, action == Action::publish ? acl_write : acl_read);
+  }
+  static bool may_read(const Session& s, std::string_view topic) { return !s.acl || s.acl->allows(topic, acl_read); }
+
+  // Mosquitto 2.0's order: a certificate identity (use_identity_as_username) needs nothing more; a user name is
+  // checked against the listener's password_file when it has one (CONNACK 4 for a wrong password and for an
+  // unknown user alike); otherwise a verified certificate or allow_anonymous admits the client.
+  bool authenticate(Connection& c, const Connect& connect) {
+    if (c.username) return true;
+    if (c.passwords && connect.username) {
+      if (c.passwords->verify(*connect.username, connect.password)) return true;
+      out.log(fmt::format("connection from {} on {} (client '{}', user '{}') refused: bad user name or password",
+                          c.peer, c.listener, printable(connect.client_id), printable(*connect.username)));
+      refuse(c, ConnectReturnCode::bad_username_or_password, "bad user name or password");
+      return false;
+    }
+    if (c.certificate_authenticated || c.anonymous_allowed) return true;
+    out.log(fmt::format("connection from {} on {} (client '{}') refused: not authorised, no verified client "
+                        "certificate{}; set allow_anonymous true on this listener or give the client a {}",
+                        c.peer, c.listener, printable(connect.client_id), c.passwords ? " or user name" : "",
+                        c.passwords ? "certificate or a user name and password" : "certificate"));
+    refuse(c, ConnectReturnCode::not_authorized, "not authorised");
+    return false;
+  }
+
+  void compile_acl(Connection& c) {
+    c.acl = c.acl_source ? std::make_shared<const ClientAcl>(c.acl_source, c.username, c.session->client_id)
+                         : nullptr;
+    c.session->acl = c.acl;
+    if (c.acl && c.acl->refuses_all())
+      out.log(fmt::format("{} (user '{}'): its user name or client id contains '+' or '#', so the ACL refuses it "
+                          "every topic",
+                          who(c), printable(c.username.value_or(""))));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -324,15 +361,9 @@ struct BrokerCore::Impl {
   }
 
   void handle_connect(Connection& c, Connect connect, Clock::time_point now) {
+    // Authentication first, so that use_username_as_clientid names the session by a checked user name.
+    if (!authenticate(c, connect)) return;
     if (!settle_client_id(c, connect)) return;
-    // Authentication is decided by the listener (net layer); the core applies the outcome.
-    if (!c.certificate_authenticated && !c.anonymous_allowed) {
-      out.log(fmt::format("connection from {} on {} (client '{}') refused: not authorised, no verified client "
-                          "certificate; set allow_anonymous true on this listener or give the client a certificate",
-                          c.peer, c.listener, printable(connect.client_id)));
-      refuse(c, ConnectReturnCode::not_authorized, "not authorised");
-      return;
-    }
     auto sit = sessions.find(connect.client_id);
     const bool takeover = sit != sessions.end() && sit->second.connection.has_value();
     if (!takeover && connected >= limits.max_connections) {
@@ -371,6 +402,7 @@ struct BrokerCore::Impl {
     c.last_packet = now;
     if (connect.will) c.will = std::make_unique<Will>(std::move(*connect.will));
     if (!c.username) c.username = std::move(connect.username);  // else: the certificate identity stays
+    compile_acl(c);
     send(c.id, ConnAck{present && !c.mqtt31, ConnectReturnCode::accepted});  // MQTT 3.1: a reserved byte
     out.log(fmt::format("client '{}' connected from {} on {} (user '{}', clean_session={}, keep_alive={}{})",
                         s->client_id, c.peer, c.listener, printable(c.username.value_or("")),
@@ -416,6 +448,7 @@ struct BrokerCore::Impl {
       auto sit = sessions.find(sub.client_id);
       if (sit == sessions.end()) continue;
       Session& s = sit->second;
+      if (!may_read(s, m.topic)) continue;
       const QoS q = min_qos(m.qos, sub.qos);  // downgrade to the subscription's QoS
       if (q == QoS::at_most_once && !s.connection) continue;  // QoS 0 is not queued for offline clients
       if (pacing != 0 && s.connection) supersede_retained(*s.connection, m.topic);
@@ -501,6 +534,7 @@ struct BrokerCore::Impl {
     while (s.connection && s.queued_count() != 0 && !inflight_full(s)) {
       Message m = std::move(s.flow->queue.front());
       s.flow->queue.pop_front();
+      if (!may_read(s, m.topic)) continue;  // queued before an acl_file reload took the right away
       send_new(s, std::move(m), nullptr, 0);
     }
   }
@@ -595,6 +629,7 @@ struct BrokerCore::Impl {
     const bool was_pacing = !c.pending_retained.empty();
     for (const auto* t : granted) {
       for (const Message* m : retained.match(t->filter)) {
+        if (!may_read(s, m->topic)) continue;
         c.pending_retained.push_back(Message{m->topic, m->payload, min_qos(m->qos, t->qos), true});
       }
     }
@@ -708,6 +743,8 @@ void BrokerCore::on_open(ConnectionId id, ConnectionInfo info, Clock::time_point
   c->anonymous_allowed = info.anonymous_allowed;
   c->username_as_client_id = info.username_as_client_id;
   c->zero_length_client_id_allowed = info.zero_length_client_id_allowed;
+  c->passwords = std::move(info.passwords);
+  c->acl_source = std::move(info.acl);
   c->reader = FrameReader(impl_->limits.max_packet_size);
   c->opened = now;
   c->last_packet = now;
@@ -744,6 +781,14 @@ void BrokerCore::on_writable(ConnectionId id, Clock::time_point now) {
     if (it != impl_->connections.end()) impl_->pace_retained(*it->second);
   }
   impl_->flush_deferred();
+}
+
+void BrokerCore::set_acl(ConnectionId id, std::shared_ptr<const Acl> acl) {
+  auto it = impl_->connections.find(id);
+  if (it == impl_->connections.end()) return;
+  Connection& c = *it->second;
+  c.acl_source = std::move(acl);
+  if (c.connected) impl_->compile_acl(c);
 }
 
 void BrokerCore::on_tick(Clock::time_point now) {

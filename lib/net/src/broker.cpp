@@ -5,6 +5,7 @@
 // sockets are watched through one epoll set (detail::Poller), not one Asio socket each (docs/benchmarks.md).
 // Everything runs on the one io_context thread, so the shared state needs no locks.
 
+#include <mqttpki/net/auth_files.hpp>
 #include <mqttpki/net/broker.hpp>
 
 #include "tls.hpp"
@@ -65,6 +66,7 @@ struct Listener {
   detail::Transport::Acceptor acceptor;
   SslContextPtr ctx;  // the current one; connections keep the one they started with
   std::string name;
+  ListenerAuth auth;  // password_file and acl_file in effect (swapped by a reload)
   std::size_t open = 0;  // its connections (a listener block's max_connections)
 };
 
@@ -87,7 +89,7 @@ struct Conn {
   bool dead = false;         // the socket is closed or failing
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
-  Listener* listener = nullptr;
+  Listener* listener = nullptr;  // its open count; its acl_file when reloaded
   std::string source;  // the peer's address without the port (max_handshakes_per_address)
   // In the broker's list of connections that have not sent an MQTT byte yet (handshake, then CONNECT).
   bool pending = false;
@@ -251,6 +253,20 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     } catch (const Error& e) {
       log(fmt::format("reload failed, keeping the previous TLS material: {}", e.what()));
     }
+    try {
+      swap_auth(load_listener_auth(options.config));
+    } catch (const Error& e) {
+      log(fmt::format("reload failed, keeping the previous password_file and acl_file: {}", e.what()));
+    }
+  }
+
+  // New connections check the new password_file; every client gets the new acl_file at once, as in Mosquitto.
+  void swap_auth(std::vector<ListenerAuth> fresh) {
+    for (std::size_t i = 0; i < listeners.size(); ++i) listeners[i]->auth = std::move(fresh[i]);
+    for (const auto& [id, c] : conns)
+      if (c->opened && !c->core_forgot && c->listener) core.set_acl(id, c->listener->auth.acl);
+    if (!options.config.auth.empty() || options.config.per_listener_settings)
+      log("reloaded password_file and acl_file");
   }
 
   // Runs while the connection has a backlog; ends when it is flushed (send() starts it again), or after
@@ -456,6 +472,8 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     info.anonymous_allowed = options.config.anonymous_allowed(l.cfg);
     info.username_as_client_id = options.config.use_username_as_clientid;
     info.zero_length_client_id_allowed = options.config.allow_zero_length_clientid;
+    info.passwords = l.auth.passwords;
+    info.acl = l.auth.acl;
     log(fmt::format("connection {} from {} on {}: CN={} {}", c->id, c->peer, l.name,
                     info.certificate_cn ? mqtt::printable(*info.certificate_cn) : std::string("-"), tls_text));
     c->opened = true;
@@ -566,7 +584,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
       int sig = co_await signals.async_wait(asio::redirect_error(use_awaitable, ec));
       if (ec || stopping) co_return;
       if (sig == SIGHUP) {
-        log("SIGHUP: reloading TLS material");
+        log("SIGHUP: reloading TLS material, password_file and acl_file");
         reload_on_loop();
       } else {
         log(fmt::format("{}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM"));
@@ -604,6 +622,7 @@ std::vector<BoundListener> Broker::start() {
   auto& im = *impl_;
   if (im.started) throw Error(Errc::invalid_argument, "broker already started");
   validate(im.options.config);
+  auto auth = load_listener_auth(im.options.config);
   std::vector<BoundListener> bound;
   for (const auto& cfg : im.options.config.listeners) {
     SslContextPtr ctx = cfg.tls() ? wrap(detail::make_server_ctx(cfg)) : nullptr;
@@ -615,7 +634,8 @@ std::vector<BoundListener> Broker::start() {
                   fmt::format("{}: listener {} address '{}' is not an IP address; use e.g. 127.0.0.1",
                               im.options.config.source, cfg.port, cfg.address));
     tcp::endpoint ep(addr, cfg.port);
-    auto l = std::make_unique<Listener>(Listener{cfg, detail::Transport::Acceptor(im.io), std::move(ctx), ""});
+    auto l = std::make_unique<Listener>(Listener{cfg, detail::Transport::Acceptor(im.io), std::move(ctx), "",
+                                                 std::move(auth[im.listeners.size()])});
     auto fail = [&](std::string_view step) {
       throw Error(Errc::network, fmt::format("cannot {} {}:{}: {}; pick another port or stop what uses it", step,
                                              addr_text, cfg.port, ec.message()));
@@ -676,18 +696,21 @@ void Broker::stop() {
 void Broker::reload() {
   auto& im = *impl_;
   auto fresh = im.build_contexts();  // pure OpenSSL: safe on the caller's thread; throws, keeping the old
+  auto auth = load_listener_auth(im.options.config);
   if (im.running && !im.io.get_executor().running_in_this_thread()) {
     // Shared with the posted handler, which may outlive this call if the loop is stuck.
     auto done = std::make_shared<std::promise<void>>();
     auto f = done->get_future();
-    asio::post(im.io, [&im, fresh = std::move(fresh), done]() mutable {
+    asio::post(im.io, [&im, fresh = std::move(fresh), auth = std::move(auth), done]() mutable {
       im.swap_contexts(std::move(fresh));
+      im.swap_auth(std::move(auth));
       done->set_value();
     });
     if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
       throw Error(Errc::network, "reload: the broker loop did not answer within 10 s");
   } else {
     im.swap_contexts(std::move(fresh));
+    im.swap_auth(std::move(auth));
   }
   im.log("reloaded certfile, keyfile, cafile and crlfile; new connections use them, connected clients stay");
 }

@@ -22,6 +22,7 @@ bool is_loopback_address(std::string_view address) {
 bool BrokerConfig::anonymous_allowed(const ListenerConfig& l) const {
   std::optional<bool> setting = per_listener_settings ? l.allow_anonymous : allow_anonymous;
   if (setting) return *setting;
+  if (!auth_files(l).empty()) return false;  // Mosquitto 2.0's default once a password or ACL file applies
   return !l.address.empty() && is_loopback_address(l.address);
 }
 
@@ -201,6 +202,10 @@ struct Parser {
       } else {
         config.allow_anonymous = v;
       }
+    } else if (d == "password_file" || d == "acl_file") {
+      need_value(1);
+      AuthFiles& files = config.per_listener_settings ? current(d).auth : config.auth;
+      (d == "acl_file" ? files.acl_file : files.password_file) = std::string(rest_after(text, d));
     } else if (d == "per_listener_settings") {
       need_value(1);
       if (!config.listeners.empty())

@@ -240,18 +240,81 @@ CheckReport check_setup(const SetupCheckOptions& o) {
   return report;
 }
 
-CheckReport check_remote_broker(const RemoteCheckOptions& o) {
-  CheckReport report;
-  const std::string topic = "mqttpki/verify/" + random_suffix();
+namespace {
+// Publishes a unique payload to o.topic and waits for it on a subscription to the same topic.
+ClientOptions remote_client_options(const RemoteCheckOptions& o, const std::string& certfile, const std::string& keyfile,
+                                    const std::optional<std::string>& username,
+                                    const std::optional<std::string>& password) {
   ClientOptions co;
   co.host = o.host;
   co.port = o.port;
   co.tls.enabled = true;
   co.tls.cafile = o.cafile;
-  co.tls.certfile = o.certfile;
-  co.tls.keyfile = o.keyfile;
+  co.tls.certfile = certfile;
+  co.tls.keyfile = keyfile;
   co.timeout = o.timeout;
-  co.client_id = o.client_id.empty() ? "mqttpki-verify-" + random_suffix() : o.client_id;
+  co.client_id = "mqttpki-verify-" + random_suffix();
+  co.username = username;
+  co.password = password;
+  return co;
+}
+
+// Waits (bounded) for `payload` on o.topic; notes a retained message on it on the way.
+bool wait_for_payload(Client& client, const RemoteCheckOptions& o, const std::string& payload, bool& retained_seen) {
+  const auto deadline = std::chrono::steady_clock::now() + o.timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto msg = client.receive(std::max(left, std::chrono::milliseconds(1)));
+    if (!msg) return false;
+    if (msg->topic == o.topic && msg->retain) retained_seen = true;
+    if (msg->topic == o.topic && msg->payload_string() == payload) return true;
+  }
+  return false;
+}
+
+// Publishes a unique payload to o.topic and waits for it on a subscription to the same topic (and on the
+// reader's, when there is one).
+void check_topic_access(CheckReport& report, Client& client, const RemoteCheckOptions& o) {
+  const std::string payload = "mqttpki verify " + random_suffix();
+  std::unique_ptr<Client> reader;
+  if (o.reader) {
+    const auto& r = *o.reader;
+    reader = std::make_unique<Client>(remote_client_options(o, r.certfile, r.keyfile, r.username, r.password));
+    check(report, fmt::format("the reader connects and subscribes to '{}'", o.topic), [&] {
+      reader->connect();
+      auto granted = reader->subscribe({{o.topic, 1}});
+      return std::pair{!granted.empty() && granted[0] != 0x80, std::string()};
+    });
+  }
+  check(report, fmt::format("subscribe to '{}'", o.topic), [&] {
+    auto granted = client.subscribe({{o.topic, 1}});
+    const bool ok = !granted.empty() && granted[0] != 0x80;
+    return std::pair{ok, std::string(ok ? "granted (an ACL may still filter what is delivered)" : "refused")};
+  });
+  client.publish(o.topic, payload, 1, false);
+  bool retained_seen = false;
+  bool ignored = false;
+  const bool to_reader = reader && reader->connected() && wait_for_payload(*reader, o, payload, ignored);
+  const bool echoed = wait_for_payload(client, o, payload, retained_seen);
+  const std::string read_detail = echoed          ? "our message came back"
+                                  : retained_seen ? "a retained message on it was delivered"
+                                                  : "nothing came back within the timeout";
+  report.items.push_back({fmt::format("may read '{}'", o.topic), echoed || retained_seen, read_detail});
+  std::string write_detail = to_reader ? "the reader received our message"
+                             : echoed  ? "our message was delivered"
+                                       : "the broker acknowledged it but delivered nothing";
+  if (!to_reader && !echoed && !retained_seen && !reader)
+    write_detail += " (refused to publish or to read: add a reader identity, --reader-cert/--reader-key, to tell which)";
+  report.items.push_back({fmt::format("may publish to '{}'", o.topic), to_reader || echoed, write_detail});
+  if (reader) reader->disconnect();
+}
+}  // namespace
+
+CheckReport check_remote_broker(const RemoteCheckOptions& o) {
+  CheckReport report;
+  const std::string topic = "mqttpki/verify/" + random_suffix();
+  ClientOptions co = remote_client_options(o, o.certfile, o.keyfile, o.username, o.password);
+  if (!o.client_id.empty()) co.client_id = o.client_id;
   Client client(co);
   bool connected = false;
   check(report, fmt::format("TLS handshake with {}:{}, server certificate verified for '{}'", o.host, o.port, o.host),
@@ -261,6 +324,11 @@ CheckReport check_remote_broker(const RemoteCheckOptions& o) {
           return std::pair{true, fmt::format("{}; CONNECT accepted", cr.tls_summary)};
         });
   if (!connected) return report;
+  if (!o.topic.empty()) {
+    check_topic_access(report, client, o);
+    client.disconnect();
+    return report;
+  }
   check(report, "subscribe, publish and receive one QoS 1 message", [&] {
     auto granted = client.subscribe({{topic, 1}});
     if (granted.empty() || granted[0] == 0x80) {

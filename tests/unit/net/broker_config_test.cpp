@@ -135,8 +135,8 @@ TEST_CASE("comments, blank lines and an empty file", "[config]") {
 }
 
 TEST_CASE("an unsupported directive names the file, the line and the directive", "[config]") {
-  CHECK(error_of("listener 1883\n\n#c\npassword_file /etc/pw\n").starts_with(
-      "broker.conf:4: unsupported directive 'password_file'"));
+  CHECK(error_of("listener 1883\n\n#c\nauth_plugin /usr/lib/auth.so\n").starts_with(
+      "broker.conf:4: unsupported directive 'auth_plugin'"));
   CHECK(error_of("log_dest stdout\n").starts_with("broker.conf:1: unsupported directive 'log_dest'"));
 }
 

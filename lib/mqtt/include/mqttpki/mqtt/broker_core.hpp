@@ -10,8 +10,9 @@
 // - QoS 0 messages are not queued for offline persistent sessions; QoS 1/2 are, up to
 //   max_queued_messages, after which further ones are dropped with one log line.
 // - A session taken over by a new connection ends the old one abnormally: its will is published.
-// - Persistent sessions do not expire unless persistent_session_expiry is set. Clients may publish to $-topics (no ACL yet; the single place
-//   where publish/subscribe authorisation would go is BrokerCore::Impl::authorize).
+// - Persistent sessions do not expire unless persistent_session_expiry is set. Without an ACL clients may
+//   publish to $-topics; with one (acl.hpp) the decisions are Mosquitto 2.0's, made in
+//   BrokerCore::Impl::authorize and at delivery.
 // - An empty client id with clean_session=1 gets an assigned id ("auto-..."); a client id with
 //   ASCII control characters is rejected with CONNACK 2.
 // - MQTT 3.1 clients ("MQIsdp", level 3) are served with 3.1's rules: a client id of 1 to 23 bytes (else
@@ -20,6 +21,8 @@
 //   PUBCOMP before PUBREL) closes the connection (section 4.8); unknown or repeated ids are ignored.
 // - A SUBSCRIBE's retained messages are paced by the connection's write backlog; pending ones belong to
 //   the connection (a client that disconnects mid-burst gets them again when it subscribes again).
+
+#include <mqttpki/mqtt/acl.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -56,6 +59,14 @@ struct BrokerLimits {
   std::size_t retained_window = 1024 * 1024;
 };
 
+// Checks a CONNECT user name and password (lib/net implements it with a Mosquitto password_file).
+class PasswordCheck {
+ public:
+  virtual ~PasswordCheck() = default;
+  [[nodiscard]] virtual bool verify(std::string_view username,
+                                    const std::optional<std::vector<std::uint8_t>>& password) const = 0;
+};
+
 // What the network layer knows about a connection before MQTT starts; it decides authentication
 // from its listener configuration (see lib/net) and tells the core the outcome.
 struct ConnectionInfo {
@@ -75,6 +86,11 @@ struct ConnectionInfo {
   bool username_as_client_id = false;
   // Mosquitto's allow_zero_length_clientid: false refuses an empty client id with CONNACK 2.
   bool zero_length_client_id_allowed = true;
+  // password_file of the listener: a CONNECT user name (without a certificate identity) must pass it,
+  // else CONNACK 4. Null: user names are not checked.
+  std::shared_ptr<const PasswordCheck> passwords;
+  // acl_file of the listener (null: everything allowed), compiled for the client at CONNECT.
+  std::shared_ptr<const Acl> acl;
 };
 
 // Calls may come from inside any BrokerCore entry point. An implementation may call
@@ -121,6 +137,8 @@ class BrokerCore {
   void on_close(ConnectionId id, Clock::time_point now);
   // The connection's write backlog has drained: the core sends what it was pacing (retained messages).
   void on_writable(ConnectionId id, Clock::time_point now);
+  // A reloaded acl_file for an open connection (null: none); a connected client gets it at once.
+  void set_acl(ConnectionId id, std::shared_ptr<const Acl> acl);
   // Periodic tick (e.g. every second): enforces keep-alive (1.5x), the CONNECT timeout and the expiry of
   // persistent sessions.
   void on_tick(Clock::time_point now);

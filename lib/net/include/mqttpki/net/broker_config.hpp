@@ -16,9 +16,12 @@
 //  - `port N` declares Mosquitto's default listener (all interfaces); directives before the first
 //    `listener` line belong to it. `max_connections` before any listener is the broker-wide limit, inside a
 //    listener block that listener's limit.
-//  - `per_listener_settings true` makes allow_anonymous apply to the listener it follows; otherwise (the
-//    default, as in Mosquitto) allow_anonymous is global. TLS settings always belong to the listener
-//    they follow.
+//  - `per_listener_settings true` makes allow_anonymous, password_file and acl_file apply to the listener
+//    they follow; otherwise (the default, as in Mosquitto) they are global. TLS settings always belong to the
+//    listener they follow.
+//  - `password_file` (mosquitto_passwd's format) checks a CONNECT user name and password (CONNACK 4 when
+//    wrong); `acl_file` limits what each client may publish and read (see net/auth_files.hpp, mqtt/acl.hpp).
+//    When either applies to a listener, an unset allow_anonymous means false there, as in Mosquitto 2.0.
 
 #include <chrono>
 #include <cstddef>
@@ -31,6 +34,12 @@
 namespace mqttpki::net {
 
 enum class TlsVersion { tls1_2, tls1_3 };  // the minimum version a listener accepts
+
+struct AuthFiles {
+  std::string password_file;
+  std::string acl_file;
+  [[nodiscard]] bool empty() const { return password_file.empty() && acl_file.empty(); }
+};
 
 struct ListenerConfig {
   std::uint16_t port = 8883;  // 0 picks an ephemeral port
@@ -47,6 +56,7 @@ struct ListenerConfig {
   // `max_connections` inside a listener block: this listener's limit (Mosquitto's meaning); unset or -1: only
   // the global BrokerConfig::max_connections applies.
   std::optional<std::size_t> max_connections;
+  AuthFiles auth;                       // per_listener_settings true only
   int line = 0;                         // where it was declared (0: command line), for messages
 
   [[nodiscard]] bool tls() const { return !certfile.empty() || !keyfile.empty(); }
@@ -57,6 +67,7 @@ struct ListenerConfig {
 struct BrokerConfig {
   std::vector<ListenerConfig> listeners;
   std::optional<bool> allow_anonymous;  // global (per_listener_settings false)
+  AuthFiles auth;                       // global (per_listener_settings false)
   bool per_listener_settings = false;
   std::size_t max_connections = 1000;
   // Per client, QoS 1/2 messages queued beyond those in flight, as Mosquitto counts them: 0 means no limit.
@@ -79,6 +90,10 @@ struct BrokerConfig {
 
   // The effective allow_anonymous of a listener, after the loopback default described above.
   [[nodiscard]] bool anonymous_allowed(const ListenerConfig& l) const;
+  // The password_file and acl_file in effect on a listener.
+  [[nodiscard]] const AuthFiles& auth_files(const ListenerConfig& l) const {
+    return per_listener_settings ? l.auth : auth;
+  }
 };
 
 // Parses Mosquitto configuration text. `filename` is used in messages only. Throws mqttpki::Error

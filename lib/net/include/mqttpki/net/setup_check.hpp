@@ -47,16 +47,30 @@ struct SetupCheckOptions {
 
 CheckReport check_setup(const SetupCheckOptions& options);
 
+// A second identity for `verify --topic`: one that may read the topic, so that a publish can be seen to pass
+// the ACL even when the checked identity may not read it back.
+struct RemoteReader {
+  std::string certfile, keyfile;                  // empty: no client certificate
+  std::optional<std::string> username, password;  // password never printed
+};
+
 struct RemoteCheckOptions {
   std::string host;
   std::uint16_t port = 8883;
   std::string cafile, certfile, keyfile;
   std::string client_id;  // empty: random
+  std::optional<std::string> username, password;  // password never printed
+  // Empty: a private topic. Set: the ACL check on this topic name (see below).
+  std::string topic;
+  std::optional<RemoteReader> reader;  // with `topic` only
   std::chrono::milliseconds timeout{10000};
 };
 
 // From the device side: TLS handshake with the server verified (chain and host name), CONNECT accepted,
-// subscribe + publish + receive one QoS 1 message on a private topic.
+// subscribe + publish + receive one QoS 1 message on a private topic, or on `topic`: there the round trip
+// shows the identity may publish and read it; a retained message delivered on subscribing shows it may read
+// it (so a missing echo means publishing is refused), and delivery to `reader` shows it may publish. An ACL grants
+// the subscription either way (Mosquitto 2.0).
 CheckReport check_remote_broker(const RemoteCheckOptions& options);
 
 }  // namespace mqttpki::net
