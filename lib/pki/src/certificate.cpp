@@ -70,8 +70,9 @@ Certificate Certificate::load(ByteView data) { return load_many(data, true).fron
 std::vector<Certificate> Certificate::load_chain(ByteView data) { return load_many(data, false); }
 
 std::string Certificate::to_pem() const {
-  // As PEM_write_bio_X509 writes it (pem::encode matches PEM_write_bio byte for byte).
-  return pem::encode("CERTIFICATE", ossl::i2d_bytes(i2d_X509, Access::x509(*this), "i2d_X509"));
+  auto bio = ossl::new_mem_bio();
+  ossl::check(PEM_write_bio_X509(bio.get(), Access::x509(*this)) == 1, "PEM_write_bio_X509");
+  return ossl::bio_to_string(bio.get());
 }
 
 Bytes Certificate::to_der() const {

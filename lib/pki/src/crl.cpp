@@ -89,14 +89,10 @@ std::string make_crl(const Certificate& ca_cert, const PrivateKey& ca_key, const
   ossl::check(X509_CRL_sort(crl.get()) == 1, "X509_CRL_sort");
 
   {
-    ossl::AuthorityKeyIdPtr aki(ossl::check_ptr(AUTHORITY_KEYID_new(), "AUTHORITY_KEYID_new"));
-    if (const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(ca)) {
-      aki->keyid = ossl::check_ptr(ASN1_OCTET_STRING_dup(ski), "ASN1_OCTET_STRING_dup");
-    } else {
-      aki->keyid = ossl::key_id_for(X509_get_X509_PUBKEY(ca)).release();
-    }
-    ossl::check(X509_CRL_add1_ext_i2d(crl.get(), NID_authority_key_identifier, aki.get(), 0, 0) == 1,
-                "X509_CRL_add1_ext_i2d");
+    X509V3_CTX ctx;
+    X509V3_set_ctx(&ctx, ca, nullptr, nullptr, crl.get(), 0);
+    auto aki = ossl::make_extension(ctx, NID_authority_key_identifier, "keyid:always");
+    ossl::check(X509_CRL_add_ext(crl.get(), aki.get(), -1) == 1, "X509_CRL_add_ext");
   }
   {
     ossl::Asn1IntegerPtr number(ossl::check_ptr(ASN1_INTEGER_new(), "ASN1_INTEGER_new"));

@@ -170,8 +170,7 @@ bool operator==(const PublicKey& a, const PublicKey& b) {
 
 void check_key_policy(const PublicKey& key) {
   EVP_PKEY* pkey = Access::pkey(key);
-  if (Access::known_type(key)) return;  // built from a P-256 / P-384 point (Csr::load): accepted
-  const auto name = [pkey] { return type_name_of(pkey); };  // for messages only: runs on every issuance
+  const auto name = [pkey] { return type_name_of(pkey); };
   if (EVP_PKEY_is_a(pkey, "RSA")) {
     if (EVP_PKEY_get_bits(pkey) < 2048) {
       throw Error(Errc::policy, "key is " + name() + ": RSA keys must be at least 2048 bits (P-256 is recommended)");

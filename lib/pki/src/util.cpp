@@ -93,7 +93,10 @@ std::string normalize_serial_hex(std::string_view text) {
   return digits;
 }
 
-std::array<std::uint8_t, 20> ossl::random_serial_bytes(const RandomSource& random) {
+namespace {
+
+// 20 bytes from `random` (or RAND_bytes), top bit cleared, first byte non-zero.
+std::array<std::uint8_t, 20> random_serial_bytes(const RandomSource& random) {
   std::array<std::uint8_t, 20> bytes{};
   if (random) {
     random(bytes);
@@ -105,8 +108,10 @@ std::array<std::uint8_t, 20> ossl::random_serial_bytes(const RandomSource& rando
   return bytes;
 }
 
+}  // namespace
+
 std::string random_serial(const RandomSource& random) {
-  const std::array<std::uint8_t, 20> bytes = ossl::random_serial_bytes(random);
+  const std::array<std::uint8_t, 20> bytes = random_serial_bytes(random);
   std::string hex = ossl::colon_hex(bytes.data(), bytes.size());
   std::erase(hex, ':');
   return hex;
