@@ -7,7 +7,7 @@
 #include <mqttpki/pki/key.hpp>
 #include <mqttpki/pki/name.hpp>
 #include <mqttpki/store/ca_folder.hpp>
-#include <mqttpki/store/ca_signer.hpp>
+#include <mqttpki/store/ca_loader.hpp>
 #include <mqttpki/store/files.hpp>
 #include <mqttpki/store/index.hpp>
 
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
       entry.issued_at = now;
       entry.file = store::CaLayout::issued_relative(name);
       entry.sha256 = cert.fingerprint_sha256();
-      entry.public_key_sha256 = store::public_key_fingerprint(key.public_key());
+      entry.public_key_sha256 = key.public_key().fingerprint_sha256();
       index.add(std::move(entry));
       store::write_file_atomic(folder.layout().issued_cert(name), cert.to_pem(), store::mode_public, false);
     }

@@ -8,7 +8,7 @@
 #include <mqttpki/pki/types.hpp>
 #include <mqttpki/pki/verify.hpp>
 #include <mqttpki/store/ca_folder.hpp>
-#include <mqttpki/store/ca_signer.hpp>
+#include <mqttpki/store/ca_loader.hpp>
 #include <mqttpki/store/files.hpp>
 
 #include <fmt/format.h>

@@ -7,7 +7,7 @@
 #include <mqttpki/pki/error.hpp>
 #include <mqttpki/pki/types.hpp>
 #include <mqttpki/pki/util.hpp>
-#include <mqttpki/store/ca_signer.hpp>
+#include <mqttpki/store/ca_loader.hpp>
 #include <mqttpki/store/files.hpp>
 #include <mqttpki/store/index.hpp>
 #include <mqttpki/store/renewal.hpp>
@@ -131,7 +131,7 @@ class InspectCommand final : public Command {
         j["key_type"] = key.type_name();
         j["signature_valid"] = sig;
         j["requested_extensions"] = csr.requested_extensions();
-        j["public_key_sha256"] = store::public_key_fingerprint(key);
+        j["public_key_sha256"] = key.fingerprint_sha256();
         if (!json_) {
           ctx.out << "Certificate signing request\n";
           ctx.out << fmt::format("  subject       {}\n", j["subject"].get<std::string>());
@@ -154,7 +154,7 @@ class InspectCommand final : public Command {
         j["key_type"] = key ? ordered_json(key->type_name()) : ordered_json(nullptr);
         j["bits"] = key ? ordered_json(key->bits()) : ordered_json(nullptr);
         j["public_key_sha256"] =
-            key ? ordered_json(store::public_key_fingerprint(key->public_key())) : ordered_json(nullptr);
+            key ? ordered_json(key->public_key().fingerprint_sha256()) : ordered_json(nullptr);
         if (!json_) {
           ctx.out << "Private key\n";
           ctx.out << fmt::format("  type          {}\n", key ? key->type_name() : "unknown (encrypted; give "
@@ -194,7 +194,7 @@ class InspectCommand final : public Command {
         j["kind"] = "public_key";
         j["key_type"] = key.type_name();
         j["bits"] = key.bits();
-        j["public_key_sha256"] = store::public_key_fingerprint(key);
+        j["public_key_sha256"] = key.fingerprint_sha256();
         if (!json_) {
           ctx.out << "Public key\n";
           ctx.out << fmt::format("  type          {}\n", key.type_name());

@@ -7,7 +7,7 @@
 #include <mqttpki/pki/error.hpp>
 #include <mqttpki/pki/util.hpp>
 #include <mqttpki/store/ca_folder.hpp>
-#include <mqttpki/store/ca_signer.hpp>
+#include <mqttpki/store/ca_loader.hpp>
 #include <mqttpki/store/files.hpp>
 
 #include <fmt/format.h>
@@ -86,7 +86,7 @@ class SignCommand final : public Command {
       passphrase = pki_common::passphrase_for_reading(passphrase_file_, "Passphrase for the CA key: ");
     const auto ca = store::load_signing_ca(folder, pki_common::view(passphrase));
 
-    const std::string key_fp = store::public_key_fingerprint(request.public_key);
+    const std::string key_fp = request.public_key.fingerprint_sha256();
     std::optional<pki::IssueResult> result;
     {
       // Everything from reading the index to writing it happens under the folder lock, so parallel signs

@@ -152,7 +152,7 @@ struct IssuingCa {
   std::string label;
   TimePoint not_before;
   TimePoint not_after;
-  ossl::Ptr<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free> name_constraints;  // null if the CA has none
+  ossl::NameConstraintsPtr name_constraints;  // null if the CA has none
   bool verify_each_signature = false;  // Ed25519: see Issuer in ca.hpp
 };
 
@@ -315,7 +315,7 @@ struct Issuer::Impl : IssuingCa {};
 
 Issuer::Issuer(const Certificate& ca_cert, const PrivateKey& ca_key, std::string ca_label) {
   check_issuing_ca(ca_cert, ca_key, ca_label);
-  ossl::Ptr<NAME_CONSTRAINTS, NAME_CONSTRAINTS_free> name_constraints(static_cast<NAME_CONSTRAINTS*>(
+  ossl::NameConstraintsPtr name_constraints(static_cast<NAME_CONSTRAINTS*>(
       X509_get_ext_d2i(Access::x509(ca_cert), NID_name_constraints, nullptr, nullptr)));
   ERR_clear_error();
   const bool verify_each_signature = ossl::digest_for(Access::pkey(ca_key)) == nullptr;  // Ed25519, Ed448

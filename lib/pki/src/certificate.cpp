@@ -18,13 +18,12 @@ constexpr std::string_view expected_cert = "a certificate (PEM 'BEGIN CERTIFICAT
 
 ossl::X509Ptr parse_der(const Bytes& der) {
   const unsigned char* p = der.data();
-  X509* x = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
-  if (x == nullptr || p != der.data() + der.size()) {
-    X509_free(x);
+  ossl::X509Ptr x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (!x || p != der.data() + der.size()) {
     ERR_clear_error();
     return nullptr;
   }
-  return ossl::X509Ptr(x);
+  return x;
 }
 
 std::vector<Certificate> load_many(ByteView data, bool only_one) {
@@ -202,12 +201,7 @@ std::optional<std::string> Certificate::authority_key_id_hex() const {
   return ossl::colon_hex(ASN1_STRING_get0_data(aki), static_cast<std::size_t>(ASN1_STRING_length(aki)));
 }
 
-std::string Certificate::fingerprint_sha256() const {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int len = 0;
-  ossl::check(X509_digest(Access::x509(*this), EVP_sha256(), md.data(), &len) == 1, "X509_digest");
-  return ossl::colon_hex(md.data(), len);
-}
+std::string Certificate::fingerprint_sha256() const { return sha256_fingerprint(to_der()); }
 
 bool Certificate::is_self_signed() const {
   int r = X509_self_signed(Access::x509(*this), 1);

@@ -49,11 +49,10 @@ Csr Csr::create(const PrivateKey& key, const Name& subject, const std::vector<Ge
   if (!sans.empty()) {
     auto names = ossl::to_general_names(sans);
     ossl::ExtensionStackPtr exts(ossl::check_ptr(sk_X509_EXTENSION_new_null(), "sk_X509_EXTENSION_new_null"));
-    X509_EXTENSION* ext = ossl::check_ptr(X509V3_EXT_i2d(NID_subject_alt_name, 0, names.get()), "X509V3_EXT_i2d");
-    if (sk_X509_EXTENSION_push(exts.get(), ext) <= 0) {
-      X509_EXTENSION_free(ext);
-      throw ossl::openssl_error("sk_X509_EXTENSION_push");
-    }
+    ossl::X509ExtensionPtr ext(
+        ossl::check_ptr(X509V3_EXT_i2d(NID_subject_alt_name, 0, names.get()), "X509V3_EXT_i2d"));
+    ossl::check(sk_X509_EXTENSION_push(exts.get(), ext.get()) > 0, "sk_X509_EXTENSION_push");
+    ext.release();  // owned by the stack now
     ossl::check(X509_REQ_add_extensions(req.get(), exts.get()) == 1, "X509_REQ_add_extensions");
   }
   if (X509_REQ_sign(req.get(), pkey, ossl::digest_for(pkey)) <= 0) throw ossl::openssl_error("X509_REQ_sign");

@@ -85,14 +85,12 @@ Asn1IntegerPtr serial_from_hex(const std::string& normalized_hex) {
 
 std::string serial_to_hex(const ASN1_INTEGER* serial) {
   BignumPtr bn(check_ptr(ASN1_INTEGER_to_BN(serial, nullptr), "ASN1_INTEGER_to_BN"));
-  char* hex = check_ptr(BN_bn2hex(bn.get()), "BN_bn2hex");
-  std::string out(hex);
-  OPENSSL_free(hex);
-  return out;
+  OpensslStringPtr hex(check_ptr(BN_bn2hex(bn.get()), "BN_bn2hex"));
+  return std::string(hex.get());
 }
 
 std::string choose_serial(const std::optional<std::string>& given, const RandomSource& random) {
-  if (given) return normalize_serial_hex(*given);
+  if (given) return normalize_serial(*given);
   return random_serial(random);
 }
 
@@ -127,12 +125,9 @@ namespace {
 
 GeneralNamePtr ia5_name(int type, const std::string& value) {
   GeneralNamePtr gn(check_ptr(GENERAL_NAME_new(), "GENERAL_NAME_new"));
-  ASN1_IA5STRING* s = check_ptr(ASN1_IA5STRING_new(), "ASN1_IA5STRING_new");
-  if (ASN1_STRING_set(s, value.data(), static_cast<int>(value.size())) != 1) {
-    ASN1_IA5STRING_free(s);
-    throw openssl_error("ASN1_STRING_set");
-  }
-  GENERAL_NAME_set0_value(gn.get(), type, s);
+  Asn1StringPtr s(check_ptr(ASN1_IA5STRING_new(), "ASN1_IA5STRING_new"));
+  check(ASN1_STRING_set(s.get(), value.data(), static_cast<int>(value.size())) == 1, "ASN1_STRING_set");
+  GENERAL_NAME_set0_value(gn.get(), type, s.release());
   return gn;
 }
 
@@ -162,12 +157,9 @@ GeneralNamePtr to_general_name(const GeneralName& name) {
         throw Error(Errc::invalid_argument, "invalid IP address in SAN: " + name.value);
       }
       GeneralNamePtr gn(check_ptr(GENERAL_NAME_new(), "GENERAL_NAME_new"));
-      ASN1_OCTET_STRING* s = check_ptr(ASN1_OCTET_STRING_new(), "ASN1_OCTET_STRING_new");
-      if (ASN1_OCTET_STRING_set(s, buf.data(), len) != 1) {
-        ASN1_OCTET_STRING_free(s);
-        throw openssl_error("ASN1_OCTET_STRING_set");
-      }
-      GENERAL_NAME_set0_value(gn.get(), GEN_IPADD, s);
+      Asn1OctetStringPtr s(check_ptr(ASN1_OCTET_STRING_new(), "ASN1_OCTET_STRING_new"));
+      check(ASN1_OCTET_STRING_set(s.get(), buf.data(), len) == 1, "ASN1_OCTET_STRING_set");
+      GENERAL_NAME_set0_value(gn.get(), GEN_IPADD, s.release());
       return gn;
     }
     case GeneralName::Type::other:

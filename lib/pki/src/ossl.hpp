@@ -1,6 +1,6 @@
 #pragma once
-// Internal: OpenSSL ownership (std::unique_ptr with stateless deleters, as bssl::UniquePtr), error
-// draining, and the bridge between the public value types and the OpenSSL objects behind them.
+// Internal: OpenSSL errors as mqttpki Errors, conversions, and the bridge between the public value types
+// and the OpenSSL objects behind them (owned through the aliases of detail/ossl_ptr.hpp).
 
 #include <mqttpki/pki/certificate.hpp>
 #include <mqttpki/pki/csr.hpp>
@@ -28,45 +28,6 @@
 
 namespace mqttpki::pki::ossl {
 
-using EvpPkeyPtr = Ptr<EVP_PKEY, EVP_PKEY_free>;
-using EvpPkeyCtxPtr = Ptr<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
-using EvpMdCtxPtr = Ptr<EVP_MD_CTX, EVP_MD_CTX_free>;
-using BioPtr = Ptr<BIO, BIO_free_all>;
-using X509Ptr = Ptr<X509, X509_free>;
-using X509ReqPtr = Ptr<X509_REQ, X509_REQ_free>;
-using X509CrlPtr = Ptr<X509_CRL, X509_CRL_free>;
-using X509NamePtr = Ptr<X509_NAME, X509_NAME_free>;
-using X509ExtensionPtr = Ptr<X509_EXTENSION, X509_EXTENSION_free>;
-using X509RevokedPtr = Ptr<X509_REVOKED, X509_REVOKED_free>;
-using X509StorePtr = Ptr<X509_STORE, X509_STORE_free>;
-using X509StoreCtxPtr = Ptr<X509_STORE_CTX, X509_STORE_CTX_free>;
-using X509SigPtr = Ptr<X509_SIG, X509_SIG_free>;
-using X509AlgorPtr = Ptr<X509_ALGOR, X509_ALGOR_free>;
-using Pkcs8InfoPtr = Ptr<PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free>;
-using Asn1IntegerPtr = Ptr<ASN1_INTEGER, ASN1_INTEGER_free>;
-using Asn1TimePtr = Ptr<ASN1_TIME, ASN1_TIME_free>;
-using Asn1OctetStringPtr = Ptr<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>;
-using Asn1BitStringPtr = Ptr<ASN1_BIT_STRING, ASN1_BIT_STRING_free>;
-using Asn1EnumeratedPtr = Ptr<ASN1_ENUMERATED, ASN1_ENUMERATED_free>;
-using BignumPtr = Ptr<BIGNUM, BN_free>;
-using BasicConstraintsPtr = Ptr<BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free>;
-using AuthorityKeyIdPtr = Ptr<AUTHORITY_KEYID, AUTHORITY_KEYID_free>;
-using GeneralNamePtr = Ptr<GENERAL_NAME, GENERAL_NAME_free>;
-using GeneralNamesPtr = Ptr<GENERAL_NAMES, GENERAL_NAMES_free>;
-using ExtendedKeyUsagePtr = Ptr<EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free>;
-
-// Stacks whose elements are owned too (the sk_*_pop_free macros are not plain functions).
-struct X509StackDeleter {
-  void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_pop_free(s, X509_free); }
-};
-using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackDeleter>;
-struct ExtensionStackDeleter {
-  void operator()(STACK_OF(X509_EXTENSION) * s) const noexcept {
-    sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
-  }
-};
-using ExtensionStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionStackDeleter>;
-
 // An Error for a failed OpenSSL call: "what: <drained queue>", or "what failed" when the queue is empty
 // (a call that fails without a queued error is still a failure). Use as `throw openssl_error("...")`.
 Error openssl_error(const char* what, Errc code = Errc::crypto);
@@ -86,11 +47,13 @@ template <class T>
 Bytes i2d_bytes(int (*i2d)(const T*, unsigned char**), const T* object, const char* what) {
   unsigned char* out = nullptr;
   const int len = i2d(object, &out);
+  OpensslBytesPtr owner(out);
   if (len <= 0) throw openssl_error(what);
-  Bytes bytes(out, out + len);
-  OPENSSL_free(out);
-  return bytes;
+  return Bytes(out, out + len);
 }
+
+// A CRL, PEM ("BEGIN X509 CRL") or DER. Errc::bad_format "expected a CRL ..." if it is not one.
+X509CrlPtr parse_crl(ByteView data);
 
 // Memory BIO contents as a string.
 std::string bio_to_string(BIO* bio);

@@ -25,10 +25,6 @@ std::string_view unread(BIO* bio) {
   return len > 0 && data != nullptr ? std::string_view(data, static_cast<std::size_t>(len)) : std::string_view{};
 }
 
-struct OpensslFree {
-  void operator()(void* p) const noexcept { OPENSSL_free(p); }
-};
-
 [[noreturn]] void throw_damaged(const std::string& detail) {
   throw Error(Errc::bad_format, "truncated or damaged PEM (" + detail + ")");
 }
@@ -52,9 +48,9 @@ std::vector<Block> read_blocks(ByteView data) {
     unsigned char* der = nullptr;
     long len = 0;
     const int ok = PEM_read_bio(bio.get(), &name, &header, &der, &len);
-    std::unique_ptr<char, OpensslFree> name_owner(name);
-    std::unique_ptr<char, OpensslFree> header_owner(header);
-    std::unique_ptr<unsigned char, OpensslFree> der_owner(der);
+    const ossl::OpensslStringPtr name_owner(name);
+    const ossl::OpensslStringPtr header_owner(header);
+    const ossl::OpensslBytesPtr der_owner(der);
     if (ok != 1) {
       const bool no_more = ERR_GET_REASON(ERR_peek_last_error()) == PEM_R_NO_START_LINE;
       if (no_more && before.find(begin_marker) == std::string_view::npos) {

@@ -71,7 +71,7 @@ long days_between(TimePoint now, TimePoint until) {
   return static_cast<long>(std::chrono::floor<std::chrono::days>(until - now).count());
 }
 
-std::string normalize_serial_hex(std::string_view text) {
+std::string normalize_serial(std::string_view text) {
   auto bad = [&](std::string_view why) {
     return Error(Errc::invalid_argument, "invalid serial \"" + std::string(text) + "\": " + std::string(why) +
                                              " (expected hex such as 3A:F2:01 or 3AF201)");
@@ -92,6 +92,15 @@ std::string normalize_serial_hex(std::string_view text) {
   if (digits.size() > 40) throw bad("longer than 20 bytes");
   return digits;
 }
+
+std::string sha256_fingerprint(ByteView data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int len = 0;
+  ossl::check(EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr) == 1, "SHA-256");
+  return ossl::colon_hex(md.data(), len);
+}
+
+void secure_erase(std::string& secret) noexcept { OPENSSL_cleanse(secret.data(), secret.size()); }
 
 namespace {
 

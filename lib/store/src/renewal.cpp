@@ -63,7 +63,7 @@ IndexEntry make_entry(const pki::Certificate& cert, std::string_view name, std::
   e.status = CertStatus::valid;
   e.sha256 = cert.fingerprint_sha256();
   const pki::Bytes spki = cert.public_key_der();
-  e.public_key_sha256 = sha256_colon_hex(spki);
+  e.public_key_sha256 = pki::sha256_fingerprint(spki);
   return e;
 }
 

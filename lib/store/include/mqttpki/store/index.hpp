@@ -26,6 +26,8 @@
 // never happened; the writer made it durable before acting on it) and cut off by the next append. A bad line
 // elsewhere is Errc::bad_format naming the file and line.
 
+#include <mqttpki/pki/util.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -151,12 +153,11 @@ class Index {
   JournalState journal_;
 };
 
-// Normalised serial text as pki::Certificate::serial_hex() prints it: upper-case hex, whole bytes, no colons,
-// no leading zero bytes ("0x" prefix and colons accepted). Errc::invalid_argument if not hex.
-[[nodiscard]] std::string normalize_serial(std::string_view text);
-
-// "2026-11-27T16:44:06Z" <-> time_point (UTC, whole seconds).
-[[nodiscard]] std::string format_time(TimePoint tp);
+// Serials and times in the one form pki gives them: normalize_serial ("0x" and colons accepted) as
+// pki::Certificate::serial_hex() prints, format_time "2026-11-27T16:44:06Z" (UTC, whole seconds).
+using pki::format_time;
+using pki::normalize_serial;
+// format_time's text back to a time_point.
 [[nodiscard]] std::optional<TimePoint> parse_time(std::string_view text);
 
 }  // namespace mqttpki::store

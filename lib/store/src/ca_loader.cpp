@@ -1,8 +1,9 @@
-#include <mqttpki/store/ca_signer.hpp>
+#include <mqttpki/store/ca_loader.hpp>
 #include <mqttpki/store/files.hpp>
 
+#include <mqttpki/pki/util.hpp>
+
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 namespace mqttpki::store {
 
@@ -41,27 +42,13 @@ LoadedCa load_signing_ca(const CaFolder& folder, const std::optional<std::string
       throw Error(e.code(), key_path.string() + ": " + e.what());
     }
   }();
-  OPENSSL_cleanse(pem.data(), pem.size());
+  pki::secure_erase(pem);
   if (!key.matches(cert))
     throw Error(Errc::mismatch, fmt::format("{} does not match {}; put the CA's own key there (or restore both from "
                                             "{}/backup)",
                                             key_path.string(), folder.layout().ca_cert.string(),
                                             folder.layout().dir.string()));
   return {std::move(cert), std::move(key)};
-}
-
-std::string public_key_fingerprint(const pki::PublicKey& key) {
-  const pki::Bytes bytes = key.der();
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) != 1)
-    throw Error(Errc::crypto, "SHA-256 failed (OpenSSL EVP_Digest)");
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    if (i != 0) out.push_back(':');
-    out += fmt::format("{:02X}", md[i]);
-  }
-  return out;
 }
 
 }  // namespace mqttpki::store
