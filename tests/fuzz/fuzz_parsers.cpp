@@ -2,7 +2,7 @@
 // "30d"), parse_san (--san TYPE:value), normalize_serial, parse_key_type, parse_revocation_reason and the
 // store's index.json and index.journal readers. Bad input is an mqttpki::Error; what parses round-trips.
 #include <mqttpki/pki/crl.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/pki/key.hpp>
 #include <mqttpki/pki/san.hpp>
 #include <mqttpki/pki/util.hpp>

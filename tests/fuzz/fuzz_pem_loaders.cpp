@@ -3,7 +3,7 @@
 // mqttpki::Error (never another exception, a crash or a leak), and what loads must round-trip.
 #include <mqttpki/pki/certificate.hpp>
 #include <mqttpki/pki/csr.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/pki/key.hpp>
 #include <mqttpki/pki/types.hpp>
 #include <mqttpki/store/renewal.hpp>

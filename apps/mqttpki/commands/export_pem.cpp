@@ -4,7 +4,7 @@
 #include "command.hpp"
 #include "pki_common.hpp"
 
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/pki/types.hpp>
 #include <mqttpki/pki/verify.hpp>
 #include <mqttpki/store/ca_folder.hpp>

@@ -1,6 +1,6 @@
 #include "pki_common.hpp"
 
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/pki/types.hpp>
 #include <mqttpki/store/files.hpp>
 
