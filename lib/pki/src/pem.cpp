@@ -67,7 +67,7 @@ std::vector<Block> read_blocks(ByteView data) {
     // The block's text (with whatever preceded it since the last block, which PEM readers skip).
     block.text = std::string(before.substr(0, before.size() - unread(bio.get()).size()));
     block.der.assign(der, der + len);
-    block.encrypted = std::string_view(header).find("ENCRYPTED") != std::string_view::npos;
+    block.encrypted = header != nullptr && std::string_view(header).find("ENCRYPTED") != std::string_view::npos;
     blocks.push_back(std::move(block));
   }
 }
