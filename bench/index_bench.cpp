@@ -7,7 +7,7 @@
 #include <mqttpki/pki/key.hpp>
 #include <mqttpki/pki/name.hpp>
 #include <mqttpki/store/ca_folder.hpp>
-#include <mqttpki/store/ca_signer.hpp>
+#include <mqttpki/store/ca_loader.hpp>
 #include <mqttpki/store/files.hpp>
 #include <mqttpki/store/index.hpp>
 #include <mqttpki/store/issuance.hpp>

@@ -13,15 +13,18 @@ if(MQTTPKI_WERROR)
   target_compile_options(mqttpki_warnings INTERFACE -Werror)
 endif()
 
-# mqttpki_module(NAME DEPS...): lib/NAME/src/*.cpp as target mqttpki_NAME (alias mqttpki::NAME),
-# public headers in lib/NAME/include/mqttpki/NAME/.
+# mqttpki_module(NAME [PUBLIC DEPS...] [PRIVATE DEPS...]): lib/NAME/src/*.cpp as target mqttpki_NAME (alias
+# mqttpki::NAME), public headers in lib/NAME/include/mqttpki/NAME/. A dependency is PUBLIC only when a public
+# header of the module includes its headers.
 function(mqttpki_module name)
+  cmake_parse_arguments(arg "" "" "PUBLIC;PRIVATE" ${ARGN})
   file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/*.cpp)
-  if(NOT srcs)  # a module still being written: headers only
+  if(NOT srcs)  # headers only
     add_library(mqttpki_${name} INTERFACE)
     add_library(mqttpki::${name} ALIAS mqttpki_${name})
     target_include_directories(mqttpki_${name} INTERFACE ${CMAKE_CURRENT_SOURCE_DIR}/include)
-    target_link_libraries(mqttpki_${name} INTERFACE ${ARGN})
+    target_link_libraries(mqttpki_${name} INTERFACE ${arg_PUBLIC})
+    target_compile_features(mqttpki_${name} INTERFACE cxx_std_20)
     return()
   endif()
   add_library(mqttpki_${name} STATIC ${srcs})
@@ -29,6 +32,6 @@ function(mqttpki_module name)
   target_include_directories(mqttpki_${name}
     PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
     PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
-  target_link_libraries(mqttpki_${name} PUBLIC ${ARGN} PRIVATE mqttpki::warnings)
+  target_link_libraries(mqttpki_${name} PUBLIC ${arg_PUBLIC} PRIVATE ${arg_PRIVATE} mqttpki::warnings)
   target_compile_features(mqttpki_${name} PUBLIC cxx_std_20)
 endfunction()

@@ -3,7 +3,7 @@
 #include "command.hpp"
 #include "version.hpp"
 
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 
 #include <fmt/format.h>
 

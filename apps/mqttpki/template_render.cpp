@@ -2,7 +2,7 @@
 
 #include "embedded.hpp"
 
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 // The Mosquitto-syntax configuration reader on arbitrary text: parse_mosquitto_config either returns a
 // configuration or throws mqttpki::Error (invalid_argument) with one line "FILE:LINE: ...".
 #include <mqttpki/net/broker_config.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 
 #include <cstdint>
 #include <cstdio>

@@ -1,8 +1,8 @@
 // The small text parsers behind command-line flags: parse_duration (--days/--within style "30d"), parse_san
-// (--san TYPE:value), normalize_serial_hex, parse_key_type and parse_revocation_reason. Bad input is an
+// (--san TYPE:value), normalize_serial, parse_key_type and parse_revocation_reason. Bad input is an
 // mqttpki::Error; what parses round-trips. (The CA's records are SQLite's to parse since ca.db.)
 #include <mqttpki/pki/crl.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/pki/key.hpp>
 #include <mqttpki/pki/san.hpp>
 #include <mqttpki/pki/util.hpp>
@@ -36,8 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!(parse_san(printed) == san)) bug("SAN does not round-trip", printed);
   });
   expect_error_or_ok([&] {
-    const std::string serial = normalize_serial_hex(text);
-    if (normalize_serial_hex(serial) != serial) bug("serial normalisation is not idempotent", serial);
+    const std::string serial = normalize_serial(text);
+    if (normalize_serial(serial) != serial) bug("serial normalisation is not idempotent", serial);
   });
   expect_error_or_ok([&] { (void)to_string(parse_key_type(text)); });
   expect_error_or_ok([&] { (void)to_string(parse_revocation_reason(text)); });

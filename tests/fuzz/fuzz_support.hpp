@@ -3,7 +3,7 @@
 // the replay runner both treat as a finding), and the rule that bad input may answer with an mqttpki::Error
 // carrying a message, never with anything else. Each target defines fuzz_target_name for the reports.
 
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 
 #include <cstdio>
 #include <cstdlib>

@@ -3,7 +3,7 @@
 #include "../command.hpp"
 
 #include <mqttpki/net/broker.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 
 #include <fmt/format.h>
 

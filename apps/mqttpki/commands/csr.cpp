@@ -4,7 +4,7 @@
 #include "pki_common.hpp"
 
 #include <mqttpki/pki/csr.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/store/ca_folder.hpp>
 #include <mqttpki/store/files.hpp>
 

@@ -4,11 +4,11 @@
 #include "command.hpp"
 #include "pki_common.hpp"
 
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/pki/types.hpp>
 #include <mqttpki/pki/verify.hpp>
 #include <mqttpki/store/ca_folder.hpp>
-#include <mqttpki/store/ca_signer.hpp>
+#include <mqttpki/store/ca_loader.hpp>
 #include <mqttpki/store/files.hpp>
 
 #include <fmt/format.h>

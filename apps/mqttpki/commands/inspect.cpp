@@ -4,10 +4,10 @@
 #include "pki_common.hpp"
 
 #include <mqttpki/pki/certificate.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/pki/types.hpp>
 #include <mqttpki/pki/util.hpp>
-#include <mqttpki/store/ca_signer.hpp>
+#include <mqttpki/store/ca_loader.hpp>
 #include <mqttpki/store/files.hpp>
 #include <mqttpki/store/index.hpp>
 #include <mqttpki/store/renewal.hpp>
@@ -106,102 +106,22 @@ class InspectCommand final : public Command {
     const auto now = std::chrono::system_clock::now();
     ordered_json j;
     switch (kind) {
-      case pki::ObjectKind::certificate: {
-        const auto certs = store::with_file(file_, [&] { return pki::Certificate::load_chain(data); });
-        if (certs.size() == 1) {
-          j = certificate_json(certs[0], now);
-          if (!json_) certificate_text(ctx.out, certs[0], now);
-        } else {
-          j["kind"] = "certificates";
-          j["certificates"] = ordered_json::array();
-          for (const auto& c : certs) {
-            j["certificates"].push_back(certificate_json(c, now));
-            if (!json_) certificate_text(ctx.out, c, now);
-          }
-        }
+      case pki::ObjectKind::certificate:
+        j = certificates(ctx.out, data, now);
         break;
-      }
-      case pki::ObjectKind::certificate_request: {
-        const auto csr = pki_common::load_csr(file_);
-        const auto key = csr.public_key();
-        const bool sig = csr.signature_valid();
-        j["kind"] = "csr";
-        j["subject"] = csr.subject().to_string();
-        j["sans"] = san_strings(csr.sans());
-        j["key_type"] = key.type_name();
-        j["signature_valid"] = sig;
-        j["requested_extensions"] = csr.requested_extensions();
-        j["public_key_sha256"] = store::public_key_fingerprint(key);
-        if (!json_) {
-          ctx.out << "Certificate signing request\n";
-          ctx.out << fmt::format("  subject       {}\n", j["subject"].get<std::string>());
-          ctx.out << fmt::format("  SANs          {}\n", join(j["sans"].get<std::vector<std::string>>()));
-          ctx.out << fmt::format("  key           {}\n", key.type_name());
-          ctx.out << fmt::format("  signature     {}\n", sig ? "valid" : "INVALID (damaged or altered)");
-          ctx.out << fmt::format("  pubkey sha256 {}\n", j["public_key_sha256"].get<std::string>());
-        }
+      case pki::ObjectKind::certificate_request:
+        j = request(ctx.out);
         break;
-      }
       case pki::ObjectKind::private_key:
-      case pki::ObjectKind::encrypted_private_key: {
-        const bool encrypted = kind == pki::ObjectKind::encrypted_private_key;
-        j["kind"] = "private_key";
-        j["encrypted"] = encrypted;
-        std::optional<pki::PrivateKey> key;
-        const char* env = std::getenv(store::passphrase_env);
-        const bool have_passphrase = !passphrase_file_.empty() || (env != nullptr && *env != '\0');
-        if (!encrypted || have_passphrase) key = pki_common::load_private_key(file_, passphrase_file_);
-        j["key_type"] = key ? ordered_json(key->type_name()) : ordered_json(nullptr);
-        j["bits"] = key ? ordered_json(key->bits()) : ordered_json(nullptr);
-        j["public_key_sha256"] =
-            key ? ordered_json(store::public_key_fingerprint(key->public_key())) : ordered_json(nullptr);
-        if (!json_) {
-          ctx.out << "Private key\n";
-          ctx.out << fmt::format("  type          {}\n", key ? key->type_name() : "unknown (encrypted; give "
-                                                                                     "--passphrase-file to see it)");
-          ctx.out << fmt::format("  encrypted     {}\n", encrypted ? "yes" : "no");
-          if (key)
-            ctx.out << fmt::format("  pubkey sha256 {}\n", j["public_key_sha256"].get<std::string>());
-        }
+      case pki::ObjectKind::encrypted_private_key:
+        j = private_key(ctx.out, kind == pki::ObjectKind::encrypted_private_key);
         break;
-      }
-      case pki::ObjectKind::crl: {
-        // nextUpdate matters most: once it passes, Mosquitto refuses every client.
-        const auto crl = store::with_file(file_, [&] { return store::read_crl_info(data); });
-        j["kind"] = "crl";
-        j["issuer"] = crl.issuer;
-        j["number"] = crl.number ? ordered_json(*crl.number) : ordered_json(nullptr);
-        j["this_update"] = store::format_time(crl.this_update);
-        j["next_update"] = crl.next_update ? ordered_json(store::format_time(*crl.next_update)) : ordered_json(nullptr);
-        j["days_left"] = crl.next_update ? ordered_json(pki::days_between(now, *crl.next_update)) : ordered_json(nullptr);
-        j["revoked"] = crl.revoked_serials;
-        if (!json_) {
-          ctx.out << "Certificate revocation list\n";
-          ctx.out << fmt::format("  issuer        {}\n", crl.issuer);
-          ctx.out << fmt::format("  number        {}\n", crl.number ? std::to_string(*crl.number) : "-");
-          ctx.out << fmt::format("  this update   {}\n", store::format_time(crl.this_update));
-          if (crl.next_update)
-            ctx.out << fmt::format("  next update   {} ({})\n", store::format_time(*crl.next_update),
-                                   *crl.next_update <= now
-                                       ? std::string("PASSED: Mosquitto refuses every client; run `mqttpki crl`")
-                                       : fmt::format("{} days left", pki::days_between(now, *crl.next_update)));
-          ctx.out << fmt::format("  revoked       {}\n", join(crl.revoked_serials));
-        }
+      case pki::ObjectKind::crl:
+        j = crl(ctx.out, data, now);
         break;
-      }
-      case pki::ObjectKind::public_key: {
-        const auto key = store::with_file(file_, [&] { return pki::PublicKey::load(data); });
-        j["kind"] = "public_key";
-        j["key_type"] = key.type_name();
-        j["bits"] = key.bits();
-        j["public_key_sha256"] = store::public_key_fingerprint(key);
-        if (!json_) {
-          ctx.out << "Public key\n";
-          ctx.out << fmt::format("  type          {}\n", key.type_name());
-          ctx.out << fmt::format("  pubkey sha256 {}\n", j["public_key_sha256"].get<std::string>());
-        }
+      case pki::ObjectKind::public_key:
+        j = public_key(ctx.out, data);
         break;
-      }
       default:
         pki_common::throw_unrecognised(file_, data, "a certificate, CSR or private key");
     }
@@ -210,6 +130,105 @@ class InspectCommand final : public Command {
   }
 
  private:
+  // Each returns the JSON form and, without --json, prints the text form.
+  ordered_json certificates(std::ostream& out, const std::string& data, pki::TimePoint now) const {
+    const auto certs = store::with_file(file_, [&] { return pki::Certificate::load_chain(data); });
+    if (!json_) {
+      for (const auto& c : certs) certificate_text(out, c, now);
+    }
+    if (certs.size() == 1) return certificate_json(certs[0], now);
+    ordered_json j;
+    j["kind"] = "certificates";
+    j["certificates"] = ordered_json::array();
+    for (const auto& c : certs) j["certificates"].push_back(certificate_json(c, now));
+    return j;
+  }
+
+  ordered_json request(std::ostream& out) const {
+    const auto csr = pki_common::load_csr(file_);
+    const auto key = csr.public_key();
+    const bool sig = csr.signature_valid();
+    ordered_json j;
+    j["kind"] = "csr";
+    j["subject"] = csr.subject().to_string();
+    j["sans"] = san_strings(csr.sans());
+    j["key_type"] = key.type_name();
+    j["signature_valid"] = sig;
+    j["requested_extensions"] = csr.requested_extensions();
+    j["public_key_sha256"] = key.fingerprint_sha256();
+    if (!json_) {
+      out << "Certificate signing request\n";
+      out << fmt::format("  subject       {}\n", j["subject"].get<std::string>());
+      out << fmt::format("  SANs          {}\n", join(j["sans"].get<std::vector<std::string>>()));
+      out << fmt::format("  key           {}\n", key.type_name());
+      out << fmt::format("  signature     {}\n", sig ? "valid" : "INVALID (damaged or altered)");
+      out << fmt::format("  pubkey sha256 {}\n", j["public_key_sha256"].get<std::string>());
+    }
+    return j;
+  }
+
+  ordered_json private_key(std::ostream& out, bool encrypted) const {
+    ordered_json j;
+    j["kind"] = "private_key";
+    j["encrypted"] = encrypted;
+    std::optional<pki::PrivateKey> key;
+    const char* env = std::getenv(store::passphrase_env);
+    const bool have_passphrase = !passphrase_file_.empty() || (env != nullptr && *env != '\0');
+    if (!encrypted || have_passphrase) key = pki_common::load_private_key(file_, passphrase_file_);
+    j["key_type"] = key ? ordered_json(key->type_name()) : ordered_json(nullptr);
+    j["bits"] = key ? ordered_json(key->bits()) : ordered_json(nullptr);
+    j["public_key_sha256"] = key ? ordered_json(key->public_key().fingerprint_sha256()) : ordered_json(nullptr);
+    if (!json_) {
+      out << "Private key\n";
+      out << fmt::format("  type          {}\n",
+                         key ? key->type_name() : "unknown (encrypted; give --passphrase-file to see it)");
+      out << fmt::format("  encrypted     {}\n", encrypted ? "yes" : "no");
+      if (key) out << fmt::format("  pubkey sha256 {}\n", j["public_key_sha256"].get<std::string>());
+    }
+    return j;
+  }
+
+  // nextUpdate matters most: once it passes, Mosquitto refuses every client.
+  ordered_json crl(std::ostream& out, const std::string& data, pki::TimePoint now) const {
+    const auto crl = store::with_file(file_, [&] { return store::read_crl_info(data); });
+    ordered_json j;
+    j["kind"] = "crl";
+    j["issuer"] = crl.issuer;
+    j["number"] = crl.number ? ordered_json(*crl.number) : ordered_json(nullptr);
+    j["this_update"] = store::format_time(crl.this_update);
+    j["next_update"] = crl.next_update ? ordered_json(store::format_time(*crl.next_update)) : ordered_json(nullptr);
+    j["days_left"] = crl.next_update ? ordered_json(pki::days_between(now, *crl.next_update)) : ordered_json(nullptr);
+    j["revoked"] = crl.revoked_serials;
+    if (!json_) {
+      out << "Certificate revocation list\n";
+      out << fmt::format("  issuer        {}\n", crl.issuer);
+      out << fmt::format("  number        {}\n", crl.number ? std::to_string(*crl.number) : "-");
+      out << fmt::format("  this update   {}\n", store::format_time(crl.this_update));
+      if (crl.next_update)
+        out << fmt::format("  next update   {} ({})\n", store::format_time(*crl.next_update),
+                           *crl.next_update <= now
+                               ? std::string("PASSED: Mosquitto refuses every client; run `mqttpki crl`")
+                               : fmt::format("{} days left", pki::days_between(now, *crl.next_update)));
+      out << fmt::format("  revoked       {}\n", join(crl.revoked_serials));
+    }
+    return j;
+  }
+
+  ordered_json public_key(std::ostream& out, const std::string& data) const {
+    const auto key = store::with_file(file_, [&] { return pki::PublicKey::load(data); });
+    ordered_json j;
+    j["kind"] = "public_key";
+    j["key_type"] = key.type_name();
+    j["bits"] = key.bits();
+    j["public_key_sha256"] = key.fingerprint_sha256();
+    if (!json_) {
+      out << "Public key\n";
+      out << fmt::format("  type          {}\n", key.type_name());
+      out << fmt::format("  pubkey sha256 {}\n", j["public_key_sha256"].get<std::string>());
+    }
+    return j;
+  }
+
   std::string file_;
   bool json_ = false;
   std::string passphrase_file_;

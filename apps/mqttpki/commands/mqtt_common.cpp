@@ -1,6 +1,6 @@
 #include "mqtt_common.hpp"
 
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/store/passphrase.hpp>
 
 #include <cstdlib>

@@ -2,7 +2,7 @@
 
 #include <mqttpki/pki/text.hpp>
 
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/pki/types.hpp>
 #include <mqttpki/store/files.hpp>
 

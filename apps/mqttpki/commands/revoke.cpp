@@ -3,7 +3,7 @@
 #include "command.hpp"
 
 #include <mqttpki/pki/crl.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/pki/util.hpp>
 #include <mqttpki/store/ca_folder.hpp>
 #include <mqttpki/store/renewal.hpp>

@@ -7,7 +7,7 @@
 #include <mqttpki/pki/error.hpp>
 #include <mqttpki/pki/util.hpp>
 #include <mqttpki/store/ca_folder.hpp>
-#include <mqttpki/store/ca_signer.hpp>
+#include <mqttpki/store/ca_loader.hpp>
 #include <mqttpki/store/files.hpp>
 #include <mqttpki/store/issuance.hpp>
 
@@ -115,7 +115,7 @@ class SignCommand final : public Command {
     auto tx = index.begin();
     order.supersede = store::check_name_free(index, folder.layout(), order.name,
                                              order.request.subject.common_name().value_or(""),
-                                             store::public_key_fingerprint(order.request.public_key),
+                                             order.request.public_key.fingerprint_sha256(),
                                              order.request.profile, force_, now, csr_);
     store::Issued issued = store::issue_certificate(index, ca, std::move(order));
     tx.commit();

@@ -4,7 +4,7 @@
 #include "mqtt_common.hpp"
 
 #include <mqttpki/net/client.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 
 #include <fmt/format.h>
 

@@ -3,7 +3,7 @@
 #include "command.hpp"
 #include "template_render.hpp"
 
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/store/files.hpp>
 
 #include <fmt/format.h>

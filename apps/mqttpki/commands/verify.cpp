@@ -6,7 +6,7 @@
 
 #include <mqttpki/mqtt/topic.hpp>
 #include <mqttpki/net/setup_check.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/store/ca_folder.hpp>
 #include <mqttpki/store/files.hpp>
 

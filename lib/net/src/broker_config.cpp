@@ -1,6 +1,6 @@
 #include <mqttpki/net/broker_config.hpp>
 
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 
 #include <fmt/format.h>
 

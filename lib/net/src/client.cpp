@@ -6,7 +6,7 @@
 #include "tls.hpp"
 
 #include <mqttpki/mqtt/codec.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 
 #include <asio.hpp>
 #include <asio/ssl.hpp>

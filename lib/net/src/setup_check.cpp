@@ -3,7 +3,7 @@
 #include <mqttpki/net/broker.hpp>
 #include <mqttpki/net/client.hpp>
 #include <mqttpki/pki/certificate.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/pki/key.hpp>
 #include <mqttpki/pki/util.hpp>
 #include <mqttpki/pki/verify.hpp>

@@ -1,7 +1,7 @@
 #include "tls.hpp"
 
 #include <mqttpki/mqtt/log_text.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 
 #include <fmt/format.h>
 
@@ -149,12 +149,8 @@ std::string explain(int err, X509* cert, int depth, X509* leaf, const VerifyRepo
     case X509_V_ERR_CERT_REVOKED: {
       std::string serial = "?";
       if (cert != nullptr) {
-        if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)) {
-          if (char* hex = BN_bn2hex(bn)) {
-            serial = hex;
-            OPENSSL_free(hex);
-          }
-          BN_free(bn);
+        if (const pki::ossl::BignumPtr bn{ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)}) {
+          if (const pki::ossl::OpensslStringPtr hex{BN_bn2hex(bn.get())}) serial = hex.get();
         }
       }
       return fmt::format("{} (serial {}) is revoked by {}", who, serial, r.crlfile.empty() ? "the CRL" : r.crlfile);

@@ -25,7 +25,7 @@
 
 namespace mqttpki::net::detail {
 
-using SslPtr = pki::ossl::Ptr<SSL, SSL_free>;
+using SslPtr = pki::ossl::UniquePtr<SSL>;
 
 class Transport;
 

@@ -18,13 +18,12 @@ constexpr std::string_view expected_cert = "a certificate (PEM 'BEGIN CERTIFICAT
 
 ossl::X509Ptr parse_der(const Bytes& der) {
   const unsigned char* p = der.data();
-  X509* x = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
-  if (x == nullptr || p != der.data() + der.size()) {
-    X509_free(x);
+  ossl::X509Ptr x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (!x || p != der.data() + der.size()) {
     ERR_clear_error();
     return nullptr;
   }
-  return ossl::X509Ptr(x);
+  return x;
 }
 
 std::vector<Certificate> load_many(ByteView data, bool only_one) {
@@ -70,11 +69,17 @@ Certificate Certificate::load(ByteView data) { return load_many(data, true).fron
 std::vector<Certificate> Certificate::load_chain(ByteView data) { return load_many(data, false); }
 
 std::string Certificate::to_pem() const {
-  // As PEM_write_bio_X509 writes it (pem::encode matches PEM_write_bio byte for byte).
-  return pem::encode("CERTIFICATE", ossl::i2d_bytes(i2d_X509, Access::x509(*this), "i2d_X509"));
+  auto bio = ossl::new_mem_bio();
+  ossl::check(PEM_write_bio_X509(bio.get(), Access::x509(*this)) == 1, "PEM_write_bio_X509");
+  return ossl::bio_to_string(bio.get());
 }
 
-std::string certificate_pem(ByteView der) { return pem::encode("CERTIFICATE", der); }
+std::string certificate_pem(ByteView der) {
+  auto bio = ossl::new_mem_bio();
+  ossl::check(PEM_write_bio(bio.get(), PEM_STRING_X509, "", der.data(), static_cast<long>(der.size())) > 0,
+              "PEM_write_bio");
+  return ossl::bio_to_string(bio.get());
+}
 
 Bytes Certificate::to_der() const {
   return ossl::i2d_bytes(i2d_X509, Access::x509(*this), "i2d_X509");
@@ -203,12 +208,7 @@ std::optional<std::string> Certificate::authority_key_id_hex() const {
   return ossl::colon_hex(ASN1_STRING_get0_data(aki), static_cast<std::size_t>(ASN1_STRING_length(aki)));
 }
 
-std::string Certificate::fingerprint_sha256() const {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int len = 0;
-  ossl::check(X509_digest(Access::x509(*this), EVP_sha256(), md.data(), &len) == 1, "X509_digest");
-  return ossl::colon_hex(md.data(), len);
-}
+std::string Certificate::fingerprint_sha256() const { return sha256_fingerprint(to_der()); }
 
 bool Certificate::is_self_signed() const {
   int r = X509_self_signed(Access::x509(*this), 1);

@@ -2,6 +2,7 @@
 #include <mqttpki/pki/util.hpp>
 
 #include "ossl.hpp"
+#include "pem.hpp"
 
 #include <openssl/pem.h>
 
@@ -10,6 +11,30 @@
 #include <cctype>
 
 namespace mqttpki::pki {
+
+namespace ossl {
+
+X509CrlPtr parse_crl(ByteView data) {
+  if (pem::looks_like_pem(data)) {
+    for (const auto& b : pem::read_blocks(data)) {
+      if (b.label != "X509 CRL") continue;
+      const unsigned char* p = b.der.data();
+      if (X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(b.der.size()))) return X509CrlPtr(crl);
+      ERR_clear_error();
+      throw Error(Errc::bad_format, "truncated or damaged PEM (the CRL does not parse)");
+    }
+    pem::throw_expected("a CRL (PEM 'BEGIN X509 CRL' or DER)", pem::describe_input(data));
+  }
+  const unsigned char* p = data.data();
+  X509CrlPtr crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(data.size())));
+  if (!crl) {
+    ERR_clear_error();
+    pem::throw_expected("a CRL (PEM 'BEGIN X509 CRL' or DER)", pem::describe_input(data));
+  }
+  return crl;
+}
+
+}  // namespace ossl
 
 using detail::Access;
 
@@ -73,7 +98,7 @@ std::string make_crl(const Certificate& ca_cert, const PrivateKey& ca_key, const
 
   for (const auto& entry : options.revoked) {
     ossl::X509RevokedPtr rev(ossl::check_ptr(X509_REVOKED_new(), "X509_REVOKED_new"));
-    auto serial = ossl::serial_from_hex(normalize_serial_hex(entry.serial_hex));
+    auto serial = ossl::serial_from_hex(normalize_serial(entry.serial_hex));
     ossl::check(X509_REVOKED_set_serialNumber(rev.get(), serial.get()) == 1, "X509_REVOKED_set_serialNumber");
     auto when = ossl::make_asn1_time(entry.revoked_at);
     ossl::check(X509_REVOKED_set_revocationDate(rev.get(), when.get()) == 1, "X509_REVOKED_set_revocationDate");
@@ -89,14 +114,10 @@ std::string make_crl(const Certificate& ca_cert, const PrivateKey& ca_key, const
   ossl::check(X509_CRL_sort(crl.get()) == 1, "X509_CRL_sort");
 
   {
-    ossl::AuthorityKeyIdPtr aki(ossl::check_ptr(AUTHORITY_KEYID_new(), "AUTHORITY_KEYID_new"));
-    if (const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(ca)) {
-      aki->keyid = ossl::check_ptr(ASN1_OCTET_STRING_dup(ski), "ASN1_OCTET_STRING_dup");
-    } else {
-      aki->keyid = ossl::key_id_for(X509_get_X509_PUBKEY(ca)).release();
-    }
-    ossl::check(X509_CRL_add1_ext_i2d(crl.get(), NID_authority_key_identifier, aki.get(), 0, 0) == 1,
-                "X509_CRL_add1_ext_i2d");
+    X509V3_CTX ctx;
+    X509V3_set_ctx(&ctx, ca, nullptr, nullptr, crl.get(), 0);
+    auto aki = ossl::make_extension(ctx, NID_authority_key_identifier, "keyid:always");
+    ossl::check(X509_CRL_add_ext(crl.get(), aki.get(), -1) == 1, "X509_CRL_add_ext");
   }
   {
     ossl::Asn1IntegerPtr number(ossl::check_ptr(ASN1_INTEGER_new(), "ASN1_INTEGER_new"));
@@ -108,6 +129,35 @@ std::string make_crl(const Certificate& ca_cert, const PrivateKey& ca_key, const
   auto bio = ossl::new_mem_bio();
   ossl::check(PEM_write_bio_X509_CRL(bio.get(), crl.get()) == 1, "PEM_write_bio_X509_CRL");
   return ossl::bio_to_string(bio.get());
+}
+
+namespace {
+
+// The issuer name as RFC 2253 text ("CN=...").
+std::string name_text(const X509_NAME* name) {
+  auto out = ossl::new_mem_bio();
+  if (X509_NAME_print_ex(out.get(), name, 0, XN_FLAG_RFC2253) < 0) throw ossl::openssl_error("X509_NAME_print_ex");
+  return ossl::bio_to_string(out.get());
+}
+
+}  // namespace
+
+CrlInfo read_crl_info(ByteView data) {
+  const ossl::X509CrlPtr crl = ossl::parse_crl(data);
+  CrlInfo info;
+  info.this_update = ossl::from_asn1_time(X509_CRL_get0_lastUpdate(crl.get()));
+  if (const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl.get())) info.next_update = ossl::from_asn1_time(next);
+  const ossl::Asn1IntegerPtr number(
+      static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl.get(), NID_crl_number, nullptr, nullptr)));
+  if (std::uint64_t n = 0; number && ASN1_INTEGER_get_uint64(&n, number.get()) == 1) info.number = n;
+  if (const X509_NAME* issuer = X509_CRL_get_issuer(crl.get())) info.issuer = name_text(issuer);
+  if (const STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl.get())) {
+    for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+      info.revoked_serials.push_back(ossl::serial_to_hex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))));
+    }
+  }
+  ERR_clear_error();
+  return info;
 }
 
 }  // namespace mqttpki::pki

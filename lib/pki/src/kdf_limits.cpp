@@ -2,13 +2,20 @@
 
 #include "ossl.hpp"
 
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 
 #include <fmt/format.h>
 
 #include <openssl/asn1.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
+
+namespace mqttpki::pki::ossl {
+MQTTPKI_OSSL_DELETER(PBE2PARAM, PBE2PARAM_free);
+MQTTPKI_OSSL_DELETER(PBKDF2PARAM, PBKDF2PARAM_free);
+MQTTPKI_OSSL_DELETER(SCRYPT_PARAMS, SCRYPT_PARAMS_free);
+MQTTPKI_OSSL_DELETER(PBEPARAM, PBEPARAM_free);
+}  // namespace mqttpki::pki::ossl
 
 namespace mqttpki::pki::detail {
 
@@ -48,19 +55,19 @@ void check_iterations(const ASN1_INTEGER* iter) {
 }
 
 void check_pbes2(const X509_ALGOR* alg) {
-  ossl::Ptr<PBE2PARAM, PBE2PARAM_free> pbe2(unpack_params<PBE2PARAM>(alg, ASN1_ITEM_rptr(PBE2PARAM)));
+  ossl::UniquePtr<PBE2PARAM> pbe2(unpack_params<PBE2PARAM>(alg, ASN1_ITEM_rptr(PBE2PARAM)));
   if (!pbe2 || pbe2->keyfunc == nullptr) return;
   const ASN1_OBJECT* kdf = nullptr;
   X509_ALGOR_get0(&kdf, nullptr, nullptr, pbe2->keyfunc);
   switch (OBJ_obj2nid(kdf)) {
     case NID_id_pbkdf2: {
-      ossl::Ptr<PBKDF2PARAM, PBKDF2PARAM_free> p(
+      ossl::UniquePtr<PBKDF2PARAM> p(
           unpack_params<PBKDF2PARAM>(pbe2->keyfunc, ASN1_ITEM_rptr(PBKDF2PARAM)));
       if (p) check_iterations(p->iter);
       break;
     }
     case NID_id_scrypt: {
-      ossl::Ptr<SCRYPT_PARAMS, SCRYPT_PARAMS_free> p(
+      ossl::UniquePtr<SCRYPT_PARAMS> p(
           unpack_params<SCRYPT_PARAMS>(pbe2->keyfunc, ASN1_ITEM_rptr(SCRYPT_PARAMS)));
       if (!p) break;
       std::uint64_t n = to_u64(p->costParameter), r = to_u64(p->blockSize), par = to_u64(p->parallelizationParameter);
@@ -79,7 +86,7 @@ void check_pbes2(const X509_ALGOR* alg) {
 
 void check_kdf_cost(ByteView der) {
   const unsigned char* p = der.data();
-  ossl::Ptr<X509_SIG, X509_SIG_free> sig(d2i_X509_SIG(nullptr, &p, static_cast<long>(der.size())));
+  ossl::X509SigPtr sig(d2i_X509_SIG(nullptr, &p, static_cast<long>(der.size())));
   if (!sig) {
     ERR_clear_error();
     return;
@@ -91,7 +98,7 @@ void check_kdf_cost(ByteView der) {
   if (OBJ_obj2nid(oid) == NID_pbes2) {
     check_pbes2(alg);
   } else {  // PBES1 and the PKCS#12 PBE schemes: PBEParameter { salt, iterationCount }
-    ossl::Ptr<PBEPARAM, PBEPARAM_free> p1(unpack_params<PBEPARAM>(alg, ASN1_ITEM_rptr(PBEPARAM)));
+    ossl::UniquePtr<PBEPARAM> p1(unpack_params<PBEPARAM>(alg, ASN1_ITEM_rptr(PBEPARAM)));
     if (p1) check_iterations(p1->iter);
   }
   ERR_clear_error();

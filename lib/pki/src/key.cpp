@@ -1,5 +1,6 @@
 #include <mqttpki/pki/certificate.hpp>
 #include <mqttpki/pki/key.hpp>
+#include <mqttpki/pki/util.hpp>
 
 #include "kdf_limits.hpp"
 #include "ossl.hpp"
@@ -17,6 +18,10 @@
 #include <cstring>
 
 namespace mqttpki::pki {
+
+namespace ossl {
+MQTTPKI_OSSL_DELETER(OSSL_DECODER_CTX, OSSL_DECODER_CTX_free);
+}  // namespace ossl
 
 using detail::Access;
 
@@ -108,16 +113,15 @@ ossl::EvpPkeyPtr decode_private(ByteView data, const char* input_type, PassState
   OSSL_DECODER_CTX* raw = OSSL_DECODER_CTX_new_for_pkey(&pkey, input_type, nullptr, nullptr,
                                                         OSSL_KEYMGMT_SELECT_KEYPAIR, nullptr, nullptr);
   if (raw == nullptr) throw ossl::openssl_error("OSSL_DECODER_CTX_new_for_pkey");
-  ossl::Ptr<OSSL_DECODER_CTX, OSSL_DECODER_CTX_free> ctx(raw);
+  ossl::UniquePtr<OSSL_DECODER_CTX> ctx(raw);
   ossl::check(OSSL_DECODER_CTX_set_pem_password_cb(ctx.get(), pass_cb, &state) == 1,
               "OSSL_DECODER_CTX_set_pem_password_cb");
   const unsigned char* p = data.data();
   std::size_t len = data.size();
-  if (OSSL_DECODER_from_data(ctx.get(), &p, &len) != 1 || pkey == nullptr) {
-    EVP_PKEY_free(pkey);
-    return nullptr;
-  }
-  return ossl::EvpPkeyPtr(pkey);
+  const bool ok = OSSL_DECODER_from_data(ctx.get(), &p, &len) == 1;
+  ossl::EvpPkeyPtr out(pkey);
+  if (!ok) return nullptr;
+  return out;
 }
 
 }  // namespace
@@ -138,13 +142,12 @@ PublicKey PublicKey::load(ByteView data) {
     der.assign(data.begin(), data.end());
   }
   const unsigned char* p = der.data();
-  EVP_PKEY* pkey = d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size()));
-  if (pkey == nullptr || p != der.data() + der.size()) {
-    EVP_PKEY_free(pkey);
+  ossl::EvpPkeyPtr pkey(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+  if (!pkey || p != der.data() + der.size()) {
     ERR_clear_error();
     pem::throw_expected(expected, pem::describe_input(data));
   }
-  return Access::make_public(ossl::EvpPkeyPtr(pkey));
+  return Access::make_public(std::move(pkey));
 }
 
 Bytes PublicKey::der() const {
@@ -156,6 +159,8 @@ std::string PublicKey::to_pem() const {
   ossl::check(PEM_write_bio_PUBKEY(bio.get(), Access::pkey(*this)) == 1, "PEM_write_bio_PUBKEY");
   return ossl::bio_to_string(bio.get());
 }
+
+std::string PublicKey::fingerprint_sha256() const { return sha256_fingerprint(der()); }
 
 std::optional<KeyType> PublicKey::type() const { return key_type_of(Access::pkey(*this)); }
 std::string PublicKey::type_name() const { return type_name_of(Access::pkey(*this)); }
@@ -170,8 +175,7 @@ bool operator==(const PublicKey& a, const PublicKey& b) {
 
 void check_key_policy(const PublicKey& key) {
   EVP_PKEY* pkey = Access::pkey(key);
-  if (Access::known_type(key)) return;  // built from a P-256 / P-384 point (Csr::load): accepted
-  const auto name = [pkey] { return type_name_of(pkey); };  // for messages only: runs on every issuance
+  const auto name = [pkey] { return type_name_of(pkey); };
   if (EVP_PKEY_is_a(pkey, "RSA")) {
     if (EVP_PKEY_get_bits(pkey) < 2048) {
       throw Error(Errc::policy, "key is " + name() + ": RSA keys must be at least 2048 bits (P-256 is recommended)");
@@ -290,15 +294,10 @@ Bytes PrivateKey::to_der() const {
 
 PublicKey PrivateKey::public_key() const {
   // Re-encode only the public half so a PublicKey never carries private material.
-  EVP_PKEY* pkey = Access::pkey(*this);
-  unsigned char* der = nullptr;
-  int len = i2d_PUBKEY(pkey, &der);
-  if (len <= 0) throw ossl::openssl_error("i2d_PUBKEY");
-  const unsigned char* p = der;
-  EVP_PKEY* pub = d2i_PUBKEY(nullptr, &p, len);
-  OPENSSL_free(der);
-  if (pub == nullptr) throw ossl::openssl_error("d2i_PUBKEY");
-  return Access::make_public(ossl::EvpPkeyPtr(pub));
+  const Bytes der = ossl::i2d_bytes(i2d_PUBKEY, Access::pkey(*this), "i2d_PUBKEY");
+  const unsigned char* p = der.data();
+  ossl::EvpPkeyPtr pub(ossl::check_ptr(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())), "d2i_PUBKEY"));
+  return Access::make_public(std::move(pub));
 }
 
 KeyType PrivateKey::type() const {

@@ -140,14 +140,12 @@ Name Name::parse(std::string_view text) {
 
 Name Name::from_der(ByteView der) {
   const unsigned char* p = der.data();
-  X509_NAME* name = d2i_X509_NAME(nullptr, &p, static_cast<long>(der.size()));
-  if (name == nullptr || p != der.data() + der.size()) {
-    X509_NAME_free(name);
+  ossl::X509NamePtr name(d2i_X509_NAME(nullptr, &p, static_cast<long>(der.size())));
+  if (!name || p != der.data() + der.size()) {
     ERR_clear_error();
     throw Error(Errc::bad_format, "damaged distinguished name (DER does not parse)");
   }
-  ossl::X509NamePtr owner(name);
-  return Access::make_name(name);
+  return Access::make_name(name.get());
 }
 
 bool Name::empty() const { return X509_NAME_entry_count(Access::x509_name(*this).get()) == 0; }
@@ -167,11 +165,11 @@ std::vector<NameEntry> Name::entries() const {
   for (int i = 0; i < X509_NAME_entry_count(name.get()); ++i) {
     const X509_NAME_ENTRY* e = X509_NAME_get_entry(name.get(), i);
     unsigned char* utf8 = nullptr;
-    int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+    const int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+    const ossl::OpensslBytesPtr owner(utf8);
     std::string value;
     if (len >= 0) {
       value.assign(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len));
-      OPENSSL_free(utf8);
     } else {
       ERR_clear_error();
       value = "<undecodable>";

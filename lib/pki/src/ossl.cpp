@@ -5,8 +5,6 @@
 #include <mqttpki/pki/util.hpp>
 
 #include <arpa/inet.h>
-#include <openssl/core_names.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -87,23 +85,13 @@ Asn1IntegerPtr serial_from_hex(const std::string& normalized_hex) {
 
 std::string serial_to_hex(const ASN1_INTEGER* serial) {
   BignumPtr bn(check_ptr(ASN1_INTEGER_to_BN(serial, nullptr), "ASN1_INTEGER_to_BN"));
-  char* hex = check_ptr(BN_bn2hex(bn.get()), "BN_bn2hex");
-  std::string out(hex);
-  OPENSSL_free(hex);
-  return out;
+  OpensslStringPtr hex(check_ptr(BN_bn2hex(bn.get()), "BN_bn2hex"));
+  return std::string(hex.get());
 }
 
 std::string choose_serial(const std::optional<std::string>& given, const RandomSource& random) {
-  if (given) return normalize_serial_hex(*given);
+  if (given) return normalize_serial(*given);
   return random_serial(random);
-}
-
-Asn1IntegerPtr choose_serial_integer(const std::optional<std::string>& given, const RandomSource& random) {
-  if (given) return serial_from_hex(normalize_serial_hex(*given));
-  const std::array<std::uint8_t, 20> bytes = random_serial_bytes(random);
-  Asn1IntegerPtr out(check_ptr(ASN1_INTEGER_new(), "ASN1_INTEGER_new"));
-  check(ASN1_STRING_set(out.get(), bytes.data(), static_cast<int>(bytes.size())) == 1, "ASN1_STRING_set");
-  return out;
 }
 
 const EVP_MD* digest_for(EVP_PKEY* key) {
@@ -114,6 +102,12 @@ const EVP_MD* digest_for(EVP_PKEY* key) {
     if (bits > 256) return EVP_sha384();
   }
   return EVP_sha256();
+}
+
+X509ExtensionPtr make_extension(X509V3_CTX& ctx, int nid, const char* value) {
+  X509_EXTENSION* ext = X509V3_EXT_nconf_nid(nullptr, &ctx, nid, value);
+  if (ext == nullptr) throw openssl_error("making a certificate extension");
+  return X509ExtensionPtr(ext);
 }
 
 std::string object_name(const ASN1_OBJECT* obj) {
@@ -131,12 +125,9 @@ namespace {
 
 GeneralNamePtr ia5_name(int type, const std::string& value) {
   GeneralNamePtr gn(check_ptr(GENERAL_NAME_new(), "GENERAL_NAME_new"));
-  ASN1_IA5STRING* s = check_ptr(ASN1_IA5STRING_new(), "ASN1_IA5STRING_new");
-  if (ASN1_STRING_set(s, value.data(), static_cast<int>(value.size())) != 1) {
-    ASN1_IA5STRING_free(s);
-    throw openssl_error("ASN1_STRING_set");
-  }
-  GENERAL_NAME_set0_value(gn.get(), type, s);
+  Asn1StringPtr s(check_ptr(ASN1_IA5STRING_new(), "ASN1_IA5STRING_new"));
+  check(ASN1_STRING_set(s.get(), value.data(), static_cast<int>(value.size())) == 1, "ASN1_STRING_set");
+  GENERAL_NAME_set0_value(gn.get(), type, s.release());
   return gn;
 }
 
@@ -166,12 +157,9 @@ GeneralNamePtr to_general_name(const GeneralName& name) {
         throw Error(Errc::invalid_argument, "invalid IP address in SAN: " + name.value);
       }
       GeneralNamePtr gn(check_ptr(GENERAL_NAME_new(), "GENERAL_NAME_new"));
-      ASN1_OCTET_STRING* s = check_ptr(ASN1_OCTET_STRING_new(), "ASN1_OCTET_STRING_new");
-      if (ASN1_OCTET_STRING_set(s, buf.data(), len) != 1) {
-        ASN1_OCTET_STRING_free(s);
-        throw openssl_error("ASN1_OCTET_STRING_set");
-      }
-      GENERAL_NAME_set0_value(gn.get(), GEN_IPADD, s);
+      Asn1OctetStringPtr s(check_ptr(ASN1_OCTET_STRING_new(), "ASN1_OCTET_STRING_new"));
+      check(ASN1_OCTET_STRING_set(s.get(), buf.data(), len) == 1, "ASN1_OCTET_STRING_set");
+      GENERAL_NAME_set0_value(gn.get(), GEN_IPADD, s.release());
       return gn;
     }
     case GeneralName::Type::other:
@@ -235,106 +223,6 @@ std::vector<GeneralName> from_general_names(const GENERAL_NAMES* names) {
   return out;
 }
 
-namespace {
-
-// A parameters-only provider key for a named curve, made once per process (read-only afterwards, so
-// threads may share it).
-EvpPkeyPtr make_ec_params(const char* group) {
-  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-  EVP_PKEY* params = nullptr;
-  std::array<OSSL_PARAM, 2> p{
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(group), 0),
-      OSSL_PARAM_construct_end()};
-  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &params, EVP_PKEY_KEY_PARAMETERS, p.data()) != 1) {
-    ERR_clear_error();
-    return nullptr;
-  }
-  return EvpPkeyPtr(params);
-}
-
-// ECParameters (the curve's OID) decoded by d2i_KeyParams: an ASN.1-method parameters-only key, made
-// once per process and only read afterwards.
-EvpPkeyPtr make_ec_encoding_params(int curve_nid) {
-  const Bytes der = i2d_bytes(i2d_ASN1_OBJECT, OBJ_nid2obj(curve_nid), "i2d_ASN1_OBJECT");
-  const unsigned char* p = der.data();
-  EVP_PKEY* params = d2i_KeyParams(EVP_PKEY_EC, nullptr, &p, static_cast<long>(der.size()));
-  if (params == nullptr) ERR_clear_error();
-  return EvpPkeyPtr(params);
-}
-
-int ec_curve_nid(EVP_PKEY* key) {
-  std::array<char, 80> group{};
-  std::size_t len = 0;
-  if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group.data(), group.size(), &len) != 1) {
-    ERR_clear_error();
-    return NID_undef;
-  }
-  return OBJ_txt2nid(group.data());
-}
-
-}  // namespace
-
-EvpPkeyPtr ec_encoding_key(int curve_nid, const unsigned char* point, std::size_t len) {
-  static const EvpPkeyPtr p256 = make_ec_encoding_params(NID_X9_62_prime256v1);
-  static const EvpPkeyPtr p384 = make_ec_encoding_params(NID_secp384r1);
-  const EvpPkeyPtr* params = curve_nid == NID_X9_62_prime256v1 ? &p256 : curve_nid == NID_secp384r1 ? &p384 : nullptr;
-  if (params == nullptr || !*params) return nullptr;
-  EvpPkeyPtr out(EVP_PKEY_new());
-  bool ok = out && EVP_PKEY_copy_parameters(out.get(), params->get()) == 1;
-  if (ok) {
-    const unsigned char* p = point;
-    EVP_PKEY* target = out.get();
-    ok = d2i_PublicKey(EVP_PKEY_EC, &target, &p, static_cast<long>(len)) == target;
-  }
-  if (!ok) {
-    ERR_clear_error();
-    return nullptr;
-  }
-  return out;
-}
-
-EvpPkeyPtr ec_key_for_encoding(EVP_PKEY* key) {
-  if (!EVP_PKEY_is_a(key, "EC")) return nullptr;
-  std::array<unsigned char, 1 + 2 * 48> point{};  // an uncompressed P-384 point at most
-  std::size_t len = 0;
-  if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point.data(), point.size(), &len) !=
-      1) {
-    ERR_clear_error();
-    return nullptr;
-  }
-  return ec_encoding_key(ec_curve_nid(key), point.data(), len);
-}
-
-EvpPkeyPtr ec_public_key(int curve_nid, const unsigned char* point, std::size_t len) {
-  static const EvpPkeyPtr p256 = make_ec_params("prime256v1");
-  static const EvpPkeyPtr p384 = make_ec_params("secp384r1");
-  const EvpPkeyPtr* params = curve_nid == NID_X9_62_prime256v1 ? &p256 : curve_nid == NID_secp384r1 ? &p384 : nullptr;
-  if (params == nullptr || !*params) return nullptr;
-  EvpPkeyPtr key(EVP_PKEY_dup(params->get()));
-  if (!key || EVP_PKEY_set1_encoded_public_key(key.get(), point, len) != 1) {
-    ERR_clear_error();
-    return nullptr;
-  }
-  return key;
-}
-
-Asn1OctetStringPtr key_id_for(X509_PUBKEY* pubkey) {
-  const unsigned char* pk = nullptr;
-  int pklen = 0;
-  check(X509_PUBKEY_get0_param(nullptr, &pk, &pklen, nullptr, pubkey) == 1, "X509_PUBKEY_get0_param");
-  // SHA-1 fetched once per process (EVP_sha1() would be fetched again on every EVP_Digest).
-  static const Ptr<EVP_MD, EVP_MD_free> sha1(EVP_MD_fetch(nullptr, "SHA1", nullptr));
-  check(sha1 != nullptr, "EVP_MD_fetch SHA1");
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int mdlen = 0;
-  check(EVP_Digest(pk, static_cast<std::size_t>(pklen), md.data(), &mdlen, sha1.get(), nullptr) == 1,
-        "EVP_Digest");
-  Asn1OctetStringPtr out(check_ptr(ASN1_OCTET_STRING_new(), "ASN1_OCTET_STRING_new"));
-  check(ASN1_OCTET_STRING_set(out.get(), md.data(), static_cast<int>(mdlen)) == 1, "ASN1_OCTET_STRING_set");
-  return out;
-}
-
 }  // namespace mqttpki::pki::ossl
 
 namespace mqttpki::pki {
@@ -346,20 +234,10 @@ EVP_PKEY* detail::Access::pkey(const PublicKey& key) {
 
 EVP_PKEY* detail::Access::pkey(const PrivateKey& key) { return key.impl_->pkey.get(); }
 
-PublicKey detail::Access::make_public(ossl::EvpPkeyPtr pkey, ossl::EvpPkeyPtr encoding_key,
-                                      std::optional<KeyType> known_type) {
+PublicKey detail::Access::make_public(ossl::EvpPkeyPtr pkey) {
   PublicKey key;
-  key.impl_ = std::make_shared<const PublicKey::Impl>(
-      PublicKey::Impl{std::move(pkey), std::move(encoding_key), known_type});
+  key.impl_ = std::make_shared<const PublicKey::Impl>(PublicKey::Impl{std::move(pkey)});
   return key;
-}
-
-std::optional<KeyType> detail::Access::known_type(const PublicKey& key) {
-  return key.impl_ ? key.impl_->known_type : std::nullopt;
-}
-
-EVP_PKEY* detail::Access::encoding_key(const PublicKey& key) {
-  return key.impl_ ? key.impl_->encoding_key.get() : nullptr;
 }
 
 PublicKey detail::Access::make_public_ref(EVP_PKEY* pkey) {
@@ -378,24 +256,7 @@ Certificate detail::Access::make_certificate(ossl::X509Ptr x509) {
 Csr detail::Access::make_csr(std::shared_ptr<const Csr::Impl> impl) { return Csr(std::move(impl)); }
 
 Name detail::Access::make_name(const X509_NAME* name) {
-  unsigned char* der = nullptr;
-  int len = i2d_X509_NAME(name, &der);
-  if (len < 0) throw ossl::openssl_error("i2d_X509_NAME");
-  Bytes bytes(der, der + len);
-  OPENSSL_free(der);
-  return Name(std::move(bytes));
-}
-
-Name detail::Access::make_name(std::shared_ptr<const X509_NAME> name) {
-  Name out = make_name(name.get());
-  out.decoded_ = std::move(name);
-  return out;
-}
-
-const X509_NAME* detail::Access::x509_name_view(const Name& name, ossl::X509NamePtr& holder) {
-  if (name.decoded_) return name.decoded_.get();
-  holder = x509_name(name);
-  return holder.get();
+  return Name(ossl::i2d_bytes(i2d_X509_NAME, name, "i2d_X509_NAME"));
 }
 
 ossl::X509NamePtr detail::Access::x509_name(const Name& name) {

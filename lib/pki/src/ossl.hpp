@@ -1,10 +1,10 @@
 #pragma once
-// Internal: OpenSSL ownership (std::unique_ptr with stateless deleters, as bssl::UniquePtr), error
-// draining, and the bridge between the public value types and the OpenSSL objects behind them.
+// Internal: OpenSSL errors as mqttpki Errors, conversions, and the bridge between the public value types
+// and the OpenSSL objects behind them (owned through the aliases of detail/ossl_ptr.hpp).
 
 #include <mqttpki/pki/certificate.hpp>
 #include <mqttpki/pki/csr.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/pki/key.hpp>
 #include <mqttpki/pki/name.hpp>
 #include <mqttpki/pki/san.hpp>
@@ -28,45 +28,6 @@
 
 namespace mqttpki::pki::ossl {
 
-using EvpPkeyPtr = Ptr<EVP_PKEY, EVP_PKEY_free>;
-using EvpPkeyCtxPtr = Ptr<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
-using EvpMdCtxPtr = Ptr<EVP_MD_CTX, EVP_MD_CTX_free>;
-using BioPtr = Ptr<BIO, BIO_free_all>;
-using X509Ptr = Ptr<X509, X509_free>;
-using X509ReqPtr = Ptr<X509_REQ, X509_REQ_free>;
-using X509CrlPtr = Ptr<X509_CRL, X509_CRL_free>;
-using X509NamePtr = Ptr<X509_NAME, X509_NAME_free>;
-using X509ExtensionPtr = Ptr<X509_EXTENSION, X509_EXTENSION_free>;
-using X509RevokedPtr = Ptr<X509_REVOKED, X509_REVOKED_free>;
-using X509StorePtr = Ptr<X509_STORE, X509_STORE_free>;
-using X509StoreCtxPtr = Ptr<X509_STORE_CTX, X509_STORE_CTX_free>;
-using X509SigPtr = Ptr<X509_SIG, X509_SIG_free>;
-using X509AlgorPtr = Ptr<X509_ALGOR, X509_ALGOR_free>;
-using Pkcs8InfoPtr = Ptr<PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free>;
-using Asn1IntegerPtr = Ptr<ASN1_INTEGER, ASN1_INTEGER_free>;
-using Asn1TimePtr = Ptr<ASN1_TIME, ASN1_TIME_free>;
-using Asn1OctetStringPtr = Ptr<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>;
-using Asn1BitStringPtr = Ptr<ASN1_BIT_STRING, ASN1_BIT_STRING_free>;
-using Asn1EnumeratedPtr = Ptr<ASN1_ENUMERATED, ASN1_ENUMERATED_free>;
-using BignumPtr = Ptr<BIGNUM, BN_free>;
-using BasicConstraintsPtr = Ptr<BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free>;
-using AuthorityKeyIdPtr = Ptr<AUTHORITY_KEYID, AUTHORITY_KEYID_free>;
-using GeneralNamePtr = Ptr<GENERAL_NAME, GENERAL_NAME_free>;
-using GeneralNamesPtr = Ptr<GENERAL_NAMES, GENERAL_NAMES_free>;
-using ExtendedKeyUsagePtr = Ptr<EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free>;
-
-// Stacks whose elements are owned too (the sk_*_pop_free macros are not plain functions).
-struct X509StackDeleter {
-  void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_pop_free(s, X509_free); }
-};
-using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackDeleter>;
-struct ExtensionStackDeleter {
-  void operator()(STACK_OF(X509_EXTENSION) * s) const noexcept {
-    sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
-  }
-};
-using ExtensionStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionStackDeleter>;
-
 // An Error for a failed OpenSSL call: "what: <drained queue>", or "what failed" when the queue is empty
 // (a call that fails without a queued error is still a failure). Use as `throw openssl_error("...")`.
 Error openssl_error(const char* what, Errc code = Errc::crypto);
@@ -86,11 +47,13 @@ template <class T>
 Bytes i2d_bytes(int (*i2d)(const T*, unsigned char**), const T* object, const char* what) {
   unsigned char* out = nullptr;
   const int len = i2d(object, &out);
+  OpensslBytesPtr owner(out);
   if (len <= 0) throw openssl_error(what);
-  Bytes bytes(out, out + len);
-  OPENSSL_free(out);
-  return bytes;
+  return Bytes(out, out + len);
 }
+
+// A CRL, PEM ("BEGIN X509 CRL") or DER. Errc::bad_format "expected a CRL ..." if it is not one.
+X509CrlPtr parse_crl(ByteView data);
 
 // Memory BIO contents as a string.
 std::string bio_to_string(BIO* bio);
@@ -108,12 +71,6 @@ Asn1IntegerPtr serial_from_hex(const std::string& normalized_hex);
 std::string serial_to_hex(const ASN1_INTEGER* serial);
 // The serial to use: normalized `given`, or a fresh random one.
 std::string choose_serial(const std::optional<std::string>& given, const RandomSource& random);
-// The bytes random_serial() formats: 20 from `random` (or RAND_bytes), top bit cleared, first byte non-zero.
-std::array<std::uint8_t, 20> random_serial_bytes(const RandomSource& random);
-// choose_serial() as the ASN1_INTEGER to put into a certificate, without the hex round trip for a random
-// serial: the 20 bytes are the INTEGER's contents as they are (positive, no leading zero octet), exactly
-// what serial_from_hex(random_serial(random)) gives (unit tests compare the two).
-Asn1IntegerPtr choose_serial_integer(const std::optional<std::string>& given, const RandomSource& random);
 
 // Signature digest for a signing key: none for Ed25519/Ed448, SHA-384 for P-384, SHA-512 for P-521,
 // SHA-256 otherwise.
@@ -122,27 +79,15 @@ const EVP_MD* digest_for(EVP_PKEY* key);
 // Short name for an extension / object, or the dotted OID when OpenSSL has no name.
 std::string object_name(const ASN1_OBJECT* obj);
 
+// An extension from its OpenSSL configuration text ("critical,CA:FALSE", "hash", "keyid:always"), as
+// `openssl x509 -extfile` makes it; ctx names the certificates (or CRL) the key identifiers come from.
+X509ExtensionPtr make_extension(X509V3_CTX& ctx, int nid, const char* value);
+
 // SAN conversions.
 GeneralNamePtr to_general_name(const GeneralName& name);
 GeneralName from_general_name(const GENERAL_NAME* name);
 GeneralNamesPtr to_general_names(const std::vector<GeneralName>& names);
 std::vector<GeneralName> from_general_names(const GENERAL_NAMES* names);
-
-// A provider EC key for a named curve from its encoded point, without OpenSSL 3.0's decoder machinery:
-// a copy of a cached parameters-only key for P-256 / P-384 plus EVP_PKEY_set1_encoded_public_key (which
-// checks that the point is on the curve). Null for other curves or a bad point (error queue cleared).
-EvpPkeyPtr ec_public_key(int curve_nid, const unsigned char* point, std::size_t len);
-
-// For X509_set_pubkey: a public-only EC P-256 / P-384 key made with d2i_PublicKey from the encoded point,
-// which OpenSSL 3.0 keeps as an ASN.1-method key and encodes directly; for a provider key X509_set_pubkey
-// round-trips through the encoder and decoder machinery (~0.24 ms, more than a signature). Null for
-// other curves or a bad point (error queue cleared).
-EvpPkeyPtr ec_encoding_key(int curve_nid, const unsigned char* point, std::size_t len);
-// The same from a key (its encoded point read back); null for keys other than EC P-256 / P-384.
-EvpPkeyPtr ec_key_for_encoding(EVP_PKEY* key);
-
-// Subject key identifier as X.509 computes it (SHA-1 over the subjectPublicKey BIT STRING).
-Asn1OctetStringPtr key_id_for(X509_PUBKEY* pubkey);
 
 }  // namespace mqttpki::pki::ossl
 
@@ -150,12 +95,6 @@ namespace mqttpki::pki {
 
 struct PublicKey::Impl {
   ossl::EvpPkeyPtr pkey;
-  // The same key as an ASN.1-method EVP_PKEY for X509_set_pubkey (see ec_encoding_key), made along with
-  // `pkey` when the encoded point was at hand (a CSR's P-256 / P-384 key); null otherwise.
-  ossl::EvpPkeyPtr encoding_key;
-  // KeyType::p256 / p384 when the key was built from a point on that curve (Csr::load): what
-  // key_type_of would find, known without asking the provider. Empty otherwise.
-  std::optional<KeyType> known_type;
 };
 struct PrivateKey::Impl {
   ossl::EvpPkeyPtr pkey;
@@ -163,16 +102,8 @@ struct PrivateKey::Impl {
 struct Certificate::Impl {
   ossl::X509Ptr x509;
 };
-// A CSR as parsed by Csr::load (see csr.cpp for why it is not an X509_REQ).
 struct Csr::Impl {
-  Bytes der;                            // the request, exactly as loaded
-  std::size_t info_offset = 0;          // where the signed CertificationRequestInfo lies in `der`
-  std::size_t info_size = 0;
-  std::shared_ptr<X509_NAME> subject;   // shared read-only with the Names Csr::subject() returns
-  PublicKey public_key;                 // empty when OpenSSL cannot use the key
-  std::shared_ptr<const X509_ALGOR> signature_algorithm;  // may be shared with other requests (read-only)
-  ossl::Asn1BitStringPtr signature;
-  ossl::ExtensionStackPtr extensions;   // the extensionRequest attribute; null if absent or damaged
+  ossl::X509ReqPtr req;
 };
 
 struct detail::Access {
@@ -181,12 +112,7 @@ struct detail::Access {
   static X509* x509(const Certificate& cert) { return cert.impl_->x509.get(); }
   using CsrImpl = Csr::Impl;
 
-  static PublicKey make_public(ossl::EvpPkeyPtr pkey, ossl::EvpPkeyPtr encoding_key = {},
-                               std::optional<KeyType> known_type = std::nullopt);
-  // PublicKey::Impl::known_type (empty for an empty key).
-  static std::optional<KeyType> known_type(const PublicKey& key);
-  // PublicKey::Impl::encoding_key, or null.
-  static EVP_PKEY* encoding_key(const PublicKey& key);
+  static PublicKey make_public(ossl::EvpPkeyPtr pkey);
   // Takes a new reference to a borrowed key.
   static PublicKey make_public_ref(EVP_PKEY* pkey);
   static PrivateKey make_private(ossl::EvpPkeyPtr pkey);
@@ -194,12 +120,7 @@ struct detail::Access {
   static Csr make_csr(std::shared_ptr<const CsrImpl> impl);
 
   static Name make_name(const X509_NAME* name);
-  // The same, keeping `name` (read-only, shared) to spare later decoding; see x509_name_view.
-  static Name make_name(std::shared_ptr<const X509_NAME> name);
   static ossl::X509NamePtr x509_name(const Name& name);
-  // The Name as an X509_NAME to read: the one it was made from if make_name kept it, else decoded into
-  // `holder`. Valid while both `name` and `holder` are.
-  static const X509_NAME* x509_name_view(const Name& name, ossl::X509NamePtr& holder);
 };
 
 }  // namespace mqttpki::pki

@@ -1,5 +1,6 @@
 #pragma once
-// Internal: PEM block scanning and "expected X, found Y" messages shared by every loader.
+// Internal: PEM blocks as OpenSSL's PEM_read_bio reads them, and "expected X, found Y" messages shared by
+// every loader.
 
 #include <mqttpki/pki/types.hpp>
 
@@ -11,17 +12,17 @@ namespace mqttpki::pki::pem {
 
 struct Block {
   std::string label;   // "CERTIFICATE", "EC PRIVATE KEY", ...
-  std::string text;    // the whole block, BEGIN to END line, for decoders that want PEM
+  std::string text;    // the block as read (BEGIN to END line, after any text since the previous block),
+                       // for decoders that want PEM
   Bytes der;           // decoded body (still encrypted for legacy encrypted PEM)
   bool encrypted = false;  // "Proc-Type: 4,ENCRYPTED" header
 };
 
 // The input contains a PEM BEGIN line (so it is treated as PEM, not DER).
 bool looks_like_pem(ByteView data);
-// Every block, in order. Throws Errc::bad_format "truncated or damaged PEM (...)". A block laid out as
-// PEM writers lay it out (lines of 64 base64 characters, no headers) is decoded here; any other goes
-// through OpenSSL's PEM_read_bio, which openssl_only forces for every block (for tests: both must agree).
-std::vector<Block> read_blocks(ByteView data, bool openssl_only = false);
+// Every block, in order, each read by PEM_read_bio. Throws Errc::bad_format "truncated or damaged PEM
+// (...)" with OpenSSL's reason.
+std::vector<Block> read_blocks(ByteView data);
 
 ObjectKind kind_of_label(std::string_view label, bool encrypted);
 // What a DER blob is (tries certificate, CSR, CRL, encrypted key, private key, public key).
@@ -35,10 +36,5 @@ std::string describe_block(const Block& block);
 std::string describe_input(ByteView data);
 
 bool is_blank(ByteView data);
-
-// A PEM block for DER: "-----BEGIN <label>-----\n", the base64 in lines of 64 characters, "-----END
-// <label>-----\n": byte for byte what PEM_write_bio(label, "", der) writes, without a BIO or
-// EVP_ENCODE_CTX (unit tests compare the two for many sizes).
-std::string encode(std::string_view label, ByteView der);
 
 }  // namespace mqttpki::pki::pem

@@ -1,4 +1,4 @@
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/pki/util.hpp>
 
 #include "ossl.hpp"
@@ -71,7 +71,7 @@ long days_between(TimePoint now, TimePoint until) {
   return static_cast<long>(std::chrono::floor<std::chrono::days>(until - now).count());
 }
 
-std::string normalize_serial_hex(std::string_view text) {
+std::string normalize_serial(std::string_view text) {
   auto bad = [&](std::string_view why) {
     return Error(Errc::invalid_argument, "invalid serial \"" + std::string(text) + "\": " + std::string(why) +
                                              " (expected hex such as 3A:F2:01 or 3AF201)");
@@ -93,7 +93,19 @@ std::string normalize_serial_hex(std::string_view text) {
   return digits;
 }
 
-std::array<std::uint8_t, 20> ossl::random_serial_bytes(const RandomSource& random) {
+std::string sha256_fingerprint(ByteView data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int len = 0;
+  ossl::check(EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr) == 1, "SHA-256");
+  return ossl::colon_hex(md.data(), len);
+}
+
+void secure_erase(std::string& secret) noexcept { OPENSSL_cleanse(secret.data(), secret.size()); }
+
+namespace {
+
+// 20 bytes from `random` (or RAND_bytes), top bit cleared, first byte non-zero.
+std::array<std::uint8_t, 20> random_serial_bytes(const RandomSource& random) {
   std::array<std::uint8_t, 20> bytes{};
   if (random) {
     random(bytes);
@@ -105,8 +117,10 @@ std::array<std::uint8_t, 20> ossl::random_serial_bytes(const RandomSource& rando
   return bytes;
 }
 
+}  // namespace
+
 std::string random_serial(const RandomSource& random) {
-  const std::array<std::uint8_t, 20> bytes = ossl::random_serial_bytes(random);
+  const std::array<std::uint8_t, 20> bytes = random_serial_bytes(random);
   std::string hex = ossl::colon_hex(bytes.data(), bytes.size());
   std::erase(hex, ':');
   return hex;

@@ -20,25 +20,6 @@ bool is_ip_literal(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), buf.data()) == 1 || inet_pton(AF_INET6, host.c_str(), buf.data()) == 1;
 }
 
-ossl::X509CrlPtr parse_crl(const Bytes& data) {
-  if (pem::looks_like_pem(data)) {
-    for (const auto& b : pem::read_blocks(data)) {
-      if (b.label != "X509 CRL") continue;
-      const unsigned char* p = b.der.data();
-      if (X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(b.der.size()))) return ossl::X509CrlPtr(crl);
-      ERR_clear_error();
-      throw Error(Errc::bad_format, "truncated or damaged PEM (the CRL does not parse)");
-    }
-    pem::throw_expected("a CRL (PEM 'BEGIN X509 CRL' or DER)", pem::describe_input(data));
-  }
-  const unsigned char* p = data.data();
-  X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(data.size()));
-  if (crl == nullptr) {
-    ERR_clear_error();
-    pem::throw_expected("a CRL (PEM 'BEGIN X509 CRL' or DER)", pem::describe_input(data));
-  }
-  return ossl::X509CrlPtr(crl);
-}
 
 }  // namespace
 
@@ -55,18 +36,13 @@ VerifyResult verify_chain(const std::vector<Certificate>& ca_certs, const Certif
   if (!options.crls.empty()) {
     flags |= X509_V_FLAG_CRL_CHECK;
     for (const auto& data : options.crls) {
-      auto crl = parse_crl(data);
+      auto crl = ossl::parse_crl(data);
       ossl::check(X509_STORE_add_crl(store.get(), crl.get()) == 1, "X509_STORE_add_crl");
     }
   }
   ossl::X509StackPtr untrusted(ossl::check_ptr(sk_X509_new_null(), "sk_X509_new_null"));
   for (const auto& c : options.intermediates) {
-    X509* x = Access::x509(c);
-    ossl::check(X509_up_ref(x) == 1, "X509_up_ref");
-    if (sk_X509_push(untrusted.get(), x) <= 0) {
-      X509_free(x);
-      throw ossl::openssl_error("sk_X509_push");
-    }
+    ossl::check(X509_add_cert(untrusted.get(), Access::x509(c), X509_ADD_FLAG_UP_REF) == 1, "X509_add_cert");
   }
   ossl::X509StoreCtxPtr ctx(ossl::check_ptr(X509_STORE_CTX_new(), "X509_STORE_CTX_new"));
   ossl::check(X509_STORE_CTX_init(ctx.get(), store.get(), Access::x509(cert), untrusted.get()) == 1,
@@ -119,6 +95,14 @@ VerifyResult verify_chain(const std::vector<Certificate>& ca_certs, const Certif
   options.now = now;
   options.host = host;
   return verify_chain(ca_certs, cert, options);
+}
+
+bool signed_by(const Certificate& cert, const Certificate& ca) {
+  EVP_PKEY* key = X509_get0_pubkey(Access::x509(ca));
+  if (key == nullptr) throw ossl::openssl_error("reading the CA certificate's public key", Errc::bad_format);
+  const bool ok = X509_verify(Access::x509(cert), key) == 1;
+  ERR_clear_error();
+  return ok;
 }
 
 }  // namespace mqttpki::pki

@@ -35,15 +35,6 @@ CertStatus cert_status_from_string(std::string_view text) {
   throw Error(Errc::bad_format, fmt::format("unknown certificate status '{}'", text));
 }
 
-std::string format_time(TimePoint tp) {
-  const std::time_t t = std::chrono::system_clock::to_time_t(tp);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::optional<TimePoint> parse_time(std::string_view text) {
   if (text.size() != 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
       text[16] != ':' || text[19] != 'Z')
@@ -68,25 +59,6 @@ std::optional<TimePoint> parse_time(std::string_view text) {
     return std::nullopt;
   const std::time_t t = ::timegm(&tm);
   return std::chrono::system_clock::from_time_t(t);
-}
-
-std::string normalize_serial(std::string_view text) {
-  // Same form as pki::Certificate::serial_hex(): upper-case hex, whole bytes, no leading zero bytes.
-  std::string_view t = text;
-  if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X')) t.remove_prefix(2);
-  std::string digits;
-  for (char c : t) {
-    if (c == ':') continue;
-    if (std::isxdigit(static_cast<unsigned char>(c)) == 0)
-      throw Error(Errc::invalid_argument,
-                  fmt::format("serial '{}' is not hexadecimal; give it as printed by `mqttpki list`", text));
-    digits.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-  }
-  if (digits.empty()) throw Error(Errc::invalid_argument, "empty serial; give it as printed by `mqttpki list`");
-  if (digits.size() % 2 != 0) digits.insert(digits.begin(), '0');
-  std::size_t skip = 0;
-  while (skip + 2 < digits.size() && digits[skip] == '0' && digits[skip + 1] == '0') skip += 2;
-  return digits.substr(skip);
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 #include "fixture.hpp"
 
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

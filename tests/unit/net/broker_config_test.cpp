@@ -1,5 +1,5 @@
 #include <mqttpki/net/broker_config.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 
 #include <catch2/catch.hpp>
 

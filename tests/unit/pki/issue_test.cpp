@@ -605,7 +605,7 @@ std::vector<unsigned char> conf_extension_der(int nid, const char* value) {
 
 }  // namespace
 
-TEST_CASE("Issuer: the per-CA cached extensions are byte for byte what OpenSSL makes", "[issue][issuer]") {
+TEST_CASE("Issuer: leaf extensions are byte for byte what OpenSSL makes from their configuration", "[issue][issuer]") {
   auto key_of = [](KeyType type) {
     return type == KeyType::rsa ? PrivateKey::load(private_pem(raw_rsa(2048).get())) : PrivateKey::generate(type);
   };
@@ -620,7 +620,7 @@ TEST_CASE("Issuer: the per-CA cached extensions are byte for byte what OpenSSL m
       for (Profile profile : {Profile::server, Profile::client}) {
         CAPTURE(static_cast<int>(ca_type), static_cast<int>(leaf_type), to_string(profile));
         auto leaf = key_of(leaf_type);
-        // Twice from one Issuer: the cached extensions are copied, not used up.
+        // Twice from one Issuer: issuing leaves it unchanged.
         for (int round = 0; round < 2; ++round) {
           Certificate c = issuer.issue(make_request(leaf.public_key(), "dev", profile, {"DNS:dev.example"})).certificate;
           CHECK(extension_der(c, NID_basic_constraints) == conf_extension_der(NID_basic_constraints, "critical,CA:FALSE"));

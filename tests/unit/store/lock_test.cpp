@@ -1,4 +1,4 @@
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/store/lock.hpp>
 
 #include <catch2/catch.hpp>

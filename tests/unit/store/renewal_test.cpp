@@ -4,7 +4,7 @@
 #include <mqttpki/pki/ca.hpp>
 #include <mqttpki/pki/crl.hpp>
 #include <mqttpki/pki/csr.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/pki/util.hpp>
 #include <mqttpki/pki/verify.hpp>
 #include <mqttpki/store/ca_folder.hpp>

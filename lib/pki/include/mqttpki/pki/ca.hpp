@@ -104,10 +104,9 @@ struct IssueResult {
 IssueResult issue(const Certificate& ca_cert, const PrivateKey& ca_key, const IssueRequest& request);
 
 // A CA ready to issue many certificates: the checks of the CA that do not depend on the request (the key
-// matches the certificate, it is a CA that strict X.509 verification accepts) run once, here, and the
-// OpenSSL objects for signing and the extensions every leaf carries (basicConstraints, keyUsage,
-// extendedKeyUsage, authorityKeyIdentifier) are prepared and checked once. issue() then costs one signature plus cheap checks, so
-// a process that issues many certificates (`renew --all`, a fleet) should keep one Issuer per CA.
+// matches the certificate, it is a CA that strict X.509 verification accepts) run once, here. issue() then
+// builds each certificate with OpenSSL's X509V3 API, signs it and checks the result, so a process that issues
+// many certificates (`renew --all`, a fleet) should keep one Issuer per CA.
 //
 // Why no signature verification per certificate: the key/certificate pairing is checked once here
 // (EVP_PKEY_eq), so a certificate issued with this key verifies under this CA unless the signing itself

@@ -6,6 +6,7 @@
 #include <mqttpki/pki/types.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,7 +34,7 @@ std::string_view to_string(RevocationReason reason) noexcept;
 RevocationReason parse_revocation_reason(std::string_view text);
 
 struct RevokedEntry {
-  std::string serial_hex;  // any form normalize_serial_hex() accepts
+  std::string serial_hex;  // any form normalize_serial() accepts
   TimePoint revoked_at;
   RevocationReason reason = RevocationReason::unspecified;
 };
@@ -49,5 +50,18 @@ struct CrlOptions {
 // with a reasonCode extension unless unspecified. Returns PEM ("BEGIN X509 CRL"). Throws Errc::mismatch
 // if the key does not match the CA certificate, Errc::invalid_argument for bad serials or times.
 std::string make_crl(const Certificate& ca_cert, const PrivateKey& ca_key, const CrlOptions& options);
+
+// What a CRL says, read back (for renewal, `list` and `inspect`).
+struct CrlInfo {
+  TimePoint this_update{};
+  std::optional<TimePoint> next_update;
+  std::optional<std::uint64_t> number;
+  std::string issuer;                        // "CN=..." (RFC 2253)
+  std::vector<std::string> revoked_serials;  // as Certificate::serial_hex() prints them
+};
+
+// Reads a CRL (PEM "BEGIN X509 CRL" or DER). Errc::bad_format if it is not one.
+CrlInfo read_crl_info(ByteView data);
+inline CrlInfo read_crl_info(std::string_view data) { return read_crl_info(as_bytes(data)); }
 
 }  // namespace mqttpki::pki

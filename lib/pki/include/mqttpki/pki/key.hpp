@@ -39,6 +39,8 @@ class PublicKey {
   // DER SubjectPublicKeyInfo.
   [[nodiscard]] Bytes der() const;
   [[nodiscard]] std::string to_pem() const;
+  // SHA-256 of der(), colon hex (as Certificate::fingerprint_sha256()): tells whether two certificates share a key.
+  [[nodiscard]] std::string fingerprint_sha256() const;
   // nullopt for a key this library does not use (DSA, other curves, RSA < 2048 still says rsa).
   [[nodiscard]] std::optional<KeyType> type() const;
   // "EC P-256", "EC P-384", "Ed25519", "RSA 2048", and for others e.g. "EC secp224r1", "DSA 2048".

@@ -3,14 +3,11 @@
 
 #include <mqttpki/pki/types.hpp>
 
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-struct X509_name_st;  // OpenSSL's X509_NAME
 
 namespace mqttpki::pki {
 
@@ -53,10 +50,6 @@ class Name {
  private:
   explicit Name(Bytes der) : der_(std::move(der)) {}
   Bytes der_;
-  // When the name was taken from an object OpenSSL had already decoded (a loaded CSR's subject): that
-  // X509_NAME, whose encoding is der_, shared read-only, so that issuing from the CSR does not decode the
-  // name once more. Null otherwise.
-  std::shared_ptr<const X509_name_st> decoded_;
   friend struct detail::Access;
 };
 

@@ -5,7 +5,7 @@
 #include <mqttpki/pki/certificate.hpp>
 #include <mqttpki/pki/crl.hpp>
 #include <mqttpki/pki/csr.hpp>
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 #include <mqttpki/pki/key.hpp>
 #include <mqttpki/pki/name.hpp>
 #include <mqttpki/pki/san.hpp>

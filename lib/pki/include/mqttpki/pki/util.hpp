@@ -25,7 +25,15 @@ long days_between(TimePoint now, TimePoint until);
 // Normalize a serial number given in hex (colons and a "0x" prefix allowed, any case) to the form
 // Certificate::serial_hex() uses: upper-case hex, no leading zero bytes. Throws Errc::invalid_argument
 // if it is not hex, is zero, or is longer than 20 bytes (RFC 5280).
-std::string normalize_serial_hex(std::string_view text);
+std::string normalize_serial(std::string_view text);
+
+// SHA-256 of `data` as colon-separated upper-case hex ("AB:01:..."), the form of every fingerprint mqttpki
+// prints or stores.
+std::string sha256_fingerprint(ByteView data);
+
+// Overwrites a secret held in memory (a key's PEM, a passphrase) before it is freed (OPENSSL_cleanse, which
+// the compiler may not optimise away).
+void secure_erase(std::string& secret) noexcept;
 
 // A fresh serial: 20 random bytes with the top bit cleared and a non-zero first byte, so it is positive,
 // encodes in exactly 20 octets, and carries at least 152 random bits. Upper-case hex, 40 digits.

@@ -48,4 +48,8 @@ VerifyResult verify_chain(const std::vector<Certificate>& ca_certs, const Certif
 VerifyResult verify_chain(const std::vector<Certificate>& ca_certs, const Certificate& cert, Purpose purpose,
                           TimePoint now, const std::optional<std::string>& host = std::nullopt);
 
+// True when the certificate's signature verifies with the CA certificate's public key (nothing else checked:
+// not the time, the names or the extensions).
+[[nodiscard]] bool signed_by(const Certificate& cert, const Certificate& ca);
+
 }  // namespace mqttpki::pki

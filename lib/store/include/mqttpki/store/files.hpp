@@ -3,7 +3,7 @@
 // folder, fsync, rename, fsync the folder), so a crash leaves either the old file or the new one, never half.
 // Errors are mqttpki::Error with one line naming the file and the fix.
 
-#include <mqttpki/pki/error.hpp>
+#include <mqttpki/error.hpp>
 
 #include <cstdint>
 #include <filesystem>

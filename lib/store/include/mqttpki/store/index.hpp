@@ -21,6 +21,8 @@
 // command and, inside it, on SQLite's own write lock (BEGIN IMMEDIATE), so the agent and concurrent CLI
 // commands see each other's changes as soon as they commit.
 
+#include <mqttpki/pki/util.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -137,12 +139,11 @@ class Index::Transaction {
   Index* index_;
 };
 
-// Normalised serial text as pki::Certificate::serial_hex() prints it: upper-case hex, whole bytes, no colons,
-// no leading zero bytes ("0x" prefix and colons accepted). Errc::invalid_argument if not hex.
-[[nodiscard]] std::string normalize_serial(std::string_view text);
-
-// "2026-11-27T16:44:06Z" <-> time_point (UTC, whole seconds).
-[[nodiscard]] std::string format_time(TimePoint tp);
+// Serials and times in the one form pki gives them: normalize_serial ("0x" and colons accepted) as
+// pki::Certificate::serial_hex() prints, format_time "2026-11-27T16:44:06Z" (UTC, whole seconds).
+using pki::format_time;
+using pki::normalize_serial;
+// format_time's text back to a time_point.
 [[nodiscard]] std::optional<TimePoint> parse_time(std::string_view text);
 
 }  // namespace mqttpki::store

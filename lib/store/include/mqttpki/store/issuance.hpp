@@ -16,7 +16,7 @@
 #include <mqttpki/pki/ca.hpp>
 #include <mqttpki/pki/certificate.hpp>
 #include <mqttpki/store/ca_folder.hpp>
-#include <mqttpki/store/ca_signer.hpp>
+#include <mqttpki/store/ca_loader.hpp>
 #include <mqttpki/store/index.hpp>
 
 #include <optional>

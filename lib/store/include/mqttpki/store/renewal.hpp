@@ -16,8 +16,9 @@
 #include <mqttpki/pki/csr.hpp>
 #include <mqttpki/pki/key.hpp>
 #include <mqttpki/pki/types.hpp>
+#include <mqttpki/pki/verify.hpp>
 #include <mqttpki/store/ca_folder.hpp>
-#include <mqttpki/store/ca_signer.hpp>
+#include <mqttpki/store/ca_loader.hpp>
 #include <mqttpki/store/index.hpp>
 #include <mqttpki/store/passphrase.hpp>
 
@@ -139,16 +140,9 @@ RevokeResult revoke(Index& index, std::string_view name_or_serial, pki::Revocati
 // ---------------------------------------------------------------------------------------------------------
 // CRLs.
 
-struct CrlInfo {
-  TimePoint this_update{};
-  std::optional<TimePoint> next_update;
-  std::optional<std::uint64_t> number;
-  std::string issuer;                       // "CN=..."
-  std::vector<std::string> revoked_serials;  // upper-case hex
-};
-
-// Parses a CRL (PEM "BEGIN X509 CRL" or DER). Errc::bad_format if it is not one.
-[[nodiscard]] CrlInfo read_crl_info(std::string_view data);
+// CRLs are read by pki (the store calls no OpenSSL itself).
+using pki::CrlInfo;
+using pki::read_crl_info;
 
 [[nodiscard]] std::filesystem::path crl_file(const CaLayout& layout);  // DIR/crl.pem
 
@@ -167,10 +161,7 @@ struct CrlWritten {
 };
 CrlWritten write_crl(const CaFolder& folder, Index& index, const CaMaterial& ca, int days, TimePoint now);
 
-// True when the certificate's signature verifies with the CA certificate's public key (expiry not checked).
-[[nodiscard]] bool signed_by(const pki::Certificate& cert, const pki::Certificate& ca);
+using pki::signed_by;  // the certificate's signature verifies with the CA certificate's key
 
-// SHA-256 of DER bytes as colon-separated upper-case hex (as Certificate::fingerprint_sha256()).
-[[nodiscard]] std::string sha256_colon_hex(pki::ByteView der);
 
 }  // namespace mqttpki::store

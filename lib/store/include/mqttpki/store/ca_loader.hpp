@@ -53,9 +53,4 @@ void check_ca_usable(const CaMaterial& ca, TimePoint now);
 // True when DIR/private/ca.key is encrypted (so the command knows to ask for a passphrase).
 [[nodiscard]] bool ca_key_encrypted(const CaFolder& folder);
 
-// SHA-256 of the DER SubjectPublicKeyInfo, colon-separated upper-case hex (the form of
-// Certificate::fingerprint_sha256()): the index's public_key_sha256, which tells whether two certificates
-// share a key.
-[[nodiscard]] std::string public_key_fingerprint(const pki::PublicKey& key);
-
 }  // namespace mqttpki::store

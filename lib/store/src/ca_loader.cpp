@@ -1,10 +1,9 @@
-#include <mqttpki/store/ca_signer.hpp>
+#include <mqttpki/store/ca_loader.hpp>
 #include <mqttpki/store/files.hpp>
 
 #include <mqttpki/pki/util.hpp>
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 namespace mqttpki::store {
 
@@ -38,10 +37,10 @@ pki::PrivateKey load_ca_key(const std::filesystem::path& key_path, const Passphr
   }
   try {
     auto key = secret ? pki::PrivateKey::load(pem, std::string_view(secret->view())) : pki::PrivateKey::load(pem);
-    OPENSSL_cleanse(pem.data(), pem.size());
+    pki::secure_erase(pem);
     return key;
   } catch (const Error& e) {
-    OPENSSL_cleanse(pem.data(), pem.size());
+    pki::secure_erase(pem);
     if (e.code() == Errc::bad_passphrase)
       throw Error(Errc::bad_passphrase,
                   fmt::format("{}: wrong passphrase for the CA key; check --passphrase-file or MQTTPKI_PASSPHRASE",
@@ -94,20 +93,6 @@ void check_ca_usable(const CaMaterial& ca, TimePoint now) {
   if (now < ca.cert.not_before())
     throw Error(Errc::expired, fmt::format("CA certificate {} is not valid before {}; check this machine's clock",
                                            ca.cert_path.string(), pki::format_time(ca.cert.not_before())));
-}
-
-std::string public_key_fingerprint(const pki::PublicKey& key) {
-  const pki::Bytes bytes = key.der();
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) != 1)
-    throw Error(Errc::crypto, "SHA-256 failed (OpenSSL EVP_Digest)");
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    if (i != 0) out.push_back(':');
-    out += fmt::format("{:02X}", md[i]);
-  }
-  return out;
 }
 
 }  // namespace mqttpki::store
