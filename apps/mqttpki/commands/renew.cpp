@@ -2,6 +2,7 @@
 // CRL fresh. Built to run from cron: `renew --all --within 30d --quiet` prints nothing when nothing is due.
 
 #include "command.hpp"
+#include "hook.hpp"
 #include "pki_common.hpp"
 
 #include <mqttpki/pki/error.hpp>
@@ -14,63 +15,18 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
-
-extern char** environ;
 
 namespace mqttpki::cli {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// Runs CMD with /bin/sh -c, the variables added to the environment, and its stdout sent to our stderr (so
-// --json output stays clean). Returns a description of the failure, or nullopt when it exited 0.
-std::optional<std::string> run_hook(const std::string& command, const std::vector<std::pair<std::string, std::string>>& vars) {
-  std::vector<std::string> env_strings;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    const std::string_view entry(*e);
-    bool replaced = false;
-    for (const auto& [key, value] : vars)
-      if (entry.starts_with(key + "=")) replaced = true;
-    if (!replaced) env_strings.emplace_back(entry);
-  }
-  for (const auto& [key, value] : vars) env_strings.push_back(key + "=" + value);
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-
-  std::string sh = "/bin/sh";
-  std::string dash_c = "-c";
-  std::string cmd = command;
-  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, "/bin/sh", &actions, nullptr, argv, envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return fmt::format("could not start /bin/sh ({})", std::strerror(rc));
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return fmt::format("waiting for it failed ({})", std::strerror(errno));
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return std::nullopt;
-  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return fmt::format("was killed by signal {}", WTERMSIG(status));
-  return std::string("failed");
-}
 
 bool looks_like_file(const std::string& target) {
   if (target.find('/') != std::string::npos) return true;
@@ -116,15 +72,18 @@ class RenewCommand final : public Command {
         "validity; the index marks the old one superseded (it still verifies until it expires), and\n"
         "DIR/issued/NAME.crt is replaced. The validity is capped at the CA's expiry (with a warning).\n"
         "With --all, DIR/crl.pem (if any) is re-issued too, for its previous length; with --within D only\n"
-        "when its nextUpdate falls within D (Mosquitto refuses every client once its CRL has expired).\n"
+        "when less than half its lifetime remains or a revoked certificate is missing from it (Mosquitto\n"
+        "refuses every client once its CRL has expired), and the deploy hook runs for it too.\n"
         "--ca replaces DIR/ca.crt (or the --ca-cert FILE) in place after copying the old one to\n"
         "archive/ca-<UTC time>.crt next to it; copy the new one to every client and the broker.\n"
         "A certificate FILE issued by this CA outside mqttpki (e.g. the seed guide's openssl commands;\n"
         "put its CA in DIR as DIR/ca.crt and DIR/private/ca.key) is added to the index and renewed;\n"
         "--name, --profile and --san fill in what such a certificate lacks.\n"
         "\n"
-        "Deploy hook environment (one run per renewed certificate, after the CA folder is unlocked;\n"
-        "its output goes to stderr):\n"
+        "Deploy hook environment (one run per renewed certificate and for a re-issued CRL, after the CA\n"
+        "folder is unlocked; its output goes to stderr; no other MQTTPKI_* variable, so never the passphrase):\n"
+        "  MQTTPKI_KIND    certificate, crl, or ca (with --ca); `mqttpki deploy` reads these\n"
+        "  MQTTPKI_CRL     with crl: path of the new CRL\n"
         "  MQTTPKI_NAME    the certificate's NAME (\"ca\" with --ca)\n"
         "  MQTTPKI_CERT    path of the new certificate\n"
         "  MQTTPKI_CA      path of the CA certificate (ca.crt)\n"
@@ -137,7 +96,8 @@ class RenewCommand final : public Command {
         "\n"
         "Examples:\n"
         "  mqttpki renew sensor-1                       # renew now, same key\n"
-        "  mqttpki renew --all --within 30d --quiet --deploy-hook 'systemctl reload mosquitto'   # cron\n"
+        "  mqttpki renew --all --within 30d --quiet --deploy-hook \\\n"
+        "    'mqttpki deploy --to /etc/mosquitto/certs --name server --reload \"systemctl reload mosquitto\"'  # cron\n"
         "  mqttpki renew sensor-1 --rekey sensor-1.csr  # new key from the device's fresh CSR\n"
         "  mqttpki renew --ca --days 3650               # the CA; then copy ca.crt to clients and broker\n"
         "  mqttpki renew --ca --ca-cert ca.crt --ca-key ca.key   # a CA made with the openssl commands");
@@ -171,6 +131,19 @@ class RenewCommand final : public Command {
     }
   }
 
+  // The CRL rule: with a window (the cron mode), re-issue DIR/crl.pem when less than half its lifetime
+  // (nextUpdate - thisUpdate) remains, or when a revoked certificate is missing from it. A daily run then
+  // re-issues a 7-day CRL every 3-4 days, so a broker's copy is never older than its nextUpdate even when a
+  // few runs fail. Without a window, always (as for certificates).
+  bool crl_is_due(const store::CrlInfo& crl, const store::Index& index, std::optional<std::chrono::seconds> within) const {
+    if (!within || !crl.next_update) return true;
+    if (now_ >= crl.this_update + (*crl.next_update - crl.this_update) / 2) return true;
+    return std::any_of(index.entries().begin(), index.entries().end(), [&](const store::IndexEntry& e) {
+      return e.status == store::CertStatus::revoked &&
+             std::find(crl.revoked_serials.begin(), crl.revoked_serials.end(), e.serial) == crl.revoked_serials.end();
+    });
+  }
+
   store::PassphraseRequest passphrase_request() const {
     store::PassphraseRequest request;
     if (!passphrase_file_.empty()) request.file = passphrase_file_;
@@ -178,9 +151,10 @@ class RenewCommand final : public Command {
     return request;
   }
 
-  std::optional<std::string> hook_for(const std::string& name, const fs::path& cert, const fs::path& ca,
-                                      const std::string& serial) const {
-    return run_hook(hook_, {{"MQTTPKI_NAME", name},
+  std::optional<std::string> hook_for(const std::string& kind, const std::string& name, const fs::path& cert,
+                                      const fs::path& ca, const std::string& serial) const {
+    return run_hook(hook_, {{"MQTTPKI_KIND", kind},
+                            {"MQTTPKI_NAME", name},
                             {"MQTTPKI_CERT", fs::absolute(cert).string()},
                             {"MQTTPKI_CA", fs::absolute(ca).string()},
                             {"MQTTPKI_SERIAL", serial}});
@@ -221,7 +195,7 @@ class RenewCommand final : public Command {
 
     const std::string serial = result.new_cert.serial_hex();
     std::optional<std::string> hook_failure;
-    if (!hook_.empty()) hook_failure = hook_for("ca", result.written, result.written, serial);
+    if (!hook_.empty()) hook_failure = hook_for("ca", "ca", result.written, result.written, serial);
     if (json_) {
       json j{{"ca",
               {{"subject", result.new_cert.subject().to_string()},
@@ -298,7 +272,7 @@ class RenewCommand final : public Command {
           if (e.code() != Errc::bad_format) throw;
           crl_failure = e.what();
         }
-        crl_due = crl_info && (!crl_info->next_update || store::is_due(*crl_info->next_update, now_, within));
+        crl_due = crl_info && crl_is_due(*crl_info, index, within);
       }
       if (within && ca_cert.not_after() - now_ <= *within)
         ca_warning = fmt::format("the CA certificate {} {} on {}: run `mqttpki renew --ca`, then copy the new "
@@ -362,7 +336,11 @@ class RenewCommand final : public Command {
     if (!hook_.empty())
       for (const auto& item : items)
         if (item.status == store::RenewStatus::renewed)
-          hooks.push_back({item.name, hook_for(item.name, item.cert_path, layout.ca_cert, item.new_serial)});
+          hooks.push_back({item.name, hook_for("certificate", item.name, item.cert_path, layout.ca_cert, item.new_serial)});
+    if (!hook_.empty() && crl)
+      hooks.push_back({"the CRL", run_hook(hook_, {{"MQTTPKI_KIND", "crl"},
+                                               {"MQTTPKI_CRL", fs::absolute(crl->path).string()},
+                                               {"MQTTPKI_CA", fs::absolute(layout.ca_cert).string()}})});
 
     int failures = 0;
     for (const auto& item : items)
@@ -386,8 +364,11 @@ class RenewCommand final : public Command {
     for (const auto& h : hooks)
       if (h.failure)
         ctx.err << fmt::format("mqttpki renew: deploy hook for {} {}; the renewal itself stands\n", h.name, *h.failure);
-    if (crl && !quiet_)
-      ctx.err << "mqttpki renew: reload the broker so it reads the new CRL (Mosquitto reads crlfile at start)\n";
+    if (crl && !quiet_ && hook_.empty())
+      ctx.err << fmt::format("mqttpki renew: no --deploy-hook carries the new CRL; install it where the broker reads "
+                             "it and reload: `mqttpki deploy --to /etc/mosquitto/certs --crl {} --reload 'systemctl "
+                             "reload mosquitto'`\n",
+                             crl->path.string());
     return failures == 0 ? 0 : 1;
   }
 
@@ -463,6 +444,9 @@ class RenewCommand final : public Command {
                     {"file", crl->path.string()}};
     else if (crl_failure)
       out["crl"] = {{"status", "failed"}, {"message", *crl_failure}};
+    if (crl)
+      for (const auto& h : hooks)
+        if (h.name == "the CRL") out["crl"]["hook"] = h.failure ? json(*h.failure) : json("ok");
     ctx.out << out.dump(2) << "\n";
   }
 

@@ -151,7 +151,8 @@ bool path_exists(const fs::path& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mode, bool overwrite) {
+void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mode, bool overwrite,
+                       FileOwner owner) {
   const fs::path dir = parent_or_dot(path);
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
@@ -187,6 +188,9 @@ void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mo
 
   // The umask may have removed bits (0644 -> 0600); make the mode exact so results are predictable.
   if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) throw_errno(errno, path, "setting the file mode");
+  if ((owner.uid >= 0 || owner.gid >= 0) &&
+      ::fchown(fd.get(), static_cast<uid_t>(owner.uid), static_cast<gid_t>(owner.gid)) != 0)
+    throw_errno(errno, path, "setting the file's owner and group");
   write_all(fd.get(), bytes, path);
   if (::fsync(fd.get()) != 0) throw_errno(errno, path, "syncing");
   if (::close(fd.release()) != 0) throw_errno(errno, path, "closing");
@@ -279,6 +283,11 @@ void ensure_dir(const fs::path& path, unsigned mode) {
   }
   set_mode(path, mode);
   sync_dir(parent_or_dot(path));
+}
+
+void set_owner(const fs::path& path, FileOwner owner) {
+  if (::chown(path.c_str(), static_cast<uid_t>(owner.uid), static_cast<gid_t>(owner.gid)) != 0)
+    throw_errno(errno, path, "setting the owner and group");
 }
 
 void set_mode(const fs::path& path, unsigned mode) {

@@ -21,11 +21,19 @@ inline constexpr unsigned mode_public = 0644;   // certificates, CSRs, the index
 inline constexpr unsigned mode_private_dir = 0700;
 inline constexpr unsigned mode_public_dir = 0755;
 
+// Owner and group to give a written file (for a service user, e.g. Mosquitto's key 0640 root:mosquitto);
+// -1 leaves the creator's. Changing them needs root (Errc::io otherwise).
+struct FileOwner {
+  long uid = -1;
+  long gid = -1;
+};
+
 // Writes bytes to path atomically with exactly `mode` (set when the temp file is created, then fixed against
 // the umask). Refuses an existing target with Errc::already_exists ("FILE exists; use --force to overwrite")
-// unless overwrite. Never leaves a partial target; the temp file is removed on every error path.
+// unless overwrite. Never leaves a partial target; the temp file is removed on every error path. `owner` is
+// set on the temp file before it takes the target's name, so no reader ever sees the file with the wrong one.
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes, unsigned mode,
-                       bool overwrite);
+                       bool overwrite, FileOwner owner = {});
 
 // Appends `bytes` to path with one write(2) and fsyncs it (created with `mode` if missing, then its folder is
 // synced): how a journal record becomes durable without rewriting the file. The file must be `expected_size`
@@ -64,6 +72,9 @@ void ensure_dir(const std::filesystem::path& path, unsigned mode);
 
 // Sets the mode of an existing file or folder (e.g. to tighten DIR/private to 0700).
 void set_mode(const std::filesystem::path& path, unsigned mode);
+
+// Sets the owner and group of an existing file or folder (-1 keeps one). Needs root to give it away.
+void set_owner(const std::filesystem::path& path, FileOwner owner);
 
 // fsync a folder so a rename or a new entry in it survives a crash.
 void sync_dir(const std::filesystem::path& dir);
