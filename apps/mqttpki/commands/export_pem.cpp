@@ -11,6 +11,7 @@
 #include <mqttpki/store/ca_folder.hpp>
 #include <mqttpki/store/ca_signer.hpp>
 #include <mqttpki/store/files.hpp>
+#include <mqttpki/store/renewal.hpp>
 
 #include <fmt/format.h>
 
@@ -40,6 +41,8 @@ class ExportPemCommand final : public Command {
     app.add_option("--out-dir", out_dir_, "Bundle: the folder to write into (created if missing)");
     app.add_option("--cert", cert_, "Bundle: take the certificate from FILE instead of DIR/issued/NAME.crt");
     app.add_option("--key", key_, "Bundle: also write this private key (as unencrypted PKCS#8, 0600)");
+    app.add_option("--crl", crl_, "Bundle: also write this CRL as crl.pem (default with a CA folder: DIR/crl.pem)")
+        ->type_name("FILE");
     install::add_owner_options(app, owner_, group_);
     app.add_flag("--force", force_, "Overwrite existing output files");
     add_dir_option(app, dir_);
@@ -49,6 +52,7 @@ class ExportPemCommand final : public Command {
         "Bundles (certificates 0644, key 0600; with --group the key is 0640 and a new folder 0750):\n"
         "  --bundle node-red    D/ca_cert.pem, D/NAME_cert.pem, D/NAME_key.pem (with --key)\n"
         "  --bundle mosquitto   D/ca.crt, D/NAME.crt, D/NAME.key (with --key): cafile, certfile, keyfile\n"
+        "  and D/crl.pem (crlfile) from --crl FILE or the CA folder's crl.pem\n"
         "Examples:\n"
         "  mqttpki export-pem client_mqtt.key --out client_mqtt_key.pem\n"
         "  mqttpki export-pem --bundle node-red --name pi1 --key client_mqtt.key --out-dir ~/mqtt_client/certs\n"
@@ -124,11 +128,21 @@ class ExportPemCommand final : public Command {
     pki_common::check_output_free(ca_out, force_);
     pki_common::check_output_free(cert_out, force_);
     if (key) pki_common::check_output_free(key_out, force_);
+    std::optional<std::string> crl;
+    if (!crl_.empty()) {
+      crl = store::read_file(crl_);
+      store::with_file(crl_, [&] { return store::read_crl_info(*crl); });
+      pki_common::check_output_free(files.crl, force_);
+    }
 
     install::prepare_dir(out_dir_, ownership, key.has_value());
     store::write_file_atomic(ca_out, ca.to_pem(), store::mode_public, force_, ownership.ids);
     store::write_file_atomic(cert_out, cert.to_pem(), store::mode_public, force_, ownership.ids);
     ctx.out << fmt::format("{}\n{}\n", ca_out.string(), cert_out.string());
+    if (crl) {
+      store::write_file_atomic(files.crl, *crl, store::mode_public, force_, ownership.ids);
+      ctx.out << fmt::format("{}\n", files.crl.string());
+    }
     if (key) {
       store::Secret pem{key->to_pem()};
       store::write_file_atomic(key_out, pem.view(), install::key_mode(ownership), force_, ownership.ids);
@@ -173,10 +187,12 @@ class ExportPemCommand final : public Command {
       throw Error(Errc::not_found,
                   fmt::format("{}: no such file; sign a certificate for '{}' first or give it with --cert FILE",
                               cert_path.string(), name_));
+    if (crl_.empty() && store::path_exists(store::crl_file(folder.layout()))) crl_ = store::crl_file(folder.layout());
     return {store::load_ca_cert(folder), folder.layout().ca_cert, cert_path};
   }
 
   std::string cafile_;
+  std::string crl_;
   std::string owner_;
   std::string group_;
   std::string input_;
