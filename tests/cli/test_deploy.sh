@@ -87,5 +87,8 @@ if command -v faketime >/dev/null; then
   expect_ok "5 days later" faketime -f +5d "$MQTTPKI" renew --all --within 1d --deploy-hook "$hook"
   expect_match "CRL re-issued past half its life" "^renewed  CRL" "$T/.out"
   expect_eq "and deployed" "$(cat "$MQTTPKI_DIR/crl.pem")" "$(cat "$T/server/etc/crl.pem")"
+  # list --expiring lists a certificate that has already expired (not "nothing expires").
+  expect_ok "list --expiring 40 days on" faketime -f +40d "$MQTTPKI" list --expiring 30d
+  expect_match "expired server listed" "^server .* expired " "$T/.out"
 fi
 finish

@@ -26,7 +26,7 @@ class ListCommand final : public Command {
   void configure(CLI::App& app) override {
     app.add_flag("--json", json_, "Print a JSON array with stable keys");
     app.add_option("--expiring", expiring_,
-                   "Only valid certificates expiring within this window, e.g. 30d, 2w, 12h");
+                   "Only current certificates expiring within this window (e.g. 30d, 2w, 12h) or already expired");
     add_dir_option(app, dir_);
     app.footer(
         "Status is valid, expired, revoked or superseded (replaced by a renewal or by sign --force).\n"
@@ -53,7 +53,9 @@ class ListCommand final : public Command {
     for (const auto& e : index.entries()) {
       std::string status(store::to_string(e.status));
       if (e.status == store::CertStatus::valid && now >= e.not_after) status = "expired";
-      if (window && (status != "valid" || e.not_after - now > *window)) continue;
+      // --expiring: what needs action, so a current certificate that has already expired is listed too.
+      const bool current = status == "valid" || status == "expired";
+      if (window && (!current || (status == "valid" && e.not_after - now > *window))) continue;
       const long days_left = pki::days_between(now, e.not_after);
       nlohmann::ordered_json row;
       row["name"] = e.name;
