@@ -112,6 +112,14 @@ class RenewCommand final : public Command {
     if (targets_.empty() && !all_)
       throw Error(Errc::invalid_argument,
                   "nothing to renew: give NAMEs or certificate files, or --all (e.g. `mqttpki renew --all --within 30d`)");
+    if (!import_profile_.empty() || !import_sans_.empty())
+      for (const auto& t : targets_)
+        if (!looks_like_file(t))
+          throw Error(Errc::invalid_argument,
+                      fmt::format("--profile and --san apply when adopting a certificate FILE; '{}' is already "
+                                  "recorded, and a renewal keeps its profile and SANs: to change them, sign a new "
+                                  "CSR with `mqttpki sign CSR --name {} --profile server --san DNS:HOST --force`",
+                                  t, t));
     if (!rekey_csr_.empty() && (targets_.size() != 1 || all_))
       throw Error(Errc::invalid_argument, "--rekey CSR renews exactly one NAME: `mqttpki renew NAME --rekey CSR`");
     return run_leaves(ctx);
@@ -160,6 +168,28 @@ class RenewCommand final : public Command {
                             {"MQTTPKI_CERT", fs::absolute(cert).string()},
                             {"MQTTPKI_CA", fs::absolute(ca).string()},
                             {"MQTTPKI_SERIAL", serial}});
+  }
+
+  // A certificate made outside mqttpki without extendedKeyUsage (the seed guide's `openssl x509 -req`) does
+  // not say its role. Renewing it as a client by default turned the guide's server.crt into a client
+  // certificate; so a host-name SAN or a file name with "server" in it makes it a server, and the choice is
+  // said either way. nullopt: its extendedKeyUsage decides (in the library).
+  static std::optional<pki::Profile> adoption_profile(Context& ctx, const pki::Certificate& cert, const std::string& file,
+                                                      std::optional<pki::Profile> given) {
+    if (given || !cert.extended_key_usage().empty()) return given;
+    const auto sans = cert.sans();
+    const bool host_san = std::any_of(sans.begin(), sans.end(), [](const auto& n) {
+      return n.type == pki::GeneralName::Type::dns || n.type == pki::GeneralName::Type::ip;
+    });
+    const bool server_file = fs::path(file).stem().string().find("server") != std::string::npos;
+    const bool server = host_san || server_file;
+    ctx.err << fmt::format(
+        "mqttpki renew: {} has no extendedKeyUsage; adopting it as a {} certificate ({}); give --profile {} if "
+        "that is wrong\n",
+        file, server ? "server" : "client",
+        host_san ? "it has a host-name SAN" : server_file ? "its file name says server" : "nothing marks it a server",
+        server ? "client" : "server");
+    return server ? pki::Profile::server : pki::Profile::client;
   }
 
   // ---- the CA itself
@@ -215,6 +245,11 @@ class RenewCommand final : public Command {
                              pki::format_date(result.new_cert.not_after()));
       ctx.out << fmt::format("  certificate  {}\n  old copy     {}\n", result.written.string(),
                              result.archived.string());
+      const auto days = pki::days_between(now_, result.new_cert.not_after());
+      if (!days_ && days < 3650)
+        ctx.out << fmt::format("  lifetime     {} days, the old certificate's length; for ten years: `mqttpki renew "
+                               "--ca --days 3650` (again, now)\n",
+                               days);
       ctx.out << fmt::format(
           "Next: copy {} to every client and to the broker (its cafile), then reload the broker\n"
           "(e.g. systemctl reload mosquitto). Certificates issued under the old CA certificate keep\n"
@@ -298,7 +333,8 @@ class RenewCommand final : public Command {
           } else if (files[i]) {
             store::ImportOptions import;
             import.name = import_name_.empty() ? std::nullopt : std::optional<std::string>(import_name_);
-            import.profile = import_profile;
+            import.profile = index.has_serial(files[i]->serial_hex()) ? import_profile
+                                                                      : adoption_profile(ctx, *files[i], names[i], import_profile);
             import.extra_sans = extra_sans;
             import.source_label = names[i];
             items.push_back(ca ? store::renew_certificate(folder, index, *ca, *files[i], import, options)
