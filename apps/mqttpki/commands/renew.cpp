@@ -192,6 +192,27 @@ class RenewCommand final : public Command {
     return server ? pki::Profile::server : pki::Profile::client;
   }
 
+  // Certificates in `dir` signed by the CA whose authorityKeyIdentifier also names the CA certificate's
+  // issuer and serial: they stop verifying (OpenSSL) once the CA certificate is renewed. Unreadable files and
+  // other certificates are skipped: this is advice, the renewal has happened.
+  static std::vector<fs::path> leaves_naming_ca_serial(const fs::path& dir, const pki::Certificate& ca) {
+    std::vector<fs::path> found;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const auto ext = entry.path().extension().string();
+      if (!entry.is_regular_file(ec) || (ext != ".crt" && ext != ".pem" && ext != ".cer")) continue;
+      try {
+        const auto cert = pki_common::load_certificate(entry.path());
+        if (!cert.is_ca() && cert.authority_key_id_names_serial() && store::signed_by(cert, ca))
+          found.push_back(entry.path());
+      } catch (const Error&) {
+        // not a certificate (a key, a CRL): not ours to judge here
+      }
+    }
+    std::sort(found.begin(), found.end());
+    return found;
+  }
+
   // ---- the CA itself
   int run_ca(Context& ctx) {
     if (!targets_.empty() || all_ || !rekey_csr_.empty() || !within_.empty())
@@ -202,6 +223,7 @@ class RenewCommand final : public Command {
 
     fs::path lock_file;
     fs::path archive;
+    fs::path leaves_dir;  // where the CA's certificates lie: DIR/issued, or next to --ca-cert
     fs::path cert_path;
     fs::path key_path;
     if (!ca_cert_.empty()) {
@@ -210,12 +232,14 @@ class RenewCommand final : public Command {
       const fs::path parent = cert_path.has_parent_path() ? cert_path.parent_path() : fs::path(".");
       lock_file = parent / ".lock";
       archive = parent / "archive";
+      leaves_dir = parent;
     } else {
       const auto folder = store::CaFolder::open(dir_);
       cert_path = folder.layout().ca_cert;
       key_path = folder.layout().ca_key;
       lock_file = folder.layout().lock;
       archive = store::archive_dir(folder.layout());
+      leaves_dir = folder.layout().issued_dir;
     }
     auto lock = store::FolderLock::acquire(lock_file);
     const auto ca = store::load_ca_files(cert_path, key_path, passphrase_request());
@@ -224,6 +248,7 @@ class RenewCommand final : public Command {
     options.now = now_;
     const auto result = store::renew_ca_certificate(ca, archive, options);
     lock.release();
+    const auto pinned = leaves_naming_ca_serial(leaves_dir, result.old_cert);
 
     const std::string serial = result.new_cert.serial_hex();
     std::optional<std::string> hook_failure;
@@ -237,6 +262,9 @@ class RenewCommand final : public Command {
                {"new_not_after", pki::format_time(result.new_cert.not_after())},
                {"file", result.written.string()},
                {"archived", result.archived.string()}}}};
+      json reissue = json::array();
+      for (const auto& file : pinned) reissue.push_back(file.string());
+      j["ca"]["reissue"] = std::move(reissue);
       if (!hook_.empty()) j["ca"]["hook"] = hook_failure ? json(*hook_failure) : json("ok");
       ctx.out << j.dump(2) << "\n";
     } else {
@@ -246,15 +274,19 @@ class RenewCommand final : public Command {
       ctx.out << fmt::format("  certificate  {}\n  old copy     {}\n", result.written.string(),
                              result.archived.string());
       const auto days = pki::days_between(now_, result.new_cert.not_after());
-      if (!days_ && days < 3650)
+      if (!days_ && days < 3600)  // not for a CA that already lives about ten years
         ctx.out << fmt::format("  lifetime     {} days, the old certificate's length; for ten years: `mqttpki renew "
                                "--ca --days 3650` (again, now)\n",
                                days);
       ctx.out << fmt::format(
           "Next: copy {} to every client and to the broker (its cafile), then reload the broker\n"
           "(e.g. systemctl reload mosquitto). Certificates issued under the old CA certificate keep\n"
-          "verifying under the new one: same key, same subject, same key identifier.\n",
-          result.written.string());
+          "verifying under the new one: same key, same subject, same key identifier{}\n",
+          result.written.string(), pinned.empty() ? "." : ", except these:");
+      for (const auto& file : pinned)
+        ctx.out << fmt::format("  re-issue {}  (its authorityKeyIdentifier names the old CA certificate's serial, as "
+                               "easy-rsa writes it; OpenSSL refuses it under the new one): mqttpki renew {}\n",
+                               file.string(), file.string());
     }
     if (hook_failure) {
       ctx.err << fmt::format("mqttpki renew: deploy hook for the CA {}; the renewal itself stands\n", *hook_failure);
