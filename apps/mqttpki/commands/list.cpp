@@ -37,13 +37,7 @@ class ListCommand final : public Command {
 
   int run(Context& ctx) override {
     std::optional<std::chrono::seconds> window;
-    if (!expiring_.empty()) {
-      try {
-        window = pki::parse_duration(expiring_);
-      } catch (const Error& e) {
-        throw Error(Errc::invalid_argument, fmt::format("--expiring '{}': {}", expiring_, e.what()));
-      }
-    }
+    if (!expiring_.empty()) window = pki_common::duration_option("--expiring", expiring_);
     const auto folder = store::CaFolder::open(dir_);
     const auto index = folder.load_index();  // consistent without the lock (Index::load)
     const auto now = std::chrono::system_clock::now();

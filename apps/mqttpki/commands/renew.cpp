@@ -133,11 +133,7 @@ class RenewCommand final : public Command {
 
   std::optional<std::chrono::seconds> window() const {
     if (within_.empty()) return std::nullopt;
-    try {
-      return pki::parse_duration(within_);
-    } catch (const Error& e) {
-      throw Error(Errc::invalid_argument, fmt::format("--within '{}': {}", within_, e.what()));
-    }
+    return pki_common::duration_option("--within", within_);
   }
 
   // The CRL rule: with a window (the cron mode), re-issue DIR/crl.pem when its nextUpdate falls within the

@@ -60,13 +60,7 @@ class StatusCommand final : public Command {
   int run(Context& ctx) override {
     now_ = Clock::now();
     window_ = std::chrono::seconds(30L * 86400);
-    if (!within_.empty()) {
-      try {
-        window_ = pki::parse_duration(within_);
-      } catch (const Error& e) {
-        throw Error(Errc::invalid_argument, fmt::format("--within '{}': {}", within_, e.what()));
-      }
-    }
+    if (!within_.empty()) window_ = pki_common::duration_option("--within", within_);
     const auto folder = store::CaFolder::open(dir_);
     const auto index = folder.load_index();
     std::vector<Finding> findings = certificate_findings(index);
