@@ -63,6 +63,12 @@ expect_fail "a certificate that does not match the installed key is refused" "do
   "$MQTTPKI" deploy --to etc --name server --cert other.crt
 expect_eq "refused deploy left the certificate" "$(cat server.crt)" "$(cat etc/server.crt)"
 expect_fail "nothing to deploy" "nothing to deploy" "$MQTTPKI" deploy --to etc
+if [ "$(id -u)" = 0 ]; then
+  expect_ok "deploy again for a group: nothing changed" "$MQTTPKI" deploy --to etc --cafile ca.crt --cert server.crt --key server.key --group nogroup --reload "$T/server/reload.sh"
+  expect_eq "the key now 0640 for the group" "640:nogroup" "$(stat -c %a:%G etc/server.key)"
+  expect_eq "no reload for a mode change" "1" "$(wc -l <reloads)"
+  expect_ok "back to 0600" "$MQTTPKI" deploy --to etc --cafile ca.crt --cert server.crt --key server.key
+fi
 
 # --- renew with the deploy hook: certificate and CRL, MQTTPKI_KIND, no passphrase in the hook
 cd "$T/ca"

@@ -57,7 +57,12 @@ void prepare_dir(const fs::path& dir, const Ownership& o, bool holds_key) {
 }
 
 bool write_if_changed(const fs::path& path, std::string_view bytes, unsigned mode, const Ownership& o) {
-  if (store::path_exists(path) && store::read_file(path) == bytes) return false;
+  if (store::path_exists(path) && store::read_file(path) == bytes) {
+    // Same content: still give it the mode and owner asked for (a first run without --group, say).
+    if (o.ids.uid >= 0 || o.ids.gid >= 0) store::set_owner(path, o.ids);
+    store::set_mode(path, mode);
+    return false;
+  }
   store::write_file_atomic(path, bytes, mode, true, o.ids);
   return true;
 }

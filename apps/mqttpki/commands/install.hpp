@@ -38,8 +38,8 @@ void add_owner_options(CLI::App& app, std::string& owner, std::string& group);
 // 0755; then gives it the owner and group.
 void prepare_dir(const std::filesystem::path& dir, const Ownership& o, bool holds_key);
 
-// Writes bytes to path atomically with mode and owner, unless path already holds exactly these bytes.
-// Returns true when it wrote.
+// Writes bytes to path atomically with mode and owner, unless path already holds exactly these bytes (then
+// only its mode and owner are set). Returns true when it wrote.
 bool write_if_changed(const std::filesystem::path& path, std::string_view bytes, unsigned mode, const Ownership& o);
 
 }  // namespace mqttpki::cli::install
