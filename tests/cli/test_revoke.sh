@@ -65,16 +65,28 @@ expect_match "json lists it" "\"serial\": \"$good_serial\"" "$T/.out"
 expect_ok "renew --all with everything revoked: only the CRL" "$MQTTPKI" renew --all --within 30d
 expect_eq "only the CRL line" "renewed  CRL: number 4, 3 revoked" "$(cut -d, -f1-2 "$T/.out")"
 
-# --- the CRL's nextUpdate: re-issued by renew --all --within when it falls in the window
+# --- the CRL's nextUpdate: renew --all --within re-issues it once less than half its lifetime remains
 expect_ok "crl for 10 days" "$MQTTPKI" crl --days 10
 expect_ok "within 5d: CRL not due" "$MQTTPKI" renew --all --within 5d --quiet
 expect_eq "nothing printed" "" "$(cat "$T/.out")"
-expect_ok "within 30d: CRL re-issued" "$MQTTPKI" renew --all --within 30d
+expect_ok "within 30d: a fresh CRL is not due either (the rule is its half-life, not the window)" \
+  "$MQTTPKI" renew --all --within 30d --quiet
+expect_eq "nothing printed" "" "$(cat "$T/.out")"
+# The checks below run on the clock of the re-issue (6 days on with faketime).
+CLOCK=() offset_days=0
+if command -v faketime >/dev/null; then
+  expect_ok "4 days on: still more than half left" faketime -f +4d "$MQTTPKI" renew --all --within 1d --quiet
+  expect_eq "nothing printed" "" "$(cat "$T/.out")"
+  CLOCK=(faketime -f +6d) offset_days=6
+  expect_ok "6 days on: less than half left, re-issued" "${CLOCK[@]}" "$MQTTPKI" renew --all --within 1d
+else
+  expect_ok "no faketime: without a window it is always re-issued" "$MQTTPKI" renew --all
+fi
 expect_match "says so" "^renewed +CRL: number 6, 3 revoked, next update" "$T/.out"
-expect_ok "list" "$MQTTPKI" list
+expect_ok "list" "${CLOCK[@]}" "$MQTTPKI" list
 expect_match "list shows the CRL's next update" "^CRL $D/crl.pem: number 6, 3 revoked, next update .* \((9|10) days left\)" "$T/.out"
 expect_match "list shows revoked entries" "revoked" "$T/.out"
-expect_ok "inspect the CRL" "$MQTTPKI" inspect "$D/crl.pem"
+expect_ok "inspect the CRL" "${CLOCK[@]}" "$MQTTPKI" inspect "$D/crl.pem"
 expect_match "inspect: next update" "^  next update   .* \((9|10) days left\)" "$T/.out"
 expect_match "inspect: number" "^  number        6$" "$T/.out"
 expect_ok "inspect the CRL --json" "$MQTTPKI" inspect "$D/crl.pem" --json
@@ -82,7 +94,7 @@ expect_eq "inspect json: revoked count" 3 "$(python3 -c 'import json,sys; print(
 expect_ok "the re-issued CRL keeps its 10-day length" \
   openssl crl -in "$D/crl.pem" -noout -nextupdate
 next=$(openssl crl -in "$D/crl.pem" -noout -nextupdate | cut -d= -f2)
-days_left=$(( ($(date -d "$next" +%s) - $(date +%s)) / 86400 ))
+days_left=$(( ($(date -d "$next" +%s) - $(date +%s) - offset_days * 86400) / 86400 ))
 if [ "$days_left" -ge 9 ] && [ "$days_left" -le 10 ]; then pass; else fail "re-issued CRL: $days_left days, expected 10"; fi
 expect_ok "revoked cert stays refused under the re-issued CRL" test -n "$(openssl verify -crl_check -CRLfile "$D/crl.pem" -CAfile "$D/ca.crt" "$T/bad-2.crt" 2>&1 | grep 'certificate revoked')"
 # A damaged crl.pem: the certificate renewals still run, the CRL is reported failed with the fix.

@@ -72,8 +72,7 @@ class RenewCommand final : public Command {
         "validity; the index marks the old one superseded (it still verifies until it expires), and\n"
         "DIR/issued/NAME.crt is replaced. The validity is capped at the CA's expiry (with a warning).\n"
         "With --all, DIR/crl.pem (if any) is re-issued too, for its previous length; with --within D only\n"
-        "when its nextUpdate falls within D, less than half its lifetime remains, or a revoked certificate\n"
-        "is missing from it (Mosquitto\n"
+        "when less than half its lifetime remains or a revoked certificate is missing from it (Mosquitto\n"
         "refuses every client once its CRL has expired), and the deploy hook runs for it too.\n"
         "--ca replaces DIR/ca.crt (or the --ca-cert FILE) in place after copying the old one to\n"
         "archive/ca-<UTC time>.crt next to it; copy the new one to every client and the broker.\n"
@@ -136,13 +135,13 @@ class RenewCommand final : public Command {
     return pki_common::duration_option("--within", within_);
   }
 
-  // The CRL rule: with a window (the cron mode), re-issue DIR/crl.pem when its nextUpdate falls within the
-  // window (as a certificate), when less than half its lifetime (nextUpdate - thisUpdate) remains, or when a
-  // revoked certificate is missing from it. So even a CRL longer than the window is re-issued with half its
-  // life left, and a broker's copy never passes its nextUpdate unless the job fails for that long. Without a
-  // window, always (as for certificates).
+  // The CRL rule: with a window (the cron mode), re-issue DIR/crl.pem when less than half its lifetime
+  // (nextUpdate - thisUpdate) remains, or when a revoked certificate is missing from it; the window itself
+  // does not matter. A daily run thus re-issues a 30-day CRL every 15 days and a 7-day one every 3-4 days: a
+  // broker's copy never passes its nextUpdate unless the job fails for half the CRL's life, and a run with
+  // nothing due still needs no CA key. Without a window, always (as for certificates).
   bool crl_is_due(const store::CrlInfo& crl, const store::Index& index, std::optional<std::chrono::seconds> within) const {
-    if (!within || !crl.next_update || store::is_due(*crl.next_update, now_, within)) return true;
+    if (!within || !crl.next_update) return true;
     if (now_ >= crl.this_update + (*crl.next_update - crl.this_update) / 2) return true;
     return std::any_of(index.entries().begin(), index.entries().end(), [&](const store::IndexEntry& e) {
       return e.status == store::CertStatus::revoked &&
