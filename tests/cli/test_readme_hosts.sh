@@ -48,6 +48,9 @@ expect_ok "mosquitto_sub with the Pi's files" timeout 15 mosquitto_sub -h mqtt.e
 expect_eq "mosquitto_sub got it" "from-pi" "$(cat "$T/.out")"
 expect_fail "a wrong host name is refused (verification is on)" "." \
   "$MQTTPKI" sub -h 127.0.0.1 -p "$TLS" "${P[@]}" -t home/hello -C 1 -W 5
+# The CA host's view: Mosquitto (mutual TLS required) serves the current server certificate.
+expect_ok "status --broker against Mosquitto" "$MQTTPKI" status --dir ca/pki --within 5d --broker "mqtt.example.com:$TLS" --cafile ca/pki/ca.crt
+expect_match "serves the current one" "^ok +broker .*serves server serial .* \(the current one\)" "$T/.out"
 umount /etc/hosts
 rm -f "$hosts"
 finish
