@@ -72,9 +72,7 @@ step "The index keeps both: the old certificate superseded (it still works until
 
 step "A lost device: revoke every certificate of its name" \
   m revoke pi1 --reason keyCompromise
-step "Publish the CRL for Mosquitto's crlfile; with --days 30 and --within 30d the daily run re-issues it every day" \
-  m crl --days 30 --passphrase-file ca-pass
-step "So the daily run keeps the CRL fresh too" \
+step "The daily run publishes it: a revoked certificate missing from DIR/crl.pem (init-ca wrote an empty one) makes the CRL due; it is also re-issued once less than half its life remains (\`mqttpki crl\` does it by hand)" \
   m renew --all --within 30d --passphrase-file ca-pass
 
 printf '\n# Install the daily job with: mqttpki template cron-renew   (or systemd-renew.service + .timer)\n'

@@ -11,7 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 PKGS="build-essential cmake pkg-config libssl-dev openssl libcli11-dev libfmt-dev libasio-dev nlohmann-json3-dev libsqlite3-dev catch2"
 if [ "${1:-}" = "--test" ]; then
-  PKGS="$PKGS mosquitto mosquitto-clients python3 python3-paho-mqtt gnutls-bin curl"
+  PKGS="$PKGS mosquitto mosquitto-clients python3 python3-paho-mqtt gnutls-bin curl faketime easy-rsa"
   # Node.js peers (MQTT.js, Node-RED): Debian's nodejs unless a Node.js is already installed.
   command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 fi

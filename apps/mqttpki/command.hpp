@@ -8,6 +8,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mqttpki::cli {
@@ -33,6 +34,14 @@ struct CommandSpec {
 
 bool register_command(CommandSpec spec);
 const std::vector<CommandSpec>& registered_commands();
+
+// The one line printed for a command line the parser refused (exit 2): "mqttpki CMD: error: WHAT; see
+// `mqttpki CMD --help`", and for a first word that names no command, the nearest command's name.
+[[nodiscard]] std::string usage_error_line(int argc, char** argv, std::string_view what);
+
+// The registered command closest to `word` (edit distance at most a third of its length, at least 2), or
+// nothing: "sgin" -> "sign".
+[[nodiscard]] std::string nearest_command(std::string_view word);
 
 // --dir DIR with the default $MQTTPKI_DIR, else ./pki.
 void add_dir_option(CLI::App& app, std::string& dir);

@@ -59,8 +59,15 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << mqttpki::cli::usage_error_line(argc, argv, e.what()) << "\n";
+    return 2;
   }
 
   mqttpki::cli::Context ctx{std::cout, std::cerr};

@@ -8,6 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdlib>
+
+#include <pwd.h>
 
 namespace mqttpki::cli {
 
@@ -47,6 +50,29 @@ void check_value(const std::string& key, const std::string& value) {
       throw Error(Errc::invalid_argument, fmt::format("--set {}={}: a port is a number from 1 to 65535", key, value));
     }
   }
+}
+
+// The user who ran the command (under sudo, the one who ran sudo): its home folder, for defaults such as
+// Node-RED's cert_dir (Raspberry Pi OS no longer has a `pi` user).
+std::string invoking_home() {
+  const char* sudo_user = std::getenv("SUDO_USER");
+  if (sudo_user != nullptr && *sudo_user != '\0')
+    if (const passwd* pw = ::getpwnam(sudo_user); pw != nullptr && pw->pw_dir != nullptr) return pw->pw_dir;
+  const char* home = std::getenv("HOME");
+  return home != nullptr && *home != '\0' ? home : "/root";
+}
+
+// A default may name other variables ("{{cert_dir}}/crl.pem") and {{home}}: expanded once, after --set, so
+// it follows what the user set.
+void expand_defaults(std::map<std::string, std::string>& values) {
+  auto with_home = values;
+  with_home.emplace("home", invoking_home());
+  for (auto& [key, value] : values)
+    for (const auto& [other, replacement] : with_home) {
+      const std::string marker = "{{" + other + "}}";
+      for (auto at = value.find(marker); at != std::string::npos; at = value.find(marker, at + replacement.size()))
+        value.replace(at, marker.size(), replacement);
+    }
 }
 
 std::string substitute(std::string_view text, std::string_view file,
@@ -121,6 +147,7 @@ std::string render_template(std::string_view name, const std::map<std::string, s
     check_value(key, value);
     it->second = value;
   }
+  expand_defaults(values);
   return substitute(embedded(t->file), t->file, values);
 }
 

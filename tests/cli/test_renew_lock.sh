@@ -37,7 +37,7 @@ rc_b=0; wait "$pid_b" || rc_b=$?
 expect_eq "first renew exit" 0 "$rc_a"
 expect_eq "second renew exit" 0 "$rc_b"
 
-renewed=$(cat "$T/a.out" "$T/b.out" | grep -c '^renewed ' || true)
+renewed=$(cat "$T/a.out" "$T/b.out" | grep '^renewed ' | grep -vc '^renewed  CRL:' || true)  # certificates; the CRL lines are counted apart
 not_due=$(cat "$T/a.out" "$T/b.out" | grep -c '^not due ' || true)
 expect_eq "each certificate renewed exactly once" 6 "$renewed"
 expect_eq "the later run found them renewed" 6 "$not_due"

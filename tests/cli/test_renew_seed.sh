@@ -34,6 +34,7 @@ expect_eq "same subject" "$(openssl x509 -in "$T/seed-ca-orig.crt" -noout -subje
   "$(openssl x509 -in "$S/ca.crt" -noout -subject)"
 expect_eq "same SKI" "$(openssl x509 -in "$T/seed-ca-orig.crt" -noout -ext subjectKeyIdentifier | tail -1)" \
   "$(openssl x509 -in "$S/ca.crt" -noout -ext subjectKeyIdentifier | tail -1)"
+if grep -q "lifetime " "$T/.out"; then fail "--days given, but the lifetime hint shown"; else pass; fi
 expect_ok "new CA lives 730 days" openssl x509 -in "$S/ca.crt" -noout -checkend $((729 * 86400))
 expect_match "conforming CA extensions" "Certificate Sign, CRL Sign" <(openssl x509 -in "$S/ca.crt" -noout -ext keyUsage)
 for leaf in server.crt client1.crt; do
@@ -47,6 +48,7 @@ D=$T/pki
 mkdir -p "$D/private" && chmod 700 "$D/private"
 cp "$S/ca.crt" "$D/" && cp "$S/ca.key" "$D/private/ca.key"
 expect_ok "renew a seed client certificate by file" "$MQTTPKI" renew "$S/client1.crt" --dir "$D"
+expect_match "the client's role is said" "client1.crt has no extendedKeyUsage; adopting it as a client certificate" "$T/.err"
 expect_match "adopted as client1" "^renewed +client1: serial $(serial_of "$S/client1.crt") -> " "$T/.out"
 expect_ok "renewed client verifies as a TLS client" \
   openssl verify -CAfile "$D/ca.crt" -purpose sslclient "$D/issued/client1.crt"
@@ -61,6 +63,16 @@ expect_eq "renewing the same old file again fails" 1 "$rc"
 expect_match "and says to renew the name" "already renewed .*renew 'client1' instead" "$T/.out"
 expect_ok "by name from now on" "$MQTTPKI" renew client1 --dir "$D"
 
+rc=0; "$MQTTPKI" renew client1 --profile server --san DNS:x.example --dir "$D" >"$T/.out" 2>"$T/.err" || rc=$?
+expect_eq "--profile/--san with a NAME is a usage error, not ignored" 2 "$rc"
+expect_match "and says what to do" "apply when adopting a certificate FILE.*mqttpki sign CSR --name client1" "$T/.err"
+
+# The seed's server certificate has neither SANs nor extendedKeyUsage: its file name makes it a server (said),
+# never silently a client; a server profile needs --san.
+rc=0; "$MQTTPKI" renew "$S/server.crt" --name server --dir "$D" >"$T/.out" 2>"$T/.err" || rc=$?
+expect_eq "server.crt without --profile: not a client, fails for the SAN" 1 "$rc"
+expect_match "inferred server from the file name" "server.crt has no extendedKeyUsage; adopting it as a server certificate \(its file name says server\)" "$T/.err"
+if grep -q '"name": "server"' "$D/index.json"; then fail "a failed adoption was recorded"; else pass; fi
 # The seed's server certificate has neither SANs nor extendedKeyUsage: a server profile needs --san.
 rc=0; "$MQTTPKI" renew "$S/server.crt" --profile server --dir "$D" >"$T/.out" 2>&1 || rc=$?
 expect_eq "server without a SAN fails" 1 "$rc"

@@ -30,9 +30,21 @@ expect_ok "paho logger with values" "$MQTTPKI" template paho-logger --set broker
 expect_ok "paho logger compiles" "$PYTHON" -m py_compile logger.py
 expect_match "paho logger requires the server certificate" "cert_reqs=ssl.CERT_REQUIRED" logger.py
 
-# Mosquitto: crlfile only when given; the install step for the mosquitto user is spelled out.
+# Mosquitto: crlfile on by default, in cert_dir (init-ca writes an empty CRL, deploy installs it), off with
+# crl_file= ; the install step for the mosquitto user is spelled out.
 "$MQTTPKI" template mosquitto-tls >m1.conf
-if grep -q '^crlfile' m1.conf; then fail "crlfile without crl_file"; else pass; fi
+expect_match "crlfile by default" "^crlfile /etc/mosquitto/certs/crl.pem$" m1.conf
+"$MQTTPKI" template mosquitto-tls --set cert_dir=/srv/certs >m3.conf
+expect_match "crlfile follows cert_dir" "^crlfile /srv/certs/crl.pem$" m3.conf
+"$MQTTPKI" template mosquitto-tls --set crl_file= >m4.conf
+if grep -q '^crlfile' m4.conf; then fail "crlfile with crl_file="; else pass; fi
+"$MQTTPKI" template node-red-tls >nr-home.json
+expect_match "node-red cert_dir in the invoking user's home" "\"$HOME/mqtt_client/certs/" nr-home.json
+"$MQTTPKI" template cron-renew >cron-default
+expect_match "cron deploys with mqttpki deploy" "--deploy-hook 'mqttpki deploy --to /etc/mosquitto/certs --name server" cron-default
+"$MQTTPKI" template systemd-renew.service >svc-default
+expect_match "the unit may write where it deploys" "^ReadWritePaths=/var/lib/mqttpki /etc/mosquitto/certs$" svc-default
+expect_match "the unit deploys" "deploy-hook 'mqttpki deploy --to /etc/mosquitto/certs" svc-default
 expect_match "install step for the key" "install -o mosquitto -g mosquitto -m 0640" m1.conf
 "$MQTTPKI" template mosquitto-tls --set crl_file=/etc/mosquitto/certs/crl.pem >m2.conf
 expect_match "crlfile with crl_file" "^crlfile /etc/mosquitto/certs/crl.pem$" m2.conf

@@ -100,4 +100,12 @@ wrong_port=$(listening_port "$T/wrong.out")
 verify_red "remote broker whose certificate lacks the dialled name" "TLS handshake.*not in SAN \[DNS:wrong.example\]" \
   --broker "localhost:$wrong_port" --cafile "$T/pki/ca.crt" --cert "$T/pi1/pi1.crt" --key "$T/pi1/pi1.key" --timeout 5
 expect_ok "good broker still fine" test -n "$good_port"
+
+# --static-only without keys (the CA host has none): every other check runs, and it says what it skipped.
+expect_ok "static checks without keys" "$MQTTPKI" verify --static-only --server server --client pi1 --host localhost
+expect_match "chain checked" "\[ ok \] server certificate" "$T/.out"
+expect_match "key match skipped" "^  \[skip\] server key matches its certificate \(no server key given\)" "$T/.out"
+expect_match "live skipped" "^  \[skip\] live mutual-TLS round trip" "$T/.out"
+expect_match "verdict says so" "^PASS: every check run passed; 3 skipped" "$T/.out"
+verify_red "static-only still finds a wrong host" "SAN|host" --static-only --server server --client pi1 --host wrong.example
 finish

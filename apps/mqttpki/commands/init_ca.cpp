@@ -7,6 +7,7 @@
 #include <mqttpki/error.hpp>
 #include <mqttpki/pki/util.hpp>
 #include <mqttpki/store/ca_folder.hpp>
+#include <mqttpki/store/renewal.hpp>
 
 #include <fmt/format.h>
 
@@ -23,6 +24,9 @@ class InitCaCommand final : public Command {
     app.add_option("--org", org_, "Organization (O)");
     app.add_option("--country", country_, "Two-letter country code (C)");
     app.add_option("--days", days_, "Validity in days")->capture_default_str()->check(CLI::Range(1, 36500));
+    app.add_option("--crl-days", crl_days_, "Days until the first (empty) CRL's nextUpdate; renewals keep the length")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 3650));
     app.add_option("--key-type", key_type_, "p256, p384 or ed25519 (Ed25519: mbedTLS 2.x devices such as the ESP32 and some JavaScript TLS stacks cannot verify it; P-256 works everywhere)")->capture_default_str();
     app.add_option("--pathlen", pathlen_, "basicConstraints pathlen (0: the CA signs only leaf certificates)")
         ->capture_default_str()
@@ -76,6 +80,7 @@ class InitCaCommand final : public Command {
       }
     }();
     store::Secret wipe{std::move(key_pem)};
+    const auto crl = write_empty_crl(cert, key, now);
 
     if (!passphrase)
       pki_common::warn(ctx, "init-ca",
@@ -90,16 +95,30 @@ class InitCaCommand final : public Command {
     ctx.out << fmt::format("  private key  {} (mode 0600, {})\n", layout.ca_key.string(),
                            passphrase ? "encrypted" : "NOT encrypted");
     ctx.out << fmt::format("  records      {}\n", layout.db.string());
+    ctx.out << fmt::format("  crl          {} (nothing revoked, next update {}; `renew --all` keeps it fresh)\n",
+                           crl.path.string(), pki::format_date(crl.next_update));
     ctx.out << fmt::format("  sha256       {}\n", cert.fingerprint_sha256());
     if (created.backup) ctx.out << fmt::format("  backup       {}\n", created.backup->string());
     return 0;
   }
 
  private:
+  // An empty, valid DIR/crl.pem from the start, so a broker can be set up with crlfile before the first
+  // revocation, and the first revocation only changes a file every host already fetches.
+  store::CrlWritten write_empty_crl(const pki::Certificate& cert, const pki::PrivateKey& key,
+                                    std::chrono::system_clock::time_point now) const {
+    const auto folder = store::CaFolder::open(dir_);
+    const auto held = folder.lock();
+    auto index = folder.open_index(held);
+    const store::CaMaterial ca{cert, key, folder.layout().ca_cert, {}, {}};
+    return store::write_crl(folder, index, ca, crl_days_, now);
+  }
+
   std::string cn_;
   std::string org_;
   std::string country_;
   int days_ = 3650;
+  int crl_days_ = 30;
   std::string key_type_ = "p256";
   int pathlen_ = 0;
   std::string passphrase_file_;

@@ -26,7 +26,7 @@ class ListCommand final : public Command {
   void configure(CLI::App& app) override {
     app.add_flag("--json", json_, "Print a JSON array with stable keys");
     app.add_option("--expiring", expiring_,
-                   "Only valid certificates expiring within this window, e.g. 30d, 2w, 12h");
+                   "Only current certificates expiring within this window (e.g. 30d, 2w, 12h) or already expired");
     add_dir_option(app, dir_);
     app.footer(
         "Status is valid, expired, revoked or superseded (replaced by a renewal or by sign --force).\n"
@@ -37,13 +37,7 @@ class ListCommand final : public Command {
 
   int run(Context& ctx) override {
     std::optional<std::chrono::seconds> window;
-    if (!expiring_.empty()) {
-      try {
-        window = pki::parse_duration(expiring_);
-      } catch (const Error& e) {
-        throw Error(Errc::invalid_argument, fmt::format("--expiring '{}': {}", expiring_, e.what()));
-      }
-    }
+    if (!expiring_.empty()) window = pki_common::duration_option("--expiring", expiring_);
     const auto folder = store::CaFolder::open(dir_);
     const auto index = folder.open_index();  // a consistent snapshot without the lock (WAL)
     const auto now = std::chrono::system_clock::now();
@@ -53,7 +47,9 @@ class ListCommand final : public Command {
     index.for_each([&](const store::IndexEntry& e) {
       std::string status(store::to_string(e.status));
       if (e.status == store::CertStatus::valid && now >= e.not_after) status = "expired";
-      if (window && (status != "valid" || e.not_after - now > *window)) return;
+      // --expiring: what needs action, so a current certificate that has already expired is listed too.
+      const bool current = status == "valid" || status == "expired";
+      if (window && (!current || (status == "valid" && e.not_after - now > *window))) return;
       const long days_left = pki::days_between(now, e.not_after);
       if (!json_) {  // only what is printed is built: a fleet of 100,000 is listed in well under a second
         table.push_back({e.name, e.serial, e.profile, status, store::format_time(e.not_after), std::to_string(days_left)});

@@ -4,6 +4,7 @@
 
 #include <mqttpki/error.hpp>
 #include <mqttpki/pki/types.hpp>
+#include <mqttpki/pki/util.hpp>
 #include <mqttpki/store/files.hpp>
 
 #include <fmt/format.h>
@@ -81,6 +82,14 @@ pki::PrivateKey load_private_key(const std::filesystem::path& path, const std::s
       throw Error(Errc::bad_passphrase,
                   fmt::format("{}: wrong passphrase; check --passphrase-file or MQTTPKI_PASSPHRASE", path.string()));
     throw Error(e.code(), path.string() + ": " + e.what());
+  }
+}
+
+std::chrono::seconds duration_option(std::string_view flag, const std::string& text) {
+  try {
+    return pki::parse_duration(text);
+  } catch (const Error& e) {
+    throw Error(Errc::invalid_argument, fmt::format("{} '{}': {}", flag, text, e.what()));
   }
 }
 

@@ -11,6 +11,7 @@
 #include <mqttpki/pki/san.hpp>
 #include <mqttpki/store/passphrase.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -36,6 +37,9 @@ void add_passphrase_file_option(CLI::App& app, std::string& file, std::string_vi
 
 // --key-type for new keys: p256 | p384 | ed25519 (aliases as pki::parse_key_type; rsa refused).
 [[nodiscard]] pki::KeyType new_key_type(std::string_view text);
+
+// A duration option (30d, 12h, 2w): Errc::invalid_argument "FLAG 'TEXT': why" (a usage error, exit 2).
+[[nodiscard]] std::chrono::seconds duration_option(std::string_view flag, const std::string& text);
 
 // The subject from --cn/--org/--country; an error says which flags to fix.
 [[nodiscard]] pki::Name subject_from_flags(const std::string& cn, const std::string& org, const std::string& country);

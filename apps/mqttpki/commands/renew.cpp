@@ -2,6 +2,7 @@
 // CRL fresh. Built to run from cron: `renew --all --within 30d --quiet` prints nothing when nothing is due.
 
 #include "command.hpp"
+#include "hook.hpp"
 #include "pki_common.hpp"
 
 #include <mqttpki/pki/error.hpp>
@@ -14,64 +15,19 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
-
-extern char** environ;
 
 namespace mqttpki::cli {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// Runs CMD with /bin/sh -c, the variables added to the environment, and its stdout sent to our stderr (so
-// --json output stays clean). Returns a description of the failure, or nullopt when it exited 0.
-std::optional<std::string> run_hook(const std::string& command, const std::vector<std::pair<std::string, std::string>>& vars) {
-  std::vector<std::string> env_strings;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    const std::string_view entry(*e);
-    bool replaced = false;
-    for (const auto& [key, value] : vars)
-      if (entry.starts_with(key + "=")) replaced = true;
-    if (!replaced) env_strings.emplace_back(entry);
-  }
-  for (const auto& [key, value] : vars) env_strings.push_back(key + "=" + value);
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-
-  std::string sh = "/bin/sh";
-  std::string dash_c = "-c";
-  std::string cmd = command;
-  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, "/bin/sh", &actions, nullptr, argv, envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return fmt::format("could not start /bin/sh ({})", std::strerror(rc));
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return fmt::format("waiting for it failed ({})", std::strerror(errno));
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return std::nullopt;
-  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return fmt::format("was killed by signal {}", WTERMSIG(status));
-  return std::string("failed");
-}
 
 bool looks_like_file(const std::string& target) {
   if (target.find('/') != std::string::npos) return true;
@@ -117,15 +73,18 @@ class RenewCommand final : public Command {
         "validity; the index marks the old one superseded (it still verifies until it expires), and\n"
         "DIR/issued/NAME.crt is replaced. The validity is capped at the CA's expiry (with a warning).\n"
         "With --all, DIR/crl.pem (if any) is re-issued too, for its previous length; with --within D only\n"
-        "when its nextUpdate falls within D (Mosquitto refuses every client once its CRL has expired).\n"
+        "when less than half its lifetime remains or a revoked certificate is missing from it (Mosquitto\n"
+        "refuses every client once its CRL has expired), and the deploy hook runs for it too.\n"
         "--ca replaces DIR/ca.crt (or the --ca-cert FILE) in place after copying the old one to\n"
         "archive/ca-<UTC time>.crt next to it; copy the new one to every client and the broker.\n"
         "A certificate FILE issued by this CA outside mqttpki (e.g. the seed guide's openssl commands;\n"
         "put its CA in DIR as DIR/ca.crt and DIR/private/ca.key) is added to the index and renewed;\n"
         "--name, --profile and --san fill in what such a certificate lacks.\n"
         "\n"
-        "Deploy hook environment (one run per renewed certificate, after the CA folder is unlocked;\n"
-        "its output goes to stderr):\n"
+        "Deploy hook environment (one run per renewed certificate and for a re-issued CRL, after the CA\n"
+        "folder is unlocked; its output goes to stderr; no other MQTTPKI_* variable, so never the passphrase):\n"
+        "  MQTTPKI_KIND    certificate, crl, or ca (with --ca); `mqttpki deploy` reads these\n"
+        "  MQTTPKI_CRL     with crl: path of the new CRL\n"
         "  MQTTPKI_NAME    the certificate's NAME (\"ca\" with --ca)\n"
         "  MQTTPKI_CERT    path of the new certificate\n"
         "  MQTTPKI_CA      path of the CA certificate (ca.crt)\n"
@@ -138,7 +97,8 @@ class RenewCommand final : public Command {
         "\n"
         "Examples:\n"
         "  mqttpki renew sensor-1                       # renew now, same key\n"
-        "  mqttpki renew --all --within 30d --quiet --deploy-hook 'systemctl reload mosquitto'   # cron\n"
+        "  mqttpki renew --all --within 30d --quiet --deploy-hook \\\n"
+        "    'mqttpki deploy --to /etc/mosquitto/certs --name server --reload \"systemctl reload mosquitto\"'  # cron\n"
         "  mqttpki renew sensor-1 --rekey sensor-1.csr  # new key from the device's fresh CSR\n"
         "  mqttpki renew --ca --days 3650               # the CA; then copy ca.crt to clients and broker\n"
         "  mqttpki renew --ca --ca-cert ca.crt --ca-key ca.key   # a CA made with the openssl commands");
@@ -152,6 +112,14 @@ class RenewCommand final : public Command {
     if (targets_.empty() && !all_)
       throw Error(Errc::invalid_argument,
                   "nothing to renew: give NAMEs or certificate files, or --all (e.g. `mqttpki renew --all --within 30d`)");
+    if (!import_profile_.empty() || !import_sans_.empty())
+      for (const auto& t : targets_)
+        if (!looks_like_file(t))
+          throw Error(Errc::invalid_argument,
+                      fmt::format("--profile and --san apply when adopting a certificate FILE; '{}' is already "
+                                  "recorded, and a renewal keeps its profile and SANs: to change them, sign a new "
+                                  "CSR with `mqttpki sign CSR --name {} --profile server --san DNS:HOST --force`",
+                                  t, t));
     if (!rekey_csr_.empty() && (targets_.size() != 1 || all_))
       throw Error(Errc::invalid_argument, "--rekey CSR renews exactly one NAME: `mqttpki renew NAME --rekey CSR`");
     return run_leaves(ctx);
@@ -165,11 +133,22 @@ class RenewCommand final : public Command {
 
   std::optional<std::chrono::seconds> window() const {
     if (within_.empty()) return std::nullopt;
-    try {
-      return pki::parse_duration(within_);
-    } catch (const Error& e) {
-      throw Error(Errc::invalid_argument, fmt::format("--within '{}': {}", within_, e.what()));
-    }
+    return pki_common::duration_option("--within", within_);
+  }
+
+  // The CRL rule: with a window (the cron mode), re-issue DIR/crl.pem when less than half its lifetime
+  // (nextUpdate - thisUpdate) remains, or when a revoked certificate is missing from it; the window itself
+  // does not matter. A daily run thus re-issues a 30-day CRL every 15 days and a 7-day one every 3-4 days: a
+  // broker's copy never passes its nextUpdate unless the job fails for half the CRL's life, and a run with
+  // nothing due still needs no CA key. Without a window, always (as for certificates).
+  bool crl_needs_reissue(const store::CrlInfo& crl, const store::Index& index,
+                         std::optional<std::chrono::seconds> within) const {
+    if (!within || !crl.next_update) return true;
+    if (now_ >= crl.this_update + (*crl.next_update - crl.this_update) / 2) return true;
+    const auto revoked = index.revoked();
+    return std::any_of(revoked.begin(), revoked.end(), [&](const store::IndexEntry& e) {
+      return std::find(crl.revoked_serials.begin(), crl.revoked_serials.end(), e.serial) == crl.revoked_serials.end();
+    });
   }
 
   store::PassphraseRequest passphrase_request() const {
@@ -179,12 +158,56 @@ class RenewCommand final : public Command {
     return request;
   }
 
-  std::optional<std::string> hook_for(const std::string& name, const fs::path& cert, const fs::path& ca,
-                                      const std::string& serial) const {
-    return run_hook(hook_, {{"MQTTPKI_NAME", name},
+  std::optional<std::string> hook_for(const std::string& kind, const std::string& name, const fs::path& cert,
+                                      const fs::path& ca, const std::string& serial) const {
+    return run_hook(hook_, {{"MQTTPKI_KIND", kind},
+                            {"MQTTPKI_NAME", name},
                             {"MQTTPKI_CERT", fs::absolute(cert).string()},
                             {"MQTTPKI_CA", fs::absolute(ca).string()},
                             {"MQTTPKI_SERIAL", serial}});
+  }
+
+  // A certificate made outside mqttpki without extendedKeyUsage (the seed guide's `openssl x509 -req`) does
+  // not say its role. Renewing it as a client by default turned the guide's server.crt into a client
+  // certificate; so a host-name SAN or a file name with "server" in it makes it a server, and the choice is
+  // said either way. nullopt: its extendedKeyUsage decides (in the library).
+  static std::optional<pki::Profile> adoption_profile(Context& ctx, const pki::Certificate& cert, const std::string& file,
+                                                      std::optional<pki::Profile> given) {
+    if (given || !cert.extended_key_usage().empty()) return given;
+    const auto sans = cert.sans();
+    const bool host_san = std::any_of(sans.begin(), sans.end(), [](const auto& n) {
+      return n.type == pki::GeneralName::Type::dns || n.type == pki::GeneralName::Type::ip;
+    });
+    const bool server_file = fs::path(file).stem().string().find("server") != std::string::npos;
+    const bool server = host_san || server_file;
+    ctx.err << fmt::format(
+        "mqttpki renew: {} has no extendedKeyUsage; adopting it as a {} certificate ({}); give --profile {} if "
+        "that is wrong\n",
+        file, server ? "server" : "client",
+        host_san ? "it has a host-name SAN" : server_file ? "its file name says server" : "nothing marks it a server",
+        server ? "client" : "server");
+    return server ? pki::Profile::server : pki::Profile::client;
+  }
+
+  // Certificates in `dir` signed by the CA whose authorityKeyIdentifier also names the CA certificate's
+  // issuer and serial: they stop verifying (OpenSSL) once the CA certificate is renewed. Unreadable files and
+  // other certificates are skipped: this is advice, the renewal has happened.
+  static std::vector<fs::path> leaves_naming_ca_serial(const fs::path& dir, const pki::Certificate& ca) {
+    std::vector<fs::path> found;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const auto ext = entry.path().extension().string();
+      if (!entry.is_regular_file(ec) || (ext != ".crt" && ext != ".pem" && ext != ".cer")) continue;
+      try {
+        const auto cert = pki_common::load_certificate(entry.path());
+        if (!cert.is_ca() && cert.authority_key_id_names_serial() && store::signed_by(cert, ca))
+          found.push_back(entry.path());
+      } catch (const Error&) {
+        // not a certificate (a key, a CRL): not ours to judge here
+      }
+    }
+    std::sort(found.begin(), found.end());
+    return found;
   }
 
   // ---- the CA itself
@@ -197,6 +220,7 @@ class RenewCommand final : public Command {
 
     fs::path lock_file;
     fs::path archive;
+    fs::path leaves_dir;  // where the CA's certificates lie: DIR/issued, or next to --ca-cert
     fs::path cert_path;
     fs::path key_path;
     if (!ca_cert_.empty()) {
@@ -205,12 +229,14 @@ class RenewCommand final : public Command {
       const fs::path parent = cert_path.has_parent_path() ? cert_path.parent_path() : fs::path(".");
       lock_file = parent / ".lock";
       archive = parent / "archive";
+      leaves_dir = parent;
     } else {
       const auto folder = store::CaFolder::open(dir_);
       cert_path = folder.layout().ca_cert;
       key_path = folder.layout().ca_key;
       lock_file = folder.layout().lock;
       archive = store::archive_dir(folder.layout());
+      leaves_dir = folder.layout().issued_dir;
     }
     auto lock = store::FolderLock::acquire(lock_file);
     const auto ca = store::load_ca_files(cert_path, key_path, passphrase_request());
@@ -220,10 +246,11 @@ class RenewCommand final : public Command {
     options.now = now_;
     const auto result = store::renew_ca_certificate(ca, archive, options);
     lock.release();
+    const auto pinned = leaves_naming_ca_serial(leaves_dir, result.old_cert);
 
     const std::string serial = result.new_cert.serial_hex();
     std::optional<std::string> hook_failure;
-    if (!hook_.empty()) hook_failure = hook_for("ca", result.written, result.written, serial);
+    if (!hook_.empty()) hook_failure = hook_for("ca", "ca", result.written, result.written, serial);
     if (json_) {
       json j{{"ca",
               {{"subject", result.new_cert.subject().to_string()},
@@ -233,6 +260,9 @@ class RenewCommand final : public Command {
                {"new_not_after", pki::format_time(result.new_cert.not_after())},
                {"file", result.written.string()},
                {"archived", result.archived.string()}}}};
+      json reissue = json::array();
+      for (const auto& file : pinned) reissue.push_back(file.string());
+      j["ca"]["reissue"] = std::move(reissue);
       if (!hook_.empty()) j["ca"]["hook"] = hook_failure ? json(*hook_failure) : json("ok");
       ctx.out << j.dump(2) << "\n";
     } else {
@@ -241,11 +271,20 @@ class RenewCommand final : public Command {
                              pki::format_date(result.new_cert.not_after()));
       ctx.out << fmt::format("  certificate  {}\n  old copy     {}\n", result.written.string(),
                              result.archived.string());
+      const auto days = pki::days_between(now_, result.new_cert.not_after());
+      if (!days_ && days < 3600)  // not for a CA that already lives about ten years
+        ctx.out << fmt::format("  lifetime     {} days, the old certificate's length; for ten years: `mqttpki renew "
+                               "--ca --days 3650` (again, now)\n",
+                               days);
       ctx.out << fmt::format(
           "Next: copy {} to every client and to the broker (its cafile), then reload the broker\n"
           "(e.g. systemctl reload mosquitto). Certificates issued under the old CA certificate keep\n"
-          "verifying under the new one: same key, same subject, same key identifier.\n",
-          result.written.string());
+          "verifying under the new one: same key, same subject, same key identifier{}\n",
+          result.written.string(), pinned.empty() ? "." : ", except these:");
+      for (const auto& file : pinned)
+        ctx.out << fmt::format("  re-issue {}  (its authorityKeyIdentifier names the old CA certificate's serial, as "
+                               "easy-rsa writes it; OpenSSL refuses it under the new one): mqttpki renew {}\n",
+                               file.string(), file.string());
     }
     if (hook_failure) {
       ctx.err << fmt::format("mqttpki renew: deploy hook for the CA {}; the renewal itself stands\n", *hook_failure);
@@ -279,7 +318,7 @@ class RenewCommand final : public Command {
     {
       const auto held = folder.lock();
       auto index = folder.open_index(held);  // under the lock: a concurrent renewal's result is seen here
-      renew_under_lock(folder, held, index, run);
+      renew_under_lock(ctx, folder, held, index, run);
     }  // unlocked: hooks may run mqttpki themselves
     return report(ctx, folder, run);
   }
@@ -307,7 +346,7 @@ class RenewCommand final : public Command {
     return targets;
   }
 
-  void renew_under_lock(const store::CaFolder& folder, const store::FolderLock& held, store::Index& index,
+  void renew_under_lock(Context& ctx, const store::CaFolder& folder, const store::FolderLock& held, store::Index& index,
                         LeafRun& run) {
     const auto within = window();
     std::optional<pki::Csr> csr;
@@ -315,7 +354,7 @@ class RenewCommand final : public Command {
     const auto targets = read_targets(index, within);
     const bool any_due = csr || std::any_of(targets.begin(), targets.end(), [](const Target& t) { return t.due; });
     std::optional<store::CrlInfo> crl_info;
-    const bool crl_due = all_ && crl_is_due(folder, within, crl_info, run);
+    const bool crl_due = all_ && crl_is_due(folder, index, within, crl_info, run);
     run.ca_warning = ca_expiry_warning(folder, within);
 
     std::optional<store::CaMaterial> ca;
@@ -331,22 +370,27 @@ class RenewCommand final : public Command {
     for (std::size_t start = 0; start < targets.size(); start += batch_size) {
       auto tx = index.begin();
       for (std::size_t i = start; i < std::min(targets.size(), start + batch_size); ++i)
-        run.items.push_back(renew_one(index, ca, targets[i], csr, options));
+        run.items.push_back(renew_one(ctx, index, ca, targets[i], csr, options));
       tx.commit();
       folder.write_certificate_files(index, held);
     }
     if (crl_due) write_crl(folder, index, *ca, crl_info, run);
   }
 
-  store::RenewItem renew_one(store::Index& index, const std::optional<store::CaMaterial>& ca, const Target& target,
-                             const std::optional<pki::Csr>& csr, const store::LeafRenewOptions& options) const {
+  store::RenewItem renew_one(Context& ctx, store::Index& index, const std::optional<store::CaMaterial>& ca,
+                             const Target& target, const std::optional<pki::Csr>& csr,
+                             const store::LeafRenewOptions& options) const {
     try {
       if (csr) return store::rekey_name(index, *ca, target.name, *csr, options);
       if (target.file) {
         if (!ca) return not_due_item(target.name, target.file->not_after(), target.file->serial_hex(), options.within);
         store::ImportOptions import;
         if (!import_name_.empty()) import.name = import_name_;
-        if (!import_profile_.empty()) import.profile = pki::parse_profile(import_profile_);
+        std::optional<pki::Profile> given;
+        if (!import_profile_.empty()) given = pki::parse_profile(import_profile_);
+        import.profile = index.has_serial(target.file->serial_hex())
+                             ? given
+                             : adoption_profile(ctx, *target.file, target.name, given);
         import.extra_sans = pki_common::parse_sans(import_sans_);
         import.source_label = target.name;
         return store::renew_certificate(index, *ca, *target.file, import, options);
@@ -366,8 +410,8 @@ class RenewCommand final : public Command {
     }
   }
 
-  // DIR/crl.pem is re-issued with --all when it has no nextUpdate or its nextUpdate falls within the window.
-  bool crl_is_due(const store::CaFolder& folder, std::optional<std::chrono::seconds> within,
+  // DIR/crl.pem is re-issued with --all (crl_needs_reissue), read once per run.
+  bool crl_is_due(const store::CaFolder& folder, const store::Index& index, std::optional<std::chrono::seconds> within,
                   std::optional<store::CrlInfo>& info, LeafRun& run) const {
     try {
       info = store::current_crl(folder);
@@ -375,7 +419,7 @@ class RenewCommand final : public Command {
       if (e.code() != Errc::bad_format) throw;
       run.crl_failure = e.what();
     }
-    return info && (!info->next_update || store::is_due(*info->next_update, now_, within));
+    return info && crl_needs_reissue(*info, index, within);
   }
 
   void write_crl(const store::CaFolder& folder, store::Index& index, const store::CaMaterial& ca,
@@ -405,7 +449,12 @@ class RenewCommand final : public Command {
     if (!hook_.empty())
       for (const auto& item : run.items)
         if (item.status == store::RenewStatus::renewed)
-          hooks.push_back({item.name, hook_for(item.name, item.cert_path, folder.layout().ca_cert, item.new_serial)});
+          hooks.push_back({item.name, hook_for("certificate", item.name, item.cert_path, folder.layout().ca_cert,
+                                               item.new_serial)});
+    if (!hook_.empty() && run.crl)
+      hooks.push_back({"the CRL", run_hook(hook_, {{"MQTTPKI_KIND", "crl"},
+                                               {"MQTTPKI_CRL", fs::absolute(run.crl->path).string()},
+                                               {"MQTTPKI_CA", fs::absolute(folder.layout().ca_cert).string()}})});
     int failures = run.crl_failure ? 1 : 0;
     for (const auto& item : run.items)
       if (item.status == store::RenewStatus::failed) ++failures;
@@ -426,8 +475,11 @@ class RenewCommand final : public Command {
     for (const auto& h : hooks)
       if (h.failure)
         ctx.err << fmt::format("mqttpki renew: deploy hook for {} {}; the renewal itself stands\n", h.name, *h.failure);
-    if (run.crl && !quiet_)
-      ctx.err << "mqttpki renew: reload the broker so it reads the new CRL (Mosquitto reads crlfile at start)\n";
+    if (run.crl && !quiet_ && hook_.empty())
+      ctx.err << fmt::format("mqttpki renew: no --deploy-hook carries the new CRL; install it where the broker reads "
+                             "it and reload: `mqttpki deploy --to /etc/mosquitto/certs --crl {} --reload 'systemctl "
+                             "reload mosquitto'`\n",
+                             run.crl->path.string());
     return failures == 0 ? 0 : 1;
   }
 
@@ -503,6 +555,9 @@ class RenewCommand final : public Command {
                     {"file", crl->path.string()}};
     else if (crl_failure)
       out["crl"] = {{"status", "failed"}, {"message", *crl_failure}};
+    if (crl)
+      for (const auto& h : hooks)
+        if (h.name == "the CRL") out["crl"]["hook"] = h.failure ? json(*h.failure) : json("ok");
     ctx.out << out.dump(2) << "\n";
   }
 

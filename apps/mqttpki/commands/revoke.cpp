@@ -80,8 +80,10 @@ class RevokeCommand final : public Command {
                                e.name, e.serial, pki::format_date(e.not_after));
     }
     if (!result.revoked.empty())
-      ctx.err << fmt::format("mqttpki revoke: now publish it: `mqttpki crl --dir {}`, then reload the broker so it "
-                             "reads the new CRL\n",
+      ctx.err << fmt::format("mqttpki revoke: now publish it: `mqttpki crl --dir {0}`, then install it where the broker "
+                             "reads it and reload: `mqttpki deploy --to /etc/mosquitto/certs --crl {0}/crl.pem "
+                             "--reload 'systemctl reload mosquitto'` (or over ssh: see docs/deploy.md); the daily "
+                             "`renew --all --within 30d` with a deploy hook also carries it within a day\n",
                              dir_);
     else
       ctx.err << "mqttpki revoke: nothing new to revoke\n";

@@ -5,6 +5,7 @@
 
 #include <mqttpki/pki/ca.hpp>
 #include <mqttpki/pki/error.hpp>
+#include <mqttpki/pki/san.hpp>
 #include <mqttpki/pki/util.hpp>
 #include <mqttpki/store/ca_folder.hpp>
 #include <mqttpki/store/ca_loader.hpp>
@@ -20,6 +21,40 @@
 
 namespace mqttpki::cli {
 namespace {
+
+// The SAN a server certificate's CN names, when it is a host name (a dotted name, or localhost) or an IP
+// address: clients check only the SAN, so a CN missing from it is a trap. A single-label CN ("dev1") may be a
+// label for people, not a name clients dial, so it is not added.
+std::optional<pki::GeneralName> san_from_cn(const std::string& cn) {
+  for (const char* type : {"IP:", "DNS:"}) {
+    try {
+      auto san = pki::parse_san(type + cn);
+      if (san.type == pki::GeneralName::Type::dns && cn.find('.') == std::string::npos && san.value != "localhost")
+        return std::nullopt;
+      return san;
+    } catch (const Error&) {
+      // not this type
+    }
+  }
+  return std::nullopt;
+}
+
+// Server profile: the CN joins the SAN when it is a host name or IP and missing (as peers expect), else a
+// warning when the CN is not among the SANs.
+void cn_into_san(Context& ctx, pki::IssueRequest& request, const std::string& cn) {
+  if (request.profile != pki::Profile::server) return;
+  const auto san = san_from_cn(cn);
+  if (san && std::find(request.sans.begin(), request.sans.end(), *san) == request.sans.end()) {
+    request.sans.push_back(*san);
+    ctx.err << fmt::format("mqttpki sign: added {} to the SAN (a server certificate's CN must be one of its SANs)\n",
+                           san->to_string());
+  } else if (!san && !request.sans.empty()) {
+    pki_common::warn(ctx, "sign",
+                     fmt::format("the CN '{}' is not a host name or IP address, so it is not in the SAN; clients "
+                                 "check the SAN only",
+                                 cn));
+  }
+}
 
 class SignCommand final : public Command {
  public:
@@ -53,7 +88,7 @@ class SignCommand final : public Command {
 
   int run(Context& ctx) override {
     const auto folder = store::CaFolder::open(dir_);
-    store::IssueOrder order = read_request();
+    store::IssueOrder order = read_request(ctx);
     const auto cn = order.request.subject.common_name().value_or("");
     order.name = name_.empty() ? cn : name_;
     if (name_.empty() && !store::is_valid_name(order.name))
@@ -76,7 +111,7 @@ class SignCommand final : public Command {
 
  private:
   // The CSR, checked, as an order: its key, subject and SANs (plus --san), the profile and validity.
-  store::IssueOrder read_request() const {
+  store::IssueOrder read_request(Context& ctx) const {
     const auto csr = pki_common::load_csr(csr_);
     store::with_file(csr_, [&] {
       csr.verify_signature();
@@ -94,6 +129,7 @@ class SignCommand final : public Command {
     const auto cn = request.subject.common_name();
     if (!cn || cn->empty())
       throw Error(Errc::policy, fmt::format("{}: the CSR's subject has no CN; make a new CSR with --cn NAME", csr_));
+    cn_into_san(ctx, request, *cn);
     if (request.profile == pki::Profile::server && request.sans.empty())
       throw Error(Errc::policy,
                   fmt::format("{}: a server certificate needs a subject alternative name (clients check the host "

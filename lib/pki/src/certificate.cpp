@@ -208,6 +208,10 @@ std::optional<std::string> Certificate::authority_key_id_hex() const {
   return ossl::colon_hex(ASN1_STRING_get0_data(aki), static_cast<std::size_t>(ASN1_STRING_length(aki)));
 }
 
+bool Certificate::authority_key_id_names_serial() const {
+  return X509_get0_authority_serial(Access::x509(*this)) != nullptr;
+}
+
 std::string Certificate::fingerprint_sha256() const { return sha256_fingerprint(to_der()); }
 
 bool Certificate::is_self_signed() const {

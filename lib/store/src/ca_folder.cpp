@@ -185,7 +185,7 @@ void CaFolder::write_certificate_files(Index& index, const FolderLock& /*held*/)
   // Written without a sync each, then synced together: the database lists them until the sync is done.
   for (const auto& f : files)
     write_file_atomic(layout_.dir / f.file, pki::certificate_pem(pki::as_bytes(f.der)), mode_public,
-                      /*overwrite=*/true, Durability::later);
+                      /*overwrite=*/true, FileOwner{}, Durability::later);
   sync_file_system(layout_.issued_dir);
   index.files_written(files);
 }

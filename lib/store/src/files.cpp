@@ -152,7 +152,7 @@ bool path_exists(const fs::path& path) {
 }
 
 void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mode, bool overwrite,
-                       Durability durability) {
+                       FileOwner owner, Durability durability) {
   const fs::path dir = parent_or_dot(path);
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
@@ -188,6 +188,9 @@ void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mo
 
   // The umask may have removed bits (0644 -> 0600); make the mode exact so results are predictable.
   if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) throw_errno(errno, path, "setting the file mode");
+  if ((owner.uid >= 0 || owner.gid >= 0) &&
+      ::fchown(fd.get(), static_cast<uid_t>(owner.uid), static_cast<gid_t>(owner.gid)) != 0)
+    throw_errno(errno, path, "setting the file's owner and group");
   write_all(fd.get(), bytes, path);
   if (durability == Durability::now && ::fsync(fd.get()) != 0) throw_errno(errno, path, "syncing");
   if (::close(fd.release()) != 0) throw_errno(errno, path, "closing");
@@ -249,6 +252,11 @@ void ensure_dir(const fs::path& path, unsigned mode) {
   }
   set_mode(path, mode);
   sync_dir(parent_or_dot(path));
+}
+
+void set_owner(const fs::path& path, FileOwner owner) {
+  if (::chown(path.c_str(), static_cast<uid_t>(owner.uid), static_cast<gid_t>(owner.gid)) != 0)
+    throw_errno(errno, path, "setting the owner and group");
 }
 
 void set_mode(const fs::path& path, unsigned mode) {

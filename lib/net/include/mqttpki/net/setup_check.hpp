@@ -22,6 +22,7 @@ struct CheckItem {
 
 struct CheckReport {
   std::vector<CheckItem> items;
+  std::vector<std::string> skipped;  // checks not run and why, e.g. a key match without the key
   [[nodiscard]] bool ok() const;
   [[nodiscard]] std::size_t failures() const;
 };
@@ -35,7 +36,7 @@ struct InputFile {
 
 struct SetupCheckOptions {
   InputFile ca;
-  InputFile server_cert, server_key;
+  InputFile server_cert, server_key;  // a key with an empty path: not given (its checks are skipped)
   InputFile client_cert, client_key;
   std::optional<InputFile> crl;                 // checked statically and loaded by the live broker
   std::vector<std::string> revoked_serials;     // from the CA's index (upper-case hex)

@@ -86,6 +86,9 @@ class Certificate {
   // Colon-separated upper-case hex ("A1:B2:..."); nullopt if the extension (or its keyid) is absent.
   [[nodiscard]] std::optional<std::string> subject_key_id_hex() const;
   [[nodiscard]] std::optional<std::string> authority_key_id_hex() const;
+  // True when the authorityKeyIdentifier also names the issuer's issuer and serial number (easy-rsa's
+  // "keyid,issuer:always"): OpenSSL then accepts it only under that very CA certificate, not a renewal of it.
+  [[nodiscard]] bool authority_key_id_names_serial() const;
   // SHA-256 over the DER, colon-separated upper-case hex (as `openssl x509 -fingerprint -sha256`).
   [[nodiscard]] std::string fingerprint_sha256() const;
   // Subject equals issuer and the signature verifies with the certificate's own key.

@@ -21,15 +21,23 @@ inline constexpr unsigned mode_public = 0644;   // certificates, CSRs, the index
 inline constexpr unsigned mode_private_dir = 0700;
 inline constexpr unsigned mode_public_dir = 0755;
 
+// Owner and group to give a written file (for a service user, e.g. Mosquitto's key 0640 root:mosquitto);
+// -1 leaves the creator's. Changing them needs root (Errc::io otherwise).
+struct FileOwner {
+  long uid = -1;
+  long gid = -1;
+};
+
 // Writes bytes to path atomically with exactly `mode` (set when the temp file is created, then fixed against
 // the umask). Refuses an existing target with Errc::already_exists ("FILE exists; use --force to overwrite")
-// unless overwrite. Never leaves a partial target; the temp file is removed on every error path.
-// now: the file and its folder entry are fsync'd before the call returns. later: they are not; the caller
-// makes a batch of such writes durable at once with sync_file_system() (renew --all writes thousands of
+// unless overwrite. Never leaves a partial target; the temp file is removed on every error path. `owner` is
+// set on the temp file before it takes the target's name, so no reader ever sees the file with the wrong one.
+// Durability::now: the file and its folder entry are fsync'd before the call returns. later: they are not; the
+// caller makes a batch of such writes durable at once with sync_file_system() (renew --all writes thousands of
 // certificate files, which the database can always write again, so one sync per batch is enough).
 enum class Durability { now, later };
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes, unsigned mode,
-                       bool overwrite, Durability durability = Durability::now);
+                       bool overwrite, FileOwner owner = {}, Durability durability = Durability::now);
 
 // Removes a file (a missing one is fine) and syncs its folder, so the removal survives a crash.
 void remove_file_durable(const std::filesystem::path& path);
@@ -50,6 +58,9 @@ void set_mode(const std::filesystem::path& path, unsigned mode);
 // syncfs(2) on the file system holding `dir`: every write_file_atomic(..., Durability::later) before it is on
 // disk when it returns.
 void sync_file_system(const std::filesystem::path& dir);
+
+// Sets the owner and group of an existing file or folder (-1 keeps one). Needs root to give it away.
+void set_owner(const std::filesystem::path& path, FileOwner owner);
 
 // fsync a folder so a rename or a new entry in it survives a crash.
 void sync_dir(const std::filesystem::path& dir);

@@ -1,0 +1,21 @@
+#pragma once
+// Running a user's command (a deploy hook, deploy's --reload) with /bin/sh -c. Shared by `renew` and
+// `deploy`.
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mqttpki::cli {
+
+using HookVars = std::vector<std::pair<std::string, std::string>>;
+
+// Runs CMD with /bin/sh -c and its stdout sent to our stderr (so --json output stays clean). Its
+// environment is ours scrubbed, plus `vars`: every MQTTPKI_* variable of ours is dropped (above all
+// MQTTPKI_PASSPHRASE, the CA key's secret, which a hook must never see; also a stale MQTTPKI_KIND or
+// MQTTPKI_CRL from an outer hook), except MQTTPKI_DIR. Returns a description of the failure, or nullopt
+// when it exited 0.
+std::optional<std::string> run_hook(const std::string& command, const HookVars& vars);
+
+}  // namespace mqttpki::cli
