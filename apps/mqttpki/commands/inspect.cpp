@@ -150,7 +150,7 @@ class InspectCommand final : public Command {
         std::optional<pki::PrivateKey> key;
         const char* env = std::getenv(store::passphrase_env);
         const bool have_passphrase = !passphrase_file_.empty() || (env != nullptr && *env != '\0');
-        if (!encrypted || have_passphrase) key = pki_common::load_private_key(file_, passphrase_file_);
+        if (!encrypted || have_passphrase) key = pki_common::load_private_key(ctx, "inspect", file_, passphrase_file_);
         j["key_type"] = key ? ordered_json(key->type_name()) : ordered_json(nullptr);
         j["bits"] = key ? ordered_json(key->bits()) : ordered_json(nullptr);
         j["public_key_sha256"] =

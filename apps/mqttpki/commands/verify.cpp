@@ -2,6 +2,7 @@
 // broker from the device side.
 
 #include "command.hpp"
+#include "pki_common.hpp"
 
 #include <mqttpki/net/setup_check.hpp>
 #include <mqttpki/pki/error.hpp>
@@ -76,11 +77,13 @@ class VerifyCommand final : public Command {
         throw Error(Errc::invalid_argument, "--broker needs the device's --cert FILE and --key FILE");
       }
       for (const auto& f : {o.cafile, o.certfile, o.keyfile}) (void)store::read_file(f);  // clear error if missing
+      pki_common::warn_loose_key(ctx, "verify", key_);
       o.timeout = std::chrono::seconds(timeout_s_);
       title = fmt::format("broker {}", broker_);
       report = net::check_remote_broker(o);
     } else {
       report = check_set(title);
+      for (const auto& key : {server_key_, client_key_}) pki_common::warn_loose_key(ctx, "verify", key);
     }
     print(ctx, title, report);
     if (!report.ok()) throw Error(Errc::verify_failed, fmt::format("{} check(s) failed", report.failures()));
