@@ -2,7 +2,8 @@
 # Issue 13 item 16: an scrypt-encrypted key whose parameters are within mqttpki's work cap (N*r*p <= 2^22) but
 # need more memory than OpenSSL's 32 MiB decoder cap cannot be opened by any passphrase: say that and the fix,
 # not "wrong passphrase". The same key with its parameters as written still opens, and a wrong passphrase is
-# still called one.
+# still called one. Names with non-ASCII text print as UTF-8 whatever string type holds them (UTF8String,
+# BMPString, Latin-1 T61String, and T61String holding UTF-8 as many tools write it).
 . "$MQTTPKI_SOURCE_DIR/tests/lib.sh"
 command -v openssl >/dev/null || skip "openssl CLI not installed"
 unset MQTTPKI_PASSPHRASE
@@ -37,5 +38,32 @@ for cmd in "csr --key $T/big.pem --cn dev --out $T/y.csr" "export-pem $T/big.pem
     "big.pem: the encrypted private key asks for scrypt N=16384 r=64 p=1, which needs 128 MiB, more than the 32 MiB OpenSSL allows.*re-encrypt it" \
     "$MQTTPKI" $cmd --passphrase-file "$T/pass"
   expect_eq "${cmd%% *}: no output file" no "$([ -e "$T/y.csr" ] || [ -e "$T/y.pem" ] && echo yes || echo no)"
+done
+
+# --- names: one certificate per string type; the T61String one holds UTF-8 bytes
+conf() { printf '[req]\ndistinguished_name=dn\nstring_mask=%s\n[dn]\n' "$1" >"$T/req.cnf"; }
+conf utf8only
+openssl req -new -x509 -key "$T/k.pem" -subj "/CN=Café 温度/O=Zürich" -utf8 -config "$T/req.cnf" -days 2 -out "$T/utf8.crt"
+conf pkix
+openssl req -new -x509 -key "$T/k.pem" -subj "/CN=Café 温度/O=Zürich" -utf8 -config "$T/req.cnf" -days 2 -out "$T/bmp.crt"
+conf nombstr
+openssl req -new -x509 -key "$T/k.pem" -subj "/CN=Café/O=Zürich" -utf8 -config "$T/req.cnf" -days 2 -out "$T/latin1.crt"
+"$PYTHON" - "$T/latin1.crt" "$T/t61utf8.der" <<'PY'
+import base64, sys
+der = base64.b64decode("".join(l for l in open(sys.argv[1]).read().splitlines() if not l.startswith("-----")))
+latin1 = b"\x14\x06Z\xfcrich"  # T61String "Zürich" in Latin-1, as OpenSSL writes it
+assert latin1 in der, "T61String not found"
+open(sys.argv[2], "wb").write(der.replace(latin1, b"\x14\x06Z\xc3\xbcric"))  # the same 6 bytes: "Züric" in UTF-8
+PY
+expect_ok "asn1: BMPString" sh -c "openssl asn1parse -in '$T/bmp.crt' | grep -q BMPSTRING"
+expect_ok "asn1: T61String" sh -c "openssl asn1parse -in '$T/latin1.crt' | grep -q T61STRING"
+for f in utf8.crt:"O=Zürich,CN=Café 温度" bmp.crt:"O=Zürich,CN=Café 温度" latin1.crt:"O=Zürich,CN=Café" \
+  t61utf8.der:"O=Züric,CN=Café"; do
+  file=${f%%:*} want=${f#*:}
+  expect_ok "inspect $file" "$MQTTPKI" inspect "$T/$file"
+  cp "$T/.out" "$T/inspect.txt"
+  expect_ok "$file: subject printed as UTF-8" grep -qxF "  subject       $want" "$T/inspect.txt"
+  expect_ok "inspect --json $file" "$MQTTPKI" inspect --json "$T/$file"
+  expect_eq "$file: JSON subject" "$want" "$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["subject"])' "$T/.out")"
 done
 finish
