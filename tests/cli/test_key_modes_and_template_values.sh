@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 13 item 15: a private key file open to group or others is warned about wherever it is used (csr --key,
+# Issue 13 items 15 and 17: the CA key, DIR/private and the CA passphrase file open to group or others are
+# warned about; a private key file open to group or others is warned about wherever it is used (csr --key,
 # export-pem, inspect, verify), and template --set values are checked by kind: a cron hour field cannot carry
 # a command, a path cannot carry a space into a cron line or a systemd unit, host and user names are names.
 . "$MQTTPKI_SOURCE_DIR/tests/lib.sh"
@@ -24,6 +25,27 @@ expect_match "group bits warn too" "mode 0640\); run chmod 600" "$T/.err"
 "$MQTTPKI" verify --broker 127.0.0.1:1 --cafile "$T/a.csr" --cert "$T/a.csr" --key "$T/k.key" --timeout 1 \
   >/dev/null 2>"$T/verify.err" || true
 expect_match "verify --key warns" "^mqttpki verify: warning: $T/k.key is readable" "$T/verify.err"
+
+# --- the CA key, DIR/private and the passphrase file, as sign uses them
+expect_ok "init-ca" "$MQTTPKI" init-ca --cn "Modes CA"
+expect_ok "sign with tight modes" "$MQTTPKI" sign "$T/a.csr" --profile client --name a1
+expect_eq "no warning with 0600/0700" "" "$(grep warning "$T/.err" || true)"
+chmod 644 "$T/pki/private/ca.key"
+chmod 755 "$T/pki/private"
+printf 'unused\n' >"$T/ca.pass"
+chmod 644 "$T/ca.pass"
+expect_ok "sign with loose modes" "$MQTTPKI" sign "$T/a.csr" --profile client --name a2 --passphrase-file "$T/ca.pass"
+expect_match "CA key warning" "^mqttpki sign: warning: $T/pki/private/ca.key is readable by group or others \(mode 0644\); run chmod 600 $T/pki/private/ca.key" "$T/.err"
+expect_match "private/ warning" "^mqttpki sign: warning: $T/pki/private is open by group or others \(mode 0755\); run chmod 700 $T/pki/private" "$T/.err"
+expect_match "passphrase file warning" "^mqttpki sign: warning: $T/ca.pass is readable by group or others \(mode 0644\); run chmod 600" "$T/.err"
+
+# --- item 17: help texts say where Ed25519 and IP SANs fail
+expect_ok "gen-key --help" "$MQTTPKI" gen-key --help
+expect_match "Ed25519 and mbedTLS 2.x" "ed25519 \(Ed25519: mbedTLS 2.x devices such as the ESP32 .*cannot verify it" "$T/.out"
+expect_ok "csr --help" "$MQTTPKI" csr --help
+expect_match "IP SANs and mbedTLS 2.28" "prefer DNS names: mbedTLS 2.28 \(ESP32, many devices\) does not match IP SANs" "$T/.out"
+expect_ok "sign --help" "$MQTTPKI" sign --help
+expect_match "sign: IP SANs and mbedTLS 2.28" "does not match IP SANs" "$T/.out"
 
 # --- template values
 cron_attack='*/1 * * * * root rm -rf / #'
