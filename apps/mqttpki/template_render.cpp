@@ -53,8 +53,8 @@ bool all_of(const std::string& value, std::string_view allowed) {
 
 // A number from lo to hi, at most 5 digits.
 bool in_range(std::string_view text, unsigned long lo, unsigned long hi) {
-  if (text.empty() || text.size() > 5 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return false;
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (text.empty() || text.size() > 5 || !std::all_of(text.begin(), text.end(), digit)) return false;
   const unsigned long n = std::stoul(std::string(text));
   return n >= lo && n <= hi;
 }
@@ -65,7 +65,7 @@ bool cron_hours(const std::string& value) {
   std::size_t start = 0;
   for (;;) {
     const std::size_t comma = value.find(',', start);
-    std::string_view item = std::string_view(value).substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string_view item = std::string_view(value).substr(start, comma == std::string::npos ? comma : comma - start);
     if (const std::size_t slash = item.find('/'); slash != std::string_view::npos) {
       if (!in_range(item.substr(slash + 1), 1, 23)) return false;
       item = item.substr(0, slash);

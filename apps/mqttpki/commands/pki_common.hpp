@@ -33,8 +33,8 @@ void add_passphrase_file_option(CLI::App& app, std::string& file, std::string_vi
 [[nodiscard]] pki::Csr load_csr(const std::filesystem::path& path);
 // An encrypted key takes its passphrase from passphrase_for_reading(passphrase_file). A key file open to group or
 // others gets a warning on ctx.err (warn_loose_key).
-[[nodiscard]] pki::PrivateKey load_private_key(Context& ctx, std::string_view command, const std::filesystem::path& path,
-                                               const std::string& passphrase_file);
+[[nodiscard]] pki::PrivateKey load_private_key(Context& ctx, std::string_view command,
+                                               const std::filesystem::path& path, const std::string& passphrase_file);
 // "mqttpki COMMAND: warning: KEY is readable by group or others (mode 0644); run chmod 600 KEY" when it is.
 void warn_loose_key(Context& ctx, std::string_view command, const std::filesystem::path& path);
 

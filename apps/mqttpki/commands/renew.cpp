@@ -340,7 +340,8 @@ class RenewCommand final : public Command {
       } catch (const Error& e) {
         if (start == 0) throw;  // nothing done: the command fails with nothing changed
         // Earlier batches are done: they are reported and their hooks run; this one and the rest failed.
-        for (std::size_t i = start; i < targets.size(); ++i) run.items.push_back(failed_item(targets[i].name, e.what()));
+        for (std::size_t i = start; i < targets.size(); ++i)
+          run.items.push_back(failed_item(targets[i].name, e.what()));
         return;
       }
       run.items.insert(run.items.end(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
