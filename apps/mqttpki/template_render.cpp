@@ -8,7 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <string_view>
 
 #include <pwd.h>
 
@@ -42,13 +44,42 @@ std::string escape_for(std::string_view file, const std::string& value) {
   return dumped.substr(1, dumped.size() - 2);
 }
 
-void check_value(const std::string& key, const std::string& value) {
-  if (key.ends_with("_port")) {
-    const bool digits = !value.empty() && value.size() <= 5 &&
-                        std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (!digits || std::stoul(value) == 0 || std::stoul(value) > 65535) {
-      throw Error(Errc::invalid_argument, fmt::format("--set {}={}: a port is a number from 1 to 65535", key, value));
+[[noreturn]] void refuse(const std::string& key, const std::string& value, std::string_view why) {
+  throw Error(Errc::invalid_argument, fmt::format("--set {}={}: {}", key, value, why));
+}
+
+bool all_of(const std::string& value, std::string_view allowed) {
+  return !value.empty() && std::all_of(value.begin(), value.end(), [&](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || allowed.find(c) != std::string_view::npos;
+  });
+}
+
+// A number from lo to hi, at most 5 digits.
+bool in_range(std::string_view text, unsigned long lo, unsigned long hi) {
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (text.empty() || text.size() > 5 || !std::all_of(text.begin(), text.end(), digit)) return false;
+  const unsigned long n = std::stoul(std::string(text));
+  return n >= lo && n <= hi;
+}
+
+// A cron hour field: *, N, N-M, each optionally /STEP, comma-separated; hours 0 to 23.
+bool cron_hours(const std::string& value) {
+  if (value.empty()) return false;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = value.find(',', start);
+    std::string_view item = std::string_view(value).substr(start, comma == std::string::npos ? comma : comma - start);
+    if (const std::size_t slash = item.find('/'); slash != std::string_view::npos) {
+      if (!in_range(item.substr(slash + 1), 1, 23)) return false;
+      item = item.substr(0, slash);
     }
+    const std::size_t dash = item.find('-');
+    const bool ok = item == "*" || (dash == std::string_view::npos ? in_range(item, 0, 23)
+                                                                    : in_range(item.substr(0, dash), 0, 23) &&
+                                                                          in_range(item.substr(dash + 1), 0, 23));
+    if (!ok) return false;
+    if (comma == std::string::npos) return true;
+    start = comma + 1;
   }
 }
 
@@ -73,6 +104,34 @@ void expand_defaults(std::map<std::string, std::string>& values) {
       for (auto at = value.find(marker); at != std::string::npos; at = value.find(marker, at + replacement.size()))
         value.replace(at, marker.size(), replacement);
     }
+}
+
+// Words that land unquoted in cron lines, systemd units and Mosquitto configs take only what cannot end their
+// field or word there (JSON and Python templates quote every value: escape_for).
+void check_word(const std::string& key, const std::string& value) {
+  if ((key.ends_with("_dir") || key.ends_with("_file")) && !value.empty() && !all_of(value, "/._+@=,:-"))
+    refuse(key, value, "a path here is letters, digits and / . _ - + @ = , : only (no spaces: cron, sh and systemd "
+                       "split words on them); use such a path, e.g. a symlink to it");
+  if (key == "broker_host" && !all_of(value, ".-:"))
+    refuse(key, value, "a host name is letters, digits, dots and hyphens (or an IP address), e.g. mqtt.example.com");
+  if (key == "user" && !all_of(value, "._-"))
+    refuse(key, value, "a user name is letters, digits and . _ - only, e.g. --set user=root");
+  if (key.ends_with("_name") && !all_of(value, "._-"))
+    refuse(key, value, "a certificate name is letters, digits and . _ - only (as in DIR/issued/NAME.crt)");
+  if (key == "deploy_hook" && value.find_first_of("'\"%\\") != std::string::npos)
+    refuse(key, value, "the hook lands in quotes in a cron line or systemd unit: no ' \" % or \\; put a longer "
+                       "command in a script and give its path");
+}
+
+// The kind of each variable, by its name.
+void check_value(std::string_view file, const std::string& key, const std::string& value) {
+  if (std::any_of(value.begin(), value.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+    refuse(key, value, "a value cannot contain a line break or other control character; give one line of text");
+  if (key.ends_with("_port") && !in_range(value, 1, 65535)) refuse(key, value, "a port is a number from 1 to 65535");
+  if (key == "hour" && !cron_hours(value))
+    refuse(key, value, "a cron hour field is 0-23, *, a range (1-5), a step (*/6) or a list (3,15); e.g. --set hour=3");
+  if (key.ends_with("_days") && !in_range(value, 1, 3650)) refuse(key, value, "a number of days from 1 to 3650");
+  if (!file.ends_with(".json") && !file.ends_with(".py")) check_word(key, value);
 }
 
 std::string substitute(std::string_view text, std::string_view file,
@@ -144,7 +203,7 @@ std::string render_template(std::string_view name, const std::map<std::string, s
       throw Error(Errc::invalid_argument, fmt::format("template {} has no variable '{}'; its variables: {}", name,
                                                       key, known.empty() ? "(none)" : known));
     }
-    check_value(key, value);
+    check_value(t->file, key, value);
     it->second = value;
   }
   expand_defaults(values);

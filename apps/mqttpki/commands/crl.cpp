@@ -41,6 +41,17 @@ class CrlCommand final : public Command {
         "  mqttpki crl --days 30 --out /etc/mosquitto/certs/crl.pem && systemctl reload mosquitto");
   }
 
+  // The copy follows DIR/crl.pem, which is already in place: say so, so a full disk is not taken for "no CRL".
+  void write_copy(const store::CrlWritten& written) const {
+    try {
+      store::write_file_atomic(out_, written.pem, store::mode_public, /*overwrite=*/true);
+    } catch (const Error& e) {
+      throw Error(e.code(), fmt::format("{} (CRL number {}) is written, but not the copy: {}; fix that and run "
+                                        "`mqttpki crl --out {}` again",
+                                        written.path.string(), written.number, e.what(), out_));
+    }
+  }
+
   int run(Context& ctx) override {
     const auto now = std::chrono::system_clock::now();
     const auto folder = store::CaFolder::open(dir_);
@@ -56,7 +67,7 @@ class CrlCommand final : public Command {
       for (const auto& w : ca.warnings) pki_common::warn(ctx, "crl", w);
       return store::write_crl(folder, index, ca, days_, now);
     }();
-    if (!out_.empty()) store::write_file_atomic(out_, written.pem, store::mode_public, /*overwrite=*/true);
+    if (!out_.empty()) write_copy(written);
 
     if (json_) {
       json j{{"file", written.path.string()},

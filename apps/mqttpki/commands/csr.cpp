@@ -70,7 +70,7 @@ class CsrCommand final : public Command {
       print(ctx, out, csr);
       return 0;
     }
-    const auto key = pki_common::load_private_key(key_, passphrase_file_);
+    const auto key = pki_common::load_private_key(ctx, "csr", key_, passphrase_file_);
     store::with_file(key_, [&] { pki::check_key_policy(key); });
     const auto csr = pki::Csr::create(key, subject, sans);
     store::write_file_atomic(out, csr.to_pem(), store::mode_public, force_);

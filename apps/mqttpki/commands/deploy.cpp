@@ -74,7 +74,7 @@ class DeployCommand final : public Command {
     if (!name_.empty()) store::validate_name(name_);
     const auto ownership = install::resolve_ownership(owner_, group_);
     const auto files = install::bundle_files(bundle_, to_, name_);
-    const auto plan = load_and_check(files);
+    const auto plan = load_and_check(ctx, files);
 
     install::prepare_dir(to_, ownership, plan.key.has_value());
     int changed = 0;
@@ -133,7 +133,7 @@ class DeployCommand final : public Command {
   }
 
   // Every input read and checked before the first write, so a refusal changes nothing in --to.
-  Plan load_and_check(const install::BundleFiles& files) const {
+  Plan load_and_check(Context& ctx, const install::BundleFiles& files) const {
     Plan plan;
     std::optional<pki::Certificate> ca_cert;
     if (!ca_.empty()) {
@@ -159,7 +159,7 @@ class DeployCommand final : public Command {
     }
     const fs::path key_path = key_.empty() ? files.key : fs::path(key_);
     if (store::path_exists(key_path)) {
-      const auto key = pki_common::load_private_key(key_path, passphrase_file_);
+      const auto key = pki_common::load_private_key(ctx, "deploy", key_path, passphrase_file_);
       if (!key.matches(chain.front()))
         throw Error(Errc::mismatch, fmt::format("{} does not match {}; nothing installed (a renewal keeps the key; "
                                                 "after a re-key, deploy the new key with --key)",

@@ -78,7 +78,7 @@ class ExportPemCommand final : public Command {
         break;
       case pki::ObjectKind::private_key:
       case pki::ObjectKind::encrypted_private_key:
-        pem = pki_common::load_private_key(input_, passphrase_file_).to_pem();
+        pem = pki_common::load_private_key(ctx, "export-pem", input_, passphrase_file_).to_pem();
         secret = true;
         break;
       default:
@@ -114,7 +114,7 @@ class ExportPemCommand final : public Command {
                                    check.reason));
     std::optional<pki::PrivateKey> key;
     if (!key_.empty()) {
-      key = pki_common::load_private_key(key_, passphrase_file_);
+      key = pki_common::load_private_key(ctx, "export-pem", key_, passphrase_file_);
       if (!key->matches(cert))
         throw Error(Errc::mismatch, fmt::format("{} does not match {}; give the key the CSR was made with",
                                                 key_, cert_path.string()));

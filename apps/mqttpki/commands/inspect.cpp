@@ -114,7 +114,7 @@ class InspectCommand final : public Command {
         break;
       case pki::ObjectKind::private_key:
       case pki::ObjectKind::encrypted_private_key:
-        j = private_key(ctx.out, kind == pki::ObjectKind::encrypted_private_key);
+        j = private_key(ctx, kind == pki::ObjectKind::encrypted_private_key);
         break;
       case pki::ObjectKind::crl:
         j = crl(ctx.out, data, now);
@@ -167,14 +167,15 @@ class InspectCommand final : public Command {
     return j;
   }
 
-  ordered_json private_key(std::ostream& out, bool encrypted) const {
+  ordered_json private_key(Context& ctx, bool encrypted) const {
+    std::ostream& out = ctx.out;
     ordered_json j;
     j["kind"] = "private_key";
     j["encrypted"] = encrypted;
     std::optional<pki::PrivateKey> key;
     const char* env = std::getenv(store::passphrase_env);
     const bool have_passphrase = !passphrase_file_.empty() || (env != nullptr && *env != '\0');
-    if (!encrypted || have_passphrase) key = pki_common::load_private_key(file_, passphrase_file_);
+    if (!encrypted || have_passphrase) key = pki_common::load_private_key(ctx, "inspect", file_, passphrase_file_);
     j["key_type"] = key ? ordered_json(key->type_name()) : ordered_json(nullptr);
     j["bits"] = key ? ordered_json(key->bits()) : ordered_json(nullptr);
     j["public_key_sha256"] = key ? ordered_json(key->public_key().fingerprint_sha256()) : ordered_json(nullptr);

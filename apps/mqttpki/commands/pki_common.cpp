@@ -61,8 +61,14 @@ pki::Csr load_csr(const std::filesystem::path& path) {
   return store::with_file(path, [&] { return pki::Csr::load(data); });
 }
 
-pki::PrivateKey load_private_key(const std::filesystem::path& path, const std::string& passphrase_file) {
+void warn_loose_key(Context& ctx, std::string_view command, const std::filesystem::path& path) {
+  if (const auto w = store::loose_permissions(path)) warn(ctx, command, *w);
+}
+
+pki::PrivateKey load_private_key(Context& ctx, std::string_view command, const std::filesystem::path& path,
+                                 const std::string& passphrase_file) {
   std::string data = read_nonempty(path, "a private key");
+  warn_loose_key(ctx, command, path);
   std::optional<store::Secret> passphrase;
   if (pki::PrivateKey::is_encrypted(pki::as_bytes(data))) {
     passphrase = passphrase_for_reading(passphrase_file, fmt::format("Passphrase for {}: ", path.string()));

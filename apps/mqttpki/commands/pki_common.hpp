@@ -32,8 +32,12 @@ void add_passphrase_file_option(CLI::App& app, std::string& file, std::string_vi
 // Loaders: read the file, detect PEM/DER, and put the file name in front of any error.
 [[nodiscard]] pki::Certificate load_certificate(const std::filesystem::path& path);
 [[nodiscard]] pki::Csr load_csr(const std::filesystem::path& path);
-// An encrypted key takes its passphrase from passphrase_for_reading(passphrase_file).
-[[nodiscard]] pki::PrivateKey load_private_key(const std::filesystem::path& path, const std::string& passphrase_file);
+// An encrypted key takes its passphrase from passphrase_for_reading(passphrase_file). A key file open to group or
+// others gets a warning on ctx.err (warn_loose_key).
+[[nodiscard]] pki::PrivateKey load_private_key(Context& ctx, std::string_view command,
+                                               const std::filesystem::path& path, const std::string& passphrase_file);
+// "mqttpki COMMAND: warning: KEY is readable by group or others (mode 0644); run chmod 600 KEY" when it is.
+void warn_loose_key(Context& ctx, std::string_view command, const std::filesystem::path& path);
 
 // --key-type for new keys: p256 | p384 | ed25519 (aliases as pki::parse_key_type; rsa refused).
 [[nodiscard]] pki::KeyType new_key_type(std::string_view text);

@@ -368,11 +368,22 @@ class RenewCommand final : public Command {
     options.days = days_;
     options.within = within;
     for (std::size_t start = 0; start < targets.size(); start += batch_size) {
-      auto tx = index.begin();
-      for (std::size_t i = start; i < std::min(targets.size(), start + batch_size); ++i)
-        run.items.push_back(renew_one(ctx, index, ca, targets[i], csr, options));
-      tx.commit();
-      folder.write_certificate_files(index, held);
+      std::vector<store::RenewItem> batch;
+      try {
+        auto tx = index.begin();
+        for (std::size_t i = start; i < std::min(targets.size(), start + batch_size); ++i)
+          batch.push_back(renew_one(ctx, index, ca, targets[i], csr, options));
+        auto staged = folder.stage_certificate_files(index, held);  // a full disk fails here, before the commit
+        tx.commit();
+        folder.publish_certificate_files(index, staged);
+      } catch (const Error& e) {
+        if (start == 0) throw;  // nothing done: the command fails with nothing changed
+        // Earlier batches are done: they are reported and their hooks run; this one and the rest failed.
+        for (std::size_t i = start; i < targets.size(); ++i)
+          run.items.push_back(failed_item(targets[i].name, e.what()));
+        return;
+      }
+      run.items.insert(run.items.end(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
     }
     if (crl_due) write_crl(folder, index, *ca, crl_info, run);
   }
@@ -402,12 +413,16 @@ class RenewCommand final : public Command {
       return store::renew_name(index, *ca, target.name, options);
     } catch (const Error& e) {
       if (e.code() == Errc::io || e.code() == Errc::locked || e.code() == Errc::expired) throw;
-      store::RenewItem failed;
-      failed.name = target.name;
-      failed.status = store::RenewStatus::failed;
-      failed.message = e.what();
-      return failed;
+      return failed_item(target.name, e.what());
     }
+  }
+
+  static store::RenewItem failed_item(const std::string& name, std::string message) {
+    store::RenewItem failed;
+    failed.name = name;
+    failed.status = store::RenewStatus::failed;
+    failed.message = std::move(message);
+    return failed;
   }
 
   // DIR/crl.pem is re-issued with --all (crl_needs_reissue), read once per run.
@@ -429,7 +444,8 @@ class RenewCommand final : public Command {
     try {
       run.crl = store::write_crl(folder, index, ca, crl_days, now_);
     } catch (const Error& e) {
-      if (e.code() == Errc::io || e.code() == Errc::locked) throw;
+      // Not even io rethrown: renewed certificates are done and their hooks must run; this fails the exit status.
+      if (e.code() == Errc::locked) throw;
       run.crl_failure = e.what();
     }
   }

@@ -103,7 +103,6 @@ class SignCommand final : public Command {
     const auto ca = store::load_ca(folder, passphrase);
     for (const auto& w : ca.warnings) pki_common::warn(ctx, "sign", w);
     const store::Issued issued = issue(folder, ca, std::move(order));
-    if (!out_.empty()) store::write_file_atomic(out_, issued.certificate.to_pem(), store::mode_public, force_);
     for (const auto& w : issued.warnings) pki_common::warn(ctx, "sign", w);
     print(ctx, issued, folder.layout());
     return 0;
@@ -154,8 +153,14 @@ class SignCommand final : public Command {
                                              order.request.public_key.fingerprint_sha256(),
                                              order.request.profile, force_, now, csr_);
     store::Issued issued = store::issue_certificate(index, ca, std::move(order));
+    // Every file is written before the commit and put in place after it, so a full disk fails with nothing
+    // recorded, and a recorded certificate is never reported as a failure.
+    std::optional<store::StagedFile> copy;
+    if (!out_.empty()) copy.emplace(out_, issued.certificate.to_pem(), store::mode_public, force_);
+    auto staged = folder.stage_certificate_files(index, held);
     tx.commit();
-    folder.write_certificate_files(index, held);
+    folder.publish_certificate_files(index, staged);
+    if (copy) copy->publish();
     return issued;
   }
 

@@ -3,6 +3,7 @@
 
 #include "command.hpp"
 #include "mqtt_common.hpp"
+#include "pki_common.hpp"
 
 #include <mqttpki/mqtt/topic.hpp>
 #include <mqttpki/net/setup_check.hpp>
@@ -100,11 +101,14 @@ class VerifyCommand final : public Command {
           throw Error(Errc::invalid_argument, "--reader-cert and --reader-key go together, with --topic");
         o.reader = net::RemoteReader{reader_cert_, reader_key_, std::nullopt, std::nullopt};
       }
+      for (const auto& f : {o.cafile, o.certfile, o.keyfile}) (void)store::read_file(f);  // clear error if missing
+      pki_common::warn_loose_key(ctx, "verify", key_);
       o.timeout = std::chrono::seconds(timeout_s_);
       title = fmt::format("broker {}", broker_);
       report = net::check_remote_broker(o);
     } else {
       report = check_set(title);
+      for (const auto& key : {server_key_, client_key_}) pki_common::warn_loose_key(ctx, "verify", key);
     }
     print(ctx, title, report);
     if (!report.ok()) throw Error(Errc::verify_failed, fmt::format("{} check(s) failed", report.failures()));

@@ -54,6 +54,18 @@ void check_iterations(const ASN1_INTEGER* iter) {
                fmt::to_string(kMaxPbkdf2Iterations));
 }
 
+// OpenSSL's PEM and PKCS#8 decoders derive scrypt keys with its default memory cap, which no caller can raise:
+// past it the decryption fails as a wrong passphrase would. Its formula (crypto/evp/pbe_scrypt.c: B + V).
+void check_scrypt_memory(std::uint64_t n, std::uint64_t r, std::uint64_t p) {
+  const std::uint64_t bytes = 128 * r * (n + 2) + 128 * r * p;  // within kMaxScryptWork: no overflow
+  if (bytes <= kOpensslScryptMaxMem) return;
+  throw Error(Errc::bad_format,
+              fmt::format("the encrypted private key asks for scrypt N={} r={} p={}, which needs {} MiB, more than "
+                          "the {} MiB OpenSSL allows, so no passphrase can open it here; re-encrypt it with the tool "
+                          "that made it using smaller parameters (N=16384 r=8 p=1 needs 16 MiB)",
+                          n, r, p, bytes >> 20, kOpensslScryptMaxMem >> 20));
+}
+
 void check_pbes2(const X509_ALGOR* alg) {
   ossl::UniquePtr<PBE2PARAM> pbe2(unpack_params<PBE2PARAM>(alg, ASN1_ITEM_rptr(PBE2PARAM)));
   if (!pbe2 || pbe2->keyfunc == nullptr) return;
@@ -75,6 +87,7 @@ void check_pbes2(const X509_ALGOR* alg) {
                   n * r * par > kMaxScryptWork;  // || stops before a product could overflow
       if (over)
         too_costly(fmt::format("scrypt N={} r={} p={}", n, r, par), fmt::format("N*r*p = {}", kMaxScryptWork));
+      check_scrypt_memory(n, r, par);
       break;
     }
     default:

@@ -12,9 +12,12 @@ namespace mqttpki::pki::detail {
 
 inline constexpr std::uint64_t kMaxPbkdf2Iterations = 10'000'000;
 inline constexpr std::uint64_t kMaxScryptWork = std::uint64_t{1} << 22;  // N * r * p (mqttpki writes 2^17)
+// OpenSSL's SCRYPT_MAX_MEM, the default memory cap of the scrypt its PEM and PKCS#8 decoders run.
+inline constexpr std::uint64_t kOpensslScryptMaxMem = std::uint64_t{32} << 20;
 
 // For DER that is an encrypted PKCS#8 key (X509_SIG): throws Errc::bad_format naming the cost and the fix
-// when its PBES1/PBES2 (PBKDF2 or scrypt) parameters ask for more than the limits. Anything else: no-op
+// when its PBES1/PBES2 (PBKDF2 or scrypt) parameters ask for more than the limits, or for scrypt memory over
+// OpenSSL's cap (which would fail as a wrong passphrase). Anything else: no-op
 // (the decoder reports damaged input itself).
 void check_kdf_cost(ByteView der);
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
+#include <string_view>
 
 namespace mqttpki::pki {
 
@@ -150,10 +152,40 @@ Name Name::from_der(ByteView der) {
 
 bool Name::empty() const { return X509_NAME_entry_count(Access::x509_name(*this).get()) == 0; }
 
+namespace {
+// OpenSSL reads a T61String as Latin-1, but many tools put UTF-8 in it: bytes that are valid UTF-8 with one over
+// 0x7F are taken as UTF-8 (Latin-1 text almost never is), so "Zürich" is not printed as "ZÃ¼rich".
+std::optional<std::string_view> t61_utf8(const ASN1_STRING* s) {
+  if (ASN1_STRING_type(s) != V_ASN1_T61STRING) return std::nullopt;
+  const std::string_view v(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                           static_cast<std::size_t>(ASN1_STRING_length(s)));
+  const bool high = std::any_of(v.begin(), v.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+  if (!high || !valid_utf8(v)) return std::nullopt;
+  return v;
+}
+
+// A copy of name whose T61Strings that hold UTF-8 are UTF8Strings, for printing; null when there are none.
+ossl::X509NamePtr with_t61_as_utf8(const X509_NAME* name) {
+  ossl::X509NamePtr copy;
+  for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
+    const auto text = t61_utf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+    if (!text) continue;
+    if (!copy) copy.reset(X509_NAME_dup(name));
+    if (!copy || X509_NAME_ENTRY_set_data(X509_NAME_get_entry(copy.get(), i), MBSTRING_UTF8,
+                                          reinterpret_cast<const unsigned char*>(text->data()),
+                                          static_cast<int>(text->size())) != 1)
+      throw ossl::openssl_error("X509_NAME_ENTRY_set_data");
+  }
+  return copy;
+}
+}  // namespace
+
 std::string Name::to_string() const {
-  auto name = Access::x509_name(*this);
+  auto owned = Access::x509_name(*this);
+  const auto utf8 = with_t61_as_utf8(owned.get());
+  const X509_NAME* name = utf8 ? utf8.get() : owned.get();
   auto bio = ossl::new_mem_bio();
-  if (X509_NAME_print_ex(bio.get(), name.get(), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0) {
+  if (X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0) {
     throw ossl::openssl_error("X509_NAME_print_ex");
   }
   return ossl::bio_to_string(bio.get());
@@ -164,6 +196,10 @@ std::vector<NameEntry> Name::entries() const {
   std::vector<NameEntry> out;
   for (int i = 0; i < X509_NAME_entry_count(name.get()); ++i) {
     const X509_NAME_ENTRY* e = X509_NAME_get_entry(name.get(), i);
+    if (const auto text = t61_utf8(X509_NAME_ENTRY_get_data(e))) {
+      out.push_back({ossl::object_name(X509_NAME_ENTRY_get_object(e)), std::string(*text)});
+      continue;
+    }
     unsigned char* utf8 = nullptr;
     const int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
     const ossl::OpensslBytesPtr owner(utf8);

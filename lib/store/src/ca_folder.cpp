@@ -178,16 +178,34 @@ Index CaFolder::open_index(const FolderLock& held) const {
   return index;
 }
 
-void CaFolder::write_certificate_files(Index& index, const FolderLock& /*held*/) const {
-  const auto files = index.files_to_write();
-  if (files.empty()) return;
+void CaFolder::write_certificate_files(Index& index, const FolderLock& held) const {
+  auto staged = stage_certificate_files(index, held);
+  publish_certificate_files(index, staged);
+}
+
+CaFolder::StagedCertificates CaFolder::stage_certificate_files(const Index& index, const FolderLock& /*held*/) const {
+  StagedCertificates out;
+  out.files = index.files_to_write();
+  if (out.files.empty()) return out;
   ensure_dir(layout_.issued_dir, mode_public_dir);
-  // Written without a sync each, then synced together: the database lists them until the sync is done.
-  for (const auto& f : files)
-    write_file_atomic(layout_.dir / f.file, pki::certificate_pem(pki::as_bytes(f.der)), mode_public,
-                      /*overwrite=*/true, FileOwner{}, Durability::later);
+  out.staged.reserve(out.files.size());
+  // Written without a sync each, then synced together (renew --all stages up to a batch of them).
+  for (const auto& f : out.files)
+    out.staged.emplace_back(layout_.dir / f.file, pki::certificate_pem(pki::as_bytes(f.der)), mode_public,
+                            /*overwrite=*/true, FileOwner{}, Durability::later);
   sync_file_system(layout_.issued_dir);
-  index.files_written(files);
+  return out;
+}
+
+void CaFolder::publish_certificate_files(Index& index, StagedCertificates& staged) const {
+  if (staged.files.empty()) return;
+  for (auto& f : staged.staged) f.publish();
+  try {
+    sync_dir(layout_.issued_dir);
+    index.files_written(staged.files);
+  } catch (const Error&) {
+    // Still queued: the next writer writes the same bytes again (open_index(held)).
+  }
 }
 
 }  // namespace mqttpki::store

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <utility>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -151,67 +152,83 @@ bool path_exists(const fs::path& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mode, bool overwrite,
-                       FileOwner owner, Durability durability) {
-  const fs::path dir = parent_or_dot(path);
+StagedFile::StagedFile(fs::path path, std::string_view bytes, unsigned mode, bool overwrite, FileOwner owner,
+                       Durability durability)
+    : path_(std::move(path)), overwrite_(overwrite), durability_(durability) {
+  const fs::path dir = parent_or_dot(path_);
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
     if (errno == ENOENT)
       throw Error(Errc::not_found,
-                  fmt::format("{}: folder {} does not exist; create it first", path.string(), dir.string()));
+                  fmt::format("{}: folder {} does not exist; create it first", path_.string(), dir.string()));
     throw_errno(errno, dir, "looking up the folder");
   }
-  if (!overwrite && path_exists(path))
-    throw Error(Errc::already_exists, fmt::format("{} exists; use --force to overwrite", path.string()));
+  if (!overwrite && path_exists(path_))
+    throw Error(Errc::already_exists, fmt::format("{} exists; use --force to overwrite", path_.string()));
 
   fs::path temp;
   int raw = -1;
   for (int attempt = 0; attempt < 16 && raw < 0; ++attempt) {
     // Built with append, not operator+: GCC 12 at -O3 reports a false -Wrestrict on the latter.
     std::string temp_name(".");
-    temp_name.append(path.filename().string()).append(temp_suffix());
+    temp_name.append(path_.filename().string()).append(temp_suffix());
     temp = dir / temp_name;
     // The mode is set at creation, so a key is never readable by others even for a moment.
     raw = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
-    if (raw < 0 && errno != EEXIST) throw_errno(errno, path, "creating a temporary file next to it");
+    if (raw < 0 && errno != EEXIST) throw_errno(errno, path_, "creating a temporary file next to it");
   }
-  if (raw < 0) throw Error(Errc::io, fmt::format("{}: could not create a unique temporary file", path.string()));
+  if (raw < 0) throw Error(Errc::io, fmt::format("{}: could not create a unique temporary file", path_.string()));
   Fd fd(raw);
-  bool committed = false;
-  struct RemoveTemp {
-    const fs::path& p;
-    const bool& done;
-    ~RemoveTemp() {
-      if (!done) ::unlink(p.c_str());
-    }
-  } remove_temp{temp, committed};
+  temp_ = temp;  // from here on the destructor removes it
+  try {
+    // The umask may have removed bits (0644 -> 0600); make the mode exact so results are predictable.
+    if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) throw_errno(errno, path_, "setting the file mode");
+    if ((owner.uid >= 0 || owner.gid >= 0) &&
+        ::fchown(fd.get(), static_cast<uid_t>(owner.uid), static_cast<gid_t>(owner.gid)) != 0)
+      throw_errno(errno, path_, "setting the file's owner and group");
+    write_all(fd.get(), bytes, path_);
+    if (durability == Durability::now && ::fsync(fd.get()) != 0) throw_errno(errno, path_, "syncing");
+    if (::close(fd.release()) != 0) throw_errno(errno, path_, "closing");
+  } catch (...) {
+    ::unlink(temp_.c_str());
+    throw;
+  }
+}
 
-  // The umask may have removed bits (0644 -> 0600); make the mode exact so results are predictable.
-  if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) throw_errno(errno, path, "setting the file mode");
-  if ((owner.uid >= 0 || owner.gid >= 0) &&
-      ::fchown(fd.get(), static_cast<uid_t>(owner.uid), static_cast<gid_t>(owner.gid)) != 0)
-    throw_errno(errno, path, "setting the file's owner and group");
-  write_all(fd.get(), bytes, path);
-  if (durability == Durability::now && ::fsync(fd.get()) != 0) throw_errno(errno, path, "syncing");
-  if (::close(fd.release()) != 0) throw_errno(errno, path, "closing");
+StagedFile::StagedFile(StagedFile&& other) noexcept
+    : path_(std::move(other.path_)),
+      temp_(std::exchange(other.temp_, fs::path())),
+      overwrite_(other.overwrite_),
+      durability_(other.durability_) {}
 
-  if (overwrite) {
-    if (::rename(temp.c_str(), path.c_str()) != 0) throw_errno(errno, path, "renaming the temporary file");
+StagedFile::~StagedFile() {
+  if (!temp_.empty()) ::unlink(temp_.c_str());
+}
+
+void StagedFile::publish() {
+  if (temp_.empty()) throw Error(Errc::io, fmt::format("{}: published twice", path_.string()));
+  if (overwrite_) {
+    if (::rename(temp_.c_str(), path_.c_str()) != 0) throw_errno(errno, path_, "renaming the temporary file");
   } else {
     // link() fails with EEXIST atomically, so two writers racing for the same name cannot both win.
-    if (::link(temp.c_str(), path.c_str()) != 0) {
+    if (::link(temp_.c_str(), path_.c_str()) != 0) {
       int err = errno;
       if (err == EEXIST)
-        throw Error(Errc::already_exists, fmt::format("{} exists; use --force to overwrite", path.string()));
-      if (err != EPERM && err != ENOTSUP && err != EOPNOTSUPP) throw_errno(err, path, "linking the temporary file");
+        throw Error(Errc::already_exists, fmt::format("{} exists; use --force to overwrite", path_.string()));
+      if (err != EPERM && err != ENOTSUP && err != EOPNOTSUPP) throw_errno(err, path_, "linking the temporary file");
       // A file system without hard links: the path_exists() check above is the best we can do.
-      if (::rename(temp.c_str(), path.c_str()) != 0) throw_errno(errno, path, "renaming the temporary file");
+      if (::rename(temp_.c_str(), path_.c_str()) != 0) throw_errno(errno, path_, "renaming the temporary file");
     } else {
-      ::unlink(temp.c_str());
+      ::unlink(temp_.c_str());
     }
   }
-  committed = true;
-  if (durability == Durability::now) sync_dir(dir);
+  temp_.clear();
+  if (durability_ == Durability::now) sync_dir(parent_or_dot(path_));
+}
+
+void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mode, bool overwrite,
+                       FileOwner owner, Durability durability) {
+  StagedFile(path, bytes, mode, overwrite, owner, durability).publish();
 }
 
 void sync_file_system(const fs::path& dir) {

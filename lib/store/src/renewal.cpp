@@ -380,11 +380,14 @@ CrlWritten write_crl(const CaFolder& folder, Index& index, const CaMaterial& ca,
   // file, so a crash can never publish two CRLs with the same number.
   options.crl_number = index.crl_number() + 1;
   std::string pem = pki::make_crl(ca.cert, ca.key, options);
+  // Staged before the number is saved, so a full disk fails with nothing changed; after the commit only the
+  // rename is left, which needs no new blocks.
+  const fs::path path = crl_file(folder.layout());
+  StagedFile staged(path, pem, mode_public, /*overwrite=*/true);
   auto tx = index.begin();
   const std::uint64_t number = index.next_crl_number();
   tx.commit();
-  const fs::path path = crl_file(folder.layout());
-  write_file_atomic(path, pem, mode_public, /*overwrite=*/true);
+  staged.publish();
   return CrlWritten{path, std::move(pem), number, options.revoked.size(), options.next_update};
 }
 

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -153,4 +154,39 @@ TEST_CASE("remove_file_durable removes a file, and a missing one is fine") {
   store::remove_file_durable(p);
   CHECK_FALSE(store::path_exists(p));
   store::remove_file_durable(p);
+}
+
+TEST_CASE("StagedFile: the temp file holds the bytes before publish, publish renames, an unpublished one vanishes") {
+  TempDir tmp;
+  const auto target = tmp.path / "c.crt";
+  std::ofstream(target) << "old";
+  {
+    store::StagedFile staged(target, "new bytes", store::mode_public, /*overwrite=*/true);
+    CHECK(store::read_file(target) == "old");  // nothing in place yet
+    CHECK(entries_in(tmp.path) == 2);        // the target and the staged temp file
+  }
+  CHECK(store::read_file(target) == "old");  // dropped unpublished: target untouched, temp removed
+  CHECK(entries_in(tmp.path) == 1);
+
+  store::StagedFile staged(target, "new bytes", store::mode_secret, /*overwrite=*/true);
+  std::vector<store::StagedFile> moved;
+  moved.push_back(std::move(staged));  // a moved-from one removes nothing
+  moved.front().publish();
+  CHECK(store::read_file(target) == "new bytes");
+  CHECK(mode_of(target) == store::mode_secret);
+  CHECK(entries_in(tmp.path) == 1);
+  CHECK(code_of([&] { moved.front().publish(); }) == Errc::io);  // published twice is a bug, said so
+}
+
+TEST_CASE("StagedFile without overwrite refuses an existing target when staged and when published") {
+  TempDir tmp;
+  const auto target = tmp.path / "k.key";
+  std::ofstream(target) << "old";
+  CHECK(code_of([&] { store::StagedFile s(target, "x", store::mode_secret, /*overwrite=*/false); }) ==
+        Errc::already_exists);
+  fs::remove(target);
+  store::StagedFile staged(target, "mine", store::mode_secret, /*overwrite=*/false);
+  std::ofstream(target) << "theirs";  // another writer won the name meanwhile
+  CHECK(code_of([&] { staged.publish(); }) == Errc::already_exists);
+  CHECK(store::read_file(target) == "theirs");
 }

@@ -16,6 +16,7 @@
 // the default config writes a CA without keyUsage, which strict X.509 refuses: `mqttpki renew --ca` re-issues
 // it with the same key, subject and key identifier (sign says so when it meets one).
 
+#include <mqttpki/store/files.hpp>
 #include <mqttpki/store/index.hpp>
 #include <mqttpki/store/lock.hpp>
 
@@ -91,7 +92,20 @@ class CaFolder {
   // consistent through a kill at any point: 1. one transaction records the certificate, its bytes and the
   // file to write; 2. the file is written; 3. it is forgotten. A kill before 1 completes leaves nothing; after
   // it, the next writer writes the file (open_index(held)). A file is never on disk without its record.
+  // Same as publish_certificate_files(index, stage_certificate_files(index, held)).
   void write_certificate_files(Index& index, const FolderLock& held) const;
+
+  // The disk-full-safe split of write_certificate_files for a command that issues: inside its transaction,
+  // before the commit, stage the queued files (temp files, synced), so a full disk fails while the transaction
+  // can still roll back with nothing recorded; after the commit, publish them (renames, no new blocks) and
+  // forget them. Forgetting is best effort: a failure leaves them queued and the next writer writes the same
+  // bytes again, so the command that issued never reports a failure for a certificate it issued.
+  struct StagedCertificates {
+    std::vector<FileToWrite> files;
+    std::vector<StagedFile> staged;
+  };
+  [[nodiscard]] StagedCertificates stage_certificate_files(const Index& index, const FolderLock& held) const;
+  void publish_certificate_files(Index& index, StagedCertificates& staged) const;
 
  private:
   explicit CaFolder(CaLayout layout) : layout_(std::move(layout)) {}

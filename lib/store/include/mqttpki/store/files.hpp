@@ -35,9 +35,34 @@ struct FileOwner {
 // Durability::now: the file and its folder entry are fsync'd before the call returns. later: they are not; the
 // caller makes a batch of such writes durable at once with sync_file_system() (renew --all writes thousands of
 // certificate files, which the database can always write again, so one sync per batch is enough).
+// Same as StagedFile(...).publish().
 enum class Durability { now, later };
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes, unsigned mode,
                        bool overwrite, FileOwner owner = {}, Durability durability = Durability::now);
+
+// The two halves of write_file_atomic, for a write that must not fail after a commit: the constructor writes the
+// temp file next to `path` (synced when `now`; with `later` the caller runs sync_file_system() before relying on
+// it) and does every check that can fail for want of space; publish() renames it into place, which needs no new
+// blocks, so a full disk fails before the commit, not after. Destroying an unpublished one removes the temp.
+class StagedFile {
+ public:
+  StagedFile(std::filesystem::path path, std::string_view bytes, unsigned mode, bool overwrite,
+             FileOwner owner = {}, Durability durability = Durability::now);
+  StagedFile(StagedFile&& other) noexcept;
+  StagedFile& operator=(StagedFile&&) = delete;
+  StagedFile(const StagedFile&) = delete;
+  StagedFile& operator=(const StagedFile&) = delete;
+  ~StagedFile();
+
+  void publish();
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  std::filesystem::path temp_;  // empty once published or moved from
+  bool overwrite_;
+  Durability durability_;
+};
 
 // Removes a file (a missing one is fine) and syncs its folder, so the removal survives a crash.
 void remove_file_durable(const std::filesystem::path& path);

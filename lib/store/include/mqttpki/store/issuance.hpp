@@ -10,8 +10,9 @@
 //   auto index = folder.open_index(held);
 //   auto tx = index.begin();
 //   Issued issued = issue_certificate(index, ca, std::move(order));
+//   auto staged = folder.stage_certificate_files(index, held);  // a full disk fails here: nothing recorded
 //   tx.commit();
-//   folder.write_certificate_files(index, held);
+//   folder.publish_certificate_files(index, staged);            // renames only
 
 #include <mqttpki/pki/ca.hpp>
 #include <mqttpki/pki/certificate.hpp>
