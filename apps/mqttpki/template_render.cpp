@@ -118,9 +118,10 @@ void check_word(const std::string& key, const std::string& value) {
     refuse(key, value, "a user name is letters, digits and . _ - only, e.g. --set user=root");
   if (key.ends_with("_name") && !all_of(value, "._-"))
     refuse(key, value, "a certificate name is letters, digits and . _ - only (as in DIR/issued/NAME.crt)");
-  if (key == "deploy_hook" && value.find_first_of("'\"%\\") != std::string::npos)
-    refuse(key, value, "the hook lands in quotes in a cron line or systemd unit: no ' \" % or \\; put a longer "
-                       "command in a script and give its path");
+  // It lands in single quotes in a cron line and a systemd unit (where % and \ are special): no ' % or \.
+  if (key == "deploy_hook" && value.find_first_of("'%\\") != std::string::npos)
+    refuse(key, value, "the hook lands in single quotes in a cron line or systemd unit: no ' % or \\; put a "
+                       "longer command in a script and give its path");
 }
 
 // The kind of each variable, by its name.

@@ -55,7 +55,7 @@ expect_fail "hour 24" "a cron hour field is 0-23" "$MQTTPKI" template cron-renew
 for h in 3 '*/6' 1-5 3,15 '0-23/2' '*'; do
   expect_ok "hour $h" "$MQTTPKI" template cron-renew --set "hour=$h"
   cp "$T/.out" "$T/cron"
-  expect_ok "hour $h lands in the line" grep -qxF -- "17 $h * * * root mqttpki renew --all --within 30d --quiet --deploy-hook 'systemctl reload mosquitto'" "$T/cron"
+  expect_ok "hour $h lands in the line" grep -qxF -- "17 $h * * * root mqttpki renew --all --within 30d --quiet --deploy-hook 'mqttpki deploy --to /etc/mosquitto/certs --name server --group mosquitto --reload \"systemctl reload mosquitto\"'" "$T/cron"
 done
 expect_fail "a path with a space (cron)" "--set passphrase_file=/etc/my ca.pass: a path here is .*no spaces" \
   "$MQTTPKI" template cron-renew --set "passphrase_file=/etc/my ca.pass"
@@ -65,9 +65,11 @@ expect_fail "a path with a space (mosquitto)" "--set cert_dir=/etc/mos certs: a 
   "$MQTTPKI" template mosquitto-tls --set "cert_dir=/etc/mos certs"
 expect_fail "a user with a space" "--set user=root evil: a user name" \
   "$MQTTPKI" template cron-renew --set "user=root evil"
-expect_fail "a quote in the hook" "--set deploy_hook=.*: the hook lands in quotes" \
+expect_fail "a quote in the hook" "--set deploy_hook=.*: the hook lands in single quotes" \
   "$MQTTPKI" template cron-renew --set "deploy_hook=x'; rm -rf / #"
-expect_fail "a % in the cron hook" "no ' \" % or" "$MQTTPKI" template cron-renew --set "deploy_hook=date +%s"
+expect_fail "a % in the cron hook" "no ' % or" "$MQTTPKI" template cron-renew --set "deploy_hook=date +%s"
+expect_ok "double quotes in the hook, as in the default" "$MQTTPKI" template cron-renew \
+  --set 'deploy_hook=mqttpki deploy --to /etc/mosquitto/certs --reload "systemctl reload mosquitto"'
 expect_fail "crl_days 0" "--set crl_days=0: a number of days from 1 to 3650" \
   "$MQTTPKI" template cron-renew --set crl_days=0
 expect_fail "a tab" "cannot contain a line break or other control character" \

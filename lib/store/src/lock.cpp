@@ -77,9 +77,10 @@ void FolderLock::mark_held(const std::filesystem::path& lock_file) {
   struct stat st {};
   if (::fstat(fd_, &st) != 0) throw Error(Errc::io, fmt::format("{}: cannot stat it ({})", lock_file.string(), std::strerror(errno)));
   interrupted_ = st.st_size > 0;
+  // Written over any marker a killed holder left, never truncated first: killed between the two, this holder
+  // would leave no marker while the cleanup its predecessor needs (CaFolder::lock()) is still to be done.
   static constexpr char marker[] = "held\n";
-  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, marker, sizeof marker - 1, 0) != sizeof marker - 1 ||
-      ::fdatasync(fd_) != 0)
+  if (::pwrite(fd_, marker, sizeof marker - 1, 0) != sizeof marker - 1 || ::fdatasync(fd_) != 0)
     throw Error(Errc::io, fmt::format("{}: cannot write the lock marker ({}); check free disk space",
                                       lock_file.string(), std::strerror(errno)));
 }
