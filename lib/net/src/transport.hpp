@@ -61,7 +61,8 @@ class Transport {
 
   // Waits until the socket is ready for want (operation_aborted when it is closed meanwhile).
   asio::awaitable<void> wait(Want want, std::error_code& ec);
-  // The same as a callback, handler(std::error_code), for a connection that holds no coroutine while idle.
+  // The same as a callback (want read or write), handler(std::error_code), for a connection that holds no
+  // coroutine while idle.
   // The handler must keep this Transport alive (e.g. by owning its connection): close() completes it with
   // operation_aborted, which is also what ends the reference cycle.
   template <typename Handler>

@@ -190,7 +190,10 @@ struct PlainPair {
   // Runs handlers until done() or a bounded time has passed.
   template <typename Done>
   bool run_until(Done done) {
-    for (int i = 0; i < 200 && !done(); ++i) io.run_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 200 && !done(); ++i) {
+      if (io.stopped()) io.restart();  // it stops whenever it runs out of work (no wait pending)
+      io.run_for(std::chrono::milliseconds(10));
+    }
     return done();
   }
 };
