@@ -1,8 +1,8 @@
 // The broker's I/O: accept, TLS handshake (with a deadline and a human reason for every refusal),
 // then the connection's bytes to mqtt::BrokerCore from readiness callbacks. Output is written straight away
 // when the socket takes it; a writer coroutine exists only while a connection has a backlog (or is closing).
-// An idle connection costs its Conn, its SSL object, its core state and a parked callback in its Transport;
-// sockets are watched through one epoll set (detail::Poller), not one Asio socket each (docs/benchmarks.md).
+// An idle connection costs its Conn, its SSL object, its core state and one pending async_wait on its socket
+// (docs/benchmarks.md).
 // Everything runs on the one io_context thread, so the shared state needs no locks.
 
 #include <mqttpki/net/auth_files.hpp>
@@ -71,22 +71,27 @@ struct Listener {
 };
 
 struct Conn {
-  Conn(ConnectionId cid, detail::Transport::Socket socket, detail::Poller& poller)
-      : id(cid), link(std::move(socket), poller) {}
+  Conn(ConnectionId cid, detail::Transport::Socket socket) : id(cid), link(std::move(socket)) {}
   ConnectionId id;
   std::string peer;
   detail::Transport link;
   std::list<std::vector<std::uint8_t>> queue;  // a list: an empty deque costs ~600 bytes per idle client
   std::size_t queued = 0;
   std::string dead_reason;   // why we closed it ourselves, for the log
+  // The connection's life, in this order (refused replaces admitted..closing).
+  enum class Stage {
+    accepted,  // TLS handshake running (a plain listener's connection skips it)
+    refused,   // the handshake failed: lingers to deliver the alert (when the socket still works), then finished
+    admitted,  // handshake over (or none); the core is not told yet
+    open,      // the core knows the connection (on_open)
+    closing,   // the core closed it and forgot the id: flush, FIN, linger
+    finished,  // finish() ran: on_close sent if it was open, socket closed, entry removed
+  };
+  Stage stage = Stage::accepted;
+  // Independent of the stage: the socket may close or fail in any stage (the reader or the waiter then
+  // finishes the connection), and a writer coroutine runs whenever there is a backlog (open or closing).
+  bool dead = false;  // the socket is closed or failing
   bool writer_running = false;
-  bool finished = false;     // finish() ran
-  bool handshake_done = false;
-  bool handshake_refused = false;  // by TLS (an alert was sent), not by the deadline
-  bool opened = false;       // the core was told (on_open)
-  bool closing = false;      // the core asked to close after flushing
-  bool core_forgot = false;  // the core no longer knows this id (closed, or on_close sent)
-  bool dead = false;         // the socket is closed or failing
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   Listener* listener = nullptr;  // its open count; its acl_file when reloaded
@@ -148,7 +153,6 @@ struct Broker::Impl final : mqtt::BrokerOutput {
 
   // Declaration order matters: io outlives everything that holds sockets or timers.
   asio::io_context io;
-  detail::Poller poller{io};  // the connections' sockets (they only close their descriptors when destroyed)
   BrokerOptions options;
   mqtt::BrokerCore core;
   std::vector<std::unique_ptr<Listener>> listeners;
@@ -181,7 +185,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     auto it = conns.find(id);
     if (it == conns.end()) return;
     auto& c = *it->second;
-    if (c.dead || c.core_forgot) return;
+    if (c.dead || c.stage != Conn::Stage::open) return;
     if (c.queue.empty() && !c.writer_running) {
       // Fast path: nothing is waiting, so write now; only what the socket does not take is queued.
       std::error_code ec;
@@ -221,8 +225,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     auto it = conns.find(id);
     if (it == conns.end()) return;
     auto& c = *it->second;
-    c.core_forgot = true;
-    c.closing = true;
+    c.stage = Conn::Stage::closing;
     // The core has logged why; repeat it only when asked for detail.
     if (options.verbose) log(fmt::format("connection {} from {} closed by broker: {}", c.id, c.peer, reason));
     start_writer(it->second);  // flushes what is queued, then FIN and linger
@@ -264,7 +267,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
   void swap_auth(std::vector<ListenerAuth> fresh) {
     for (std::size_t i = 0; i < listeners.size(); ++i) listeners[i]->auth = std::move(fresh[i]);
     for (const auto& [id, c] : conns)
-      if (c->opened && !c->core_forgot && c->listener) core.set_acl(id, c->listener->auth.acl);
+      if (c->stage == Conn::Stage::open && c->listener) core.set_acl(id, c->listener->auth.acl);
     if (!options.config.auth.empty() || options.config.per_listener_settings)
       log("reloaded password_file and acl_file");
   }
@@ -288,7 +291,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
         c->queue.pop_front();
       }
     } while (drained_more(*c));
-    if (c->closing && !c->dead) {
+    if (c->stage == Conn::Stage::closing && !c->dead) {
       // FIN after the flushed data; closing outright while unread input is pending would send a RST
       // that can destroy the data (e.g. a refusing CONNACK) before the peer reads it.
       c->link.shutdown_send();
@@ -303,7 +306,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
   // The backlog is flushed: the core sends what it paces by it (a SUBSCRIBE's retained messages). True when
   // that queued more bytes for the writer.
   bool drained_more(Conn& c) {
-    if (c.dead || c.closing || c.core_forgot || !c.opened) return false;
+    if (c.dead || c.stage != Conn::Stage::open) return false;
     try {
       core.on_writable(c.id, mqtt::Clock::now());
     } catch (const std::exception& e) {  // never lose a connection silently
@@ -326,8 +329,9 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     asio::steady_timer deadline(io, options.handshake_timeout);
     bool timed_out = false;
     deadline.async_wait([c, &timed_out](std::error_code e) {
-      if (!e && !c->handshake_done) {
+      if (!e && c->stage == Conn::Stage::accepted) {
         timed_out = true;  // only touched while the coroutine is suspended in the handshake
+        c->dead = true;
         c->close_socket();
       }
     });
@@ -338,12 +342,11 @@ struct Broker::Impl final : mqtt::BrokerOutput {
       co_await c->link.wait(step.want, ec);
       if (ec) break;
     }
-    c->handshake_done = true;
+    c->stage = ec ? Conn::Stage::refused : Conn::Stage::admitted;
     deadline.cancel();
     detail::detach_report(*c->link.ssl());
     if (!ec) co_return true;
     ++refused;
-    c->handshake_refused = !timed_out && !c->dead;
     std::string why = !c->dead_reason.empty() ? c->dead_reason
                       : timed_out ? fmt::format("no TLS handshake within {} ms (silent or slow client)",
                                                 options.handshake_timeout.count())
@@ -352,16 +355,16 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     co_return false;
   }
 
-  // An accepted socket: registered, then the TLS handshake and on_open run in this coroutine. After that
+  // An accepted socket: the TLS handshake and on_open run in this coroutine. After that
   // the connection is read by callbacks (read_ready), so an idle connection holds no coroutine frame: only
-  // its Conn, its SSL object and one parked readiness callback.
+  // its Conn, its SSL object and one pending wait on its socket.
   awaitable<void> serve(detail::Transport::Socket socket, Listener& l) {
     std::error_code ec;
     auto ep = socket.remote_endpoint(ec);
     std::string peer = ec ? std::string("unknown peer") : endpoint_text(ep);
     std::shared_ptr<Conn> c;
     try {
-      c = std::make_shared<Conn>(next_id++, std::move(socket), poller);
+      c = std::make_shared<Conn>(next_id++, std::move(socket));
     } catch (const std::exception& e) {
       log(fmt::format("refused connection from {} on {}: {}", peer, l.name, e.what()));
       co_return;
@@ -376,7 +379,8 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     try {
       admit_pending(*c);
       not_opened = co_await open(c, l);
-      if (not_opened && c->handshake_refused) co_await linger_refused(c);
+      // An alert was sent unless the socket was closed (deadline, eviction) meanwhile.
+      if (not_opened && c->stage == Conn::Stage::refused && !c->dead) co_await linger_refused(c);
     } catch (const std::exception& e) {  // never lose a connection silently
       not_opened = fmt::format("internal error: {}", e.what());
     }
@@ -476,7 +480,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     info.acl = l.auth.acl;
     log(fmt::format("connection {} from {} on {}: CN={} {}", c->id, c->peer, l.name,
                     info.certificate_cn ? mqtt::printable(*info.certificate_cn) : std::string("-"), tls_text));
-    c->opened = true;
+    c->stage = Conn::Stage::open;
     core.on_open(c->id, std::move(info), mqtt::Clock::now());
     co_return std::nullopt;
   }
@@ -507,7 +511,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
         }
         c->bytes_in += step.bytes;
         if (c->pending && step.bytes != 0) leave_pending(*c);
-        if (c->core_forgot) continue;  // draining after the core closed it, until the peer closes
+        if (c->stage != Conn::Stage::open) continue;  // draining after the core closed it, until the peer closes
         core.on_bytes(c->id, std::span<const std::uint8_t>(read_buf.data(), step.bytes), mqtt::Clock::now());
       }
     } catch (const std::exception& e) {  // never lose a connection silently
@@ -525,14 +529,14 @@ struct Broker::Impl final : mqtt::BrokerOutput {
 
   // The connection is over: the core is told (once), the socket closed, the entry removed.
   void finish(std::shared_ptr<Conn> c, const std::string& reason) {
-    if (c->finished) return;
-    c->finished = true;
-    if (c->opened && !c->core_forgot) {
-      c->core_forgot = true;
+    if (c->stage == Conn::Stage::finished) return;
+    const bool was_open = c->stage == Conn::Stage::open || c->stage == Conn::Stage::closing;
+    if (c->stage == Conn::Stage::open) {
       log(fmt::format("connection {} from {} ended: {}", c->id, c->peer, reason));
       core.on_close(c->id, mqtt::Clock::now());
     }
-    if (c->opened && options.verbose)
+    c->stage = Conn::Stage::finished;
+    if (was_open && options.verbose)
       log(fmt::format("connection {}: {} bytes in, {} bytes out", c->id, c->bytes_in, c->bytes_out));
     c->dead = true;
     c->close_socket();

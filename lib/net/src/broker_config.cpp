@@ -113,6 +113,28 @@ struct Parser {
     return std::chrono::seconds(n * unit);
   }
 
+  // The connection and queue limits; false when `d` is not one of them.
+  bool limit_directive(std::string_view d, const std::vector<std::string_view>& words) {
+    if (d != "max_connections" && d != "max_queued_messages" && d != "max_inflight_messages") return false;
+    if (d == "max_connections" && !config.listeners.empty() && !default_listener_last) {
+      listener_max_connections(words);  // a listener block's own limit
+      return true;
+    }
+    if (words.size() < 2) fail(fmt::format("'{}' needs a value", d));
+    const long long v = parse_number(d, words[1]);
+    if (d == "max_connections") {
+      // Mosquitto: -1 means unlimited.
+      config.max_connections = v < 0 ? std::size_t{1000000} : static_cast<std::size_t>(v);
+    } else if (d == "max_queued_messages") {
+      if (v < 0) fail(fmt::format("max_queued_messages '{}' must be 0 (no limit) or more", words[1]));
+      config.max_queued_messages = static_cast<std::size_t>(v);
+    } else {
+      if (v < 0 || v > 65535) fail(fmt::format("max_inflight_messages '{}' must be from 0 (no limit) to 65535", words[1]));
+      config.max_inflight_messages = static_cast<std::uint16_t>(v);
+    }
+    return true;
+  }
+
   // General Mosquitto directives beyond the TLS listener ones; false when `d` is not one of them.
   bool general_directive(std::string_view d, const std::vector<std::string_view>& words) {
     if (d != "port" && d != "message_size_limit" && d != "allow_zero_length_clientid" &&
@@ -211,24 +233,7 @@ struct Parser {
       if (!config.listeners.empty())
         fail("'per_listener_settings' must come before the first 'listener' line");
       config.per_listener_settings = parse_bool(d, words[1]);
-    } else if (d == "max_connections" && !config.listeners.empty() && !default_listener_last) {
-      listener_max_connections(words);
-    } else if (d == "max_connections") {
-      need_value(1);
-      long long v = parse_number(d, words[1]);
-      // Mosquitto: -1 means unlimited.
-      config.max_connections = v < 0 ? std::size_t{1000000} : static_cast<std::size_t>(v);
-    } else if (d == "max_queued_messages") {
-      need_value(1);
-      long long v = parse_number(d, words[1]);
-      if (v < 0) fail(fmt::format("max_queued_messages '{}' must be 0 (no limit) or more", words[1]));
-      config.max_queued_messages = static_cast<std::size_t>(v);
-    } else if (d == "max_inflight_messages") {
-      need_value(1);
-      long long v = parse_number(d, words[1]);
-      if (v < 0 || v > 65535) fail(fmt::format("max_inflight_messages '{}' must be from 0 (no limit) to 65535", words[1]));
-      config.max_inflight_messages = static_cast<std::uint16_t>(v);
-    } else if (!general_directive(d, words)) {
+    } else if (!limit_directive(d, words) && !general_directive(d, words)) {
       fail(fmt::format("unsupported directive '{}'; remove it or see 'mqttpki broker --help' for the "
                        "supported ones",
                        d));
