@@ -58,7 +58,11 @@ served_serial() {
 outages=0 wrong_served=0 bad_accepted=0 cron_failures=0
 for ((day = 1; day <= DAYS; day++)); do
   echo "+${day}d" >"$T/clock"
-  fake "$MQTTPKI" renew --all --within 10d --quiet --deploy-hook "$hook" >>"$T/cron.log" 2>&1 || cron_failures=$((cron_failures + 1))
+  if ! fake "$MQTTPKI" renew --all --within 10d --quiet --deploy-hook "$hook" >"$T/cron.day" 2>&1; then
+    cron_failures=$((cron_failures + 1))
+    echo "day $day: the cron run failed: $(tail -c 600 "$T/cron.day")" >&2
+  fi
+  cat "$T/cron.day" >>"$T/cron.log"
   connects pi1 || { outages=$((outages + 1)); echo "day $day: pi1 could not connect" >&2; }
   [ "$(served_serial)" = "$(openssl x509 -in "$D/issued/server.crt" -noout -serial | cut -d= -f2)" ] ||
     { wrong_served=$((wrong_served + 1)); echo "day $day: Mosquitto serves an old certificate" >&2; }

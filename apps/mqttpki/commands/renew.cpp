@@ -251,6 +251,17 @@ class RenewCommand final : public Command {
     const std::string serial = result.new_cert.serial_hex();
     std::optional<std::string> hook_failure;
     if (!hook_.empty()) hook_failure = hook_for("ca", "ca", result.written, result.written, serial);
+    print_ca(ctx, result, pinned, hook_failure);
+    if (hook_failure) {
+      ctx.err << fmt::format("mqttpki renew: deploy hook for the CA {}; the renewal itself stands\n", *hook_failure);
+      return 1;
+    }
+    return 0;
+  }
+
+  void print_ca(Context& ctx, const store::CaRenewResult& result, const std::vector<fs::path>& pinned,
+                const std::optional<std::string>& hook_failure) const {
+    const std::string serial = result.new_cert.serial_hex();
     if (json_) {
       json j{{"ca",
               {{"subject", result.new_cert.subject().to_string()},
@@ -286,11 +297,6 @@ class RenewCommand final : public Command {
                                "easy-rsa writes it; OpenSSL refuses it under the new one): mqttpki renew {}\n",
                                file.string(), file.string());
     }
-    if (hook_failure) {
-      ctx.err << fmt::format("mqttpki renew: deploy hook for the CA {}; the renewal itself stands\n", *hook_failure);
-      return 1;
-    }
-    return 0;
   }
 
   // ---- certificates (and the CRL)
