@@ -5,6 +5,7 @@
 #include <mqttpki/error.hpp>
 #include <mqttpki/pki/types.hpp>
 #include <mqttpki/pki/util.hpp>
+#include <mqttpki/store/ca_loader.hpp>
 #include <mqttpki/store/files.hpp>
 
 #include <fmt/format.h>
@@ -67,28 +68,12 @@ void warn_loose_key(Context& ctx, std::string_view command, const std::filesyste
 
 pki::PrivateKey load_private_key(Context& ctx, std::string_view command, const std::filesystem::path& path,
                                  const std::string& passphrase_file) {
-  std::string data = read_nonempty(path, "a private key");
+  store::Secret checked{read_nonempty(path, "a private key")};  // an empty file gets its own message
   warn_loose_key(ctx, command, path);
-  std::optional<store::Secret> passphrase;
-  if (pki::PrivateKey::is_encrypted(pki::as_bytes(data))) {
-    passphrase = passphrase_for_reading(passphrase_file, fmt::format("Passphrase for {}: ", path.string()));
-    if (!passphrase)
-      throw Error(Errc::bad_passphrase,
-                  fmt::format("{}: the key is encrypted; give its passphrase with --passphrase-file FILE or "
-                              "MQTTPKI_PASSPHRASE",
-                              path.string()));
-  }
-  try {
-    auto key = pki::PrivateKey::load(data, view(passphrase));
-    store::Secret wipe{std::move(data)};
-    return key;
-  } catch (const Error& e) {
-    store::Secret wipe{std::move(data)};
-    if (e.code() == Errc::bad_passphrase && passphrase)
-      throw Error(Errc::bad_passphrase,
-                  fmt::format("{}: wrong passphrase; check --passphrase-file or MQTTPKI_PASSPHRASE", path.string()));
-    throw Error(e.code(), path.string() + ": " + e.what());
-  }
+  store::PassphraseRequest request;
+  if (!passphrase_file.empty()) request.file = passphrase_file;
+  request.prompt = fmt::format("Passphrase for {}: ", path.string());
+  return store::load_private_key_file(path, request, "the key");
 }
 
 std::chrono::seconds duration_option(std::string_view flag, const std::string& text) {

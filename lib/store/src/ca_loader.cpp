@@ -22,18 +22,17 @@ bool ca_key_encrypted(const CaFolder& folder) {
   return pki::PrivateKey::is_encrypted(pki::as_bytes(read_file(folder.layout().ca_key)));
 }
 
-namespace {
-
-pki::PrivateKey load_ca_key(const std::filesystem::path& key_path, const PassphraseRequest& passphrase) {
-  std::string pem = read_file(key_path);
+pki::PrivateKey load_private_key_file(const std::filesystem::path& path, const PassphraseRequest& passphrase,
+                                      std::string_view what) {
+  std::string pem = read_file(path);
   std::optional<Secret> secret;
   if (pki::PrivateKey::is_encrypted(pki::as_bytes(pem))) {
     secret = read_passphrase(passphrase);
     if (!secret)
       throw Error(Errc::bad_passphrase,
-                  fmt::format("{}: the CA key is encrypted; give its passphrase with --passphrase-file FILE or the "
+                  fmt::format("{}: {} is encrypted; give its passphrase with --passphrase-file FILE or the "
                               "MQTTPKI_PASSPHRASE environment variable",
-                              key_path.string()));
+                              path.string(), what));
   }
   try {
     auto key = secret ? pki::PrivateKey::load(pem, std::string_view(secret->view())) : pki::PrivateKey::load(pem);
@@ -41,21 +40,19 @@ pki::PrivateKey load_ca_key(const std::filesystem::path& key_path, const Passphr
     return key;
   } catch (const Error& e) {
     pki::secure_erase(pem);
-    if (e.code() == Errc::bad_passphrase)
-      throw Error(Errc::bad_passphrase,
-                  fmt::format("{}: wrong passphrase for the CA key; check --passphrase-file or MQTTPKI_PASSPHRASE",
-                              key_path.string()));
-    throw Error(e.code(), key_path.string() + ": " + e.what());
+    if (e.code() == Errc::bad_passphrase && secret)
+      throw Error(Errc::bad_passphrase, fmt::format("{}: wrong passphrase for {}; check --passphrase-file or "
+                                                    "MQTTPKI_PASSPHRASE",
+                                                    path.string(), what));
+    throw Error(e.code(), path.string() + ": " + e.what());
   }
 }
-
-}  // namespace
 
 CaMaterial load_ca_files(const std::filesystem::path& cert_path, const std::filesystem::path& key_path,
                          const PassphraseRequest& passphrase) {
   const std::string cert_text = read_file(cert_path);
   auto cert = with_file(cert_path, [&] { return pki::Certificate::load(cert_text); });
-  auto key = load_ca_key(key_path, passphrase);
+  auto key = load_private_key_file(key_path, passphrase, "the CA key");
   if (!key.matches(cert))
     throw Error(Errc::mismatch, fmt::format("{} does not match the CA certificate {}; put the CA's own key there (or "
                                             "restore both from the CA folder's backup/)",

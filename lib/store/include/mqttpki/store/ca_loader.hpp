@@ -50,6 +50,13 @@ struct CaMaterial {
 // outside the CA certificate's validity, and Errc::policy when it is not a CA.
 void check_ca_usable(const CaMaterial& ca, TimePoint now);
 
+// A private key file (any key: the CA's, a device's), decrypted with the passphrase from `passphrase` when it is
+// encrypted; `what` names it in errors: "FILE: WHAT is encrypted; give its passphrase with --passphrase-file FILE
+// or the MQTTPKI_PASSPHRASE environment variable", "FILE: wrong passphrase for WHAT; ...". The one loader every
+// command uses for keys; the file's bytes are wiped after use.
+[[nodiscard]] pki::PrivateKey load_private_key_file(const std::filesystem::path& path,
+                                                   const PassphraseRequest& passphrase, std::string_view what);
+
 // True when DIR/private/ca.key is encrypted (so the command knows to ask for a passphrase).
 [[nodiscard]] bool ca_key_encrypted(const CaFolder& folder);
 
