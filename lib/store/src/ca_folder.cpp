@@ -83,14 +83,19 @@ FolderLock CaFolder::lock(std::chrono::milliseconds timeout) const {
 std::string CaFolder::read_ca_cert() const { return read_file(layout_.ca_cert); }
 std::string CaFolder::read_ca_key() const { return read_file(layout_.ca_key); }
 
-fs::path backup_folder_name(const fs::path& backup_dir, std::chrono::system_clock::time_point now) {
+std::string utc_stamp(std::chrono::system_clock::time_point now) {
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
   std::tm tm{};
   ::gmtime_r(&t, &tm);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  fs::path candidate = backup_dir / buf;
-  for (int i = 1; path_exists(candidate); ++i) candidate = backup_dir / fmt::format("{}-{}", buf, i);
+  return buf;
+}
+
+fs::path backup_folder_name(const fs::path& backup_dir, std::chrono::system_clock::time_point now) {
+  const std::string stamp = utc_stamp(now);
+  fs::path candidate = backup_dir / stamp;
+  for (int i = 1; path_exists(candidate); ++i) candidate = backup_dir / fmt::format("{}-{}", stamp, i);
   return candidate;
 }
 

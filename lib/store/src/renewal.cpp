@@ -21,14 +21,6 @@ namespace {
 
 constexpr auto day = std::chrono::hours{24};
 
-std::string utc_stamp(TimePoint now) {
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
 
 // "30d", "12h", "90m", "45s": the shortest exact spelling parse_duration() accepts.
 std::string format_window(std::chrono::seconds s) {

@@ -117,6 +117,9 @@ struct CaFolder::Created {
   std::optional<std::filesystem::path> backup;
 };
 
+// "20261127T164406Z": the UTC time as backup and archive names carry it.
+[[nodiscard]] std::string utc_stamp(std::chrono::system_clock::time_point now);
+
 // Where init-ca --force moves the old CA: DIR/backup/20261127T164406Z (with -1, -2, ... if taken).
 [[nodiscard]] std::filesystem::path backup_folder_name(const std::filesystem::path& backup_dir,
                                                        std::chrono::system_clock::time_point now);
