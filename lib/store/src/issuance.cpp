@@ -50,7 +50,7 @@ IndexEntry make_entry(const pki::Certificate& cert, std::string_view name, std::
   e.status = CertStatus::valid;
   e.file = CaLayout::issued_relative(name);
   e.sha256 = cert.fingerprint_sha256();
-  e.public_key_sha256 = cert.public_key().fingerprint_sha256();
+  e.public_key_sha256 = pki::sha256_fingerprint(cert.public_key_der());  // as stored: no key re-encoding
   return e;
 }
 
