@@ -1,6 +1,6 @@
 // mqttpki broker: the bundled TLS MQTT 3.1.1 broker, configured by flags or a Mosquitto config file.
 
-#include "../command.hpp"
+#include "command.hpp"
 
 #include <mqttpki/net/broker.hpp>
 #include <mqttpki/error.hpp>

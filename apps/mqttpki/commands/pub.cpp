@@ -1,6 +1,6 @@
 // mqttpki pub: publish one message (or one per stdin line) over TLS, flags as in mosquitto_pub.
 
-#include "../command.hpp"
+#include "command.hpp"
 #include "mqtt_common.hpp"
 
 #include <mqttpki/net/client.hpp>

@@ -7,6 +7,7 @@
 #include <mqttpki/pki/util.hpp>
 #include <mqttpki/store/ca_folder.hpp>
 #include <mqttpki/store/renewal.hpp>
+#include <mqttpki/store/revocation.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

@@ -1,6 +1,6 @@
 // mqttpki sub: subscribe and print messages, flags as in mosquitto_sub.
 
-#include "../command.hpp"
+#include "command.hpp"
 #include "mqtt_common.hpp"
 
 #include <mqttpki/net/client.hpp>

@@ -6,7 +6,7 @@
 #include "pki_common.hpp"
 
 #include <mqttpki/mqtt/topic.hpp>
-#include <mqttpki/net/setup_check.hpp>
+#include <mqttpki/net/verify.hpp>
 #include <mqttpki/error.hpp>
 #include <mqttpki/store/ca_folder.hpp>
 #include <mqttpki/store/files.hpp>

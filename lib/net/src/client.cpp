@@ -68,7 +68,7 @@ struct Client::Impl {
   bool read_done = false;
   std::error_code read_ec;
   std::size_t read_n = 0;
-  std::deque<Message> inbox;
+  std::deque<ReceivedMessage> inbox;
   std::size_t inbox_bytes = 0;  // payloads in `inbox`
   std::set<std::uint16_t> qos2_incoming;  // PUBREC sent, PUBREL not yet received
   std::uint16_t next_pid = 1;
@@ -239,7 +239,7 @@ struct Client::Impl {
 
   // Messages wait in the inbox while the caller waits for an acknowledgement; a broker that floods them
   // (at most max_packet_size each) must not grow the client without bound.
-  void keep(Message m) {
+  void keep(ReceivedMessage m) {
     if (inbox_bytes + m.payload.size() > 4 * options.max_packet_size)
       fail(fmt::format("the broker at {} sent more than {} bytes of messages that were not read yet", where(),
                        4 * options.max_packet_size));
@@ -247,8 +247,8 @@ struct Client::Impl {
     inbox.push_back(std::move(m));
   }
 
-  Message take() {
-    Message m = std::move(inbox.front());
+  ReceivedMessage take() {
+    ReceivedMessage m = std::move(inbox.front());
     inbox.pop_front();
     inbox_bytes -= m.payload.size();
     return m;
@@ -257,7 +257,7 @@ struct Client::Impl {
   // Acknowledgements owed to the broker for what it sends us.
   void handle_incoming(mqtt::Packet& p) {
     if (auto* pub = std::get_if<mqtt::Publish>(&p)) {
-      Message m{pub->topic, std::move(pub->payload), static_cast<std::uint8_t>(pub->qos), pub->retain};
+      ReceivedMessage m{pub->topic, std::move(pub->payload), static_cast<std::uint8_t>(pub->qos), pub->retain};
       if (pub->qos == mqtt::QoS::at_most_once) {
         keep(std::move(m));
       } else if (pub->qos == mqtt::QoS::at_least_once) {
@@ -362,7 +362,7 @@ std::vector<std::uint8_t> Client::subscribe(const std::vector<std::pair<std::str
   return ack.return_codes;
 }
 
-std::optional<Message> Client::receive(std::chrono::milliseconds wait) {
+std::optional<ReceivedMessage> Client::receive(std::chrono::milliseconds wait) {
   auto& im = *impl_;
   auto end = Clock::now() + wait;
   for (;;) {

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
-#include <unordered_set>
 
 namespace mqttpki::store {
 
@@ -291,96 +290,6 @@ RenewItem rekey_name(Index& index, const CaMaterial& ca, std::string_view name, 
   if (same_key)
     done.warnings.push_back("the CSR carries the same key as the old certificate; a re-key normally uses a new key");
   return done;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-
-RevokeResult revoke(Index& index, std::string_view name_or_serial, pki::RevocationReason reason, TimePoint now) {
-  RevokeResult result;
-  const std::string reason_text(pki::to_string(reason));
-  std::vector<std::string> serials;
-  const auto named = index.by_name(name_or_serial);
-  for (const auto& e : named) {
-    if (e.status == CertStatus::revoked)
-      result.already_revoked.push_back(e);
-    else if (e.not_after <= now)
-      result.expired.push_back(e);
-    else
-      serials.push_back(e.serial);
-  }
-  if (named.empty()) {
-    std::optional<IndexEntry> found;
-    try {
-      found = index.find_serial(name_or_serial);
-    } catch (const Error&) {  // not hex: neither a name nor a serial
-    }
-    if (!found)
-      throw Error(Errc::not_found, fmt::format("'{}' is neither a certificate name nor a serial in the CA index; see "
-                                               "`mqttpki list` for both",
-                                               name_or_serial));
-    if (found->status == CertStatus::revoked)
-      result.already_revoked.push_back(*found);
-    else
-      serials.push_back(found->serial);
-  }
-  for (const auto& serial : serials) {
-    index.revoke(serial, std::chrono::time_point_cast<std::chrono::seconds>(now), reason_text);
-    result.revoked.push_back(*index.find_serial(serial));
-  }
-  return result;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-
-fs::path crl_file(const CaLayout& layout) { return layout.dir / "crl.pem"; }
-
-std::optional<CrlInfo> current_crl(const CaFolder& folder) {
-  const fs::path path = crl_file(folder.layout());
-  if (!path_exists(path)) return std::nullopt;
-  try {
-    return read_crl_info(read_file(path));
-  } catch (const Error& e) {
-    if (e.code() == Errc::bad_format)
-      throw Error(Errc::bad_format,
-                  fmt::format("{}: {}; write a fresh one with `mqttpki crl`", path.string(), e.what()));
-    throw;
-  }
-}
-
-CrlWritten write_crl(const CaFolder& folder, Index& index, const CaMaterial& ca, int days, TimePoint now) {
-  if (days < 1 || days > 3650)
-    throw Error(Errc::invalid_argument, fmt::format("--days {} is out of range; give 1 to 3650 (e.g. --days 30)", days));
-  check_ca_usable(ca, now);
-  pki::CrlOptions options;
-  for (const auto& e : index.revoked()) {
-    pki::RevokedEntry r;
-    r.serial_hex = e.serial;
-    r.revoked_at = e.revoked_at.value_or(now);
-    try {
-      r.reason = e.revocation_reason.empty() ? pki::RevocationReason::unspecified
-                                             : pki::parse_revocation_reason(e.revocation_reason);
-    } catch (const Error&) {
-      r.reason = pki::RevocationReason::unspecified;
-    }
-    options.revoked.push_back(std::move(r));
-  }
-  // thisUpdate is backdated like certificates: a broker whose clock runs a little behind would otherwise see a
-  // CRL that is "not yet valid" and refuse every client.
-  options.this_update = now - pki::backdate;
-  options.next_update = now + days * day;
-  // Sign before taking a number, so a signing failure does not burn one; save the number before writing the
-  // file, so a crash can never publish two CRLs with the same number.
-  options.crl_number = index.crl_number() + 1;
-  std::string pem = pki::make_crl(ca.cert, ca.key, options);
-  // Staged before the number is saved, so a full disk fails with nothing changed; after the commit only the
-  // rename is left, which needs no new blocks.
-  const fs::path path = crl_file(folder.layout());
-  StagedFile staged(path, pem, mode_public, /*overwrite=*/true);
-  auto tx = index.begin();
-  const std::uint64_t number = index.next_crl_number();
-  tx.commit();
-  staged.publish();
-  return CrlWritten{path, std::move(pem), number, options.revoked.size(), options.next_update};
 }
 
 }  // namespace mqttpki::store

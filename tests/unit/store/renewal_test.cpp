@@ -11,6 +11,7 @@
 #include <mqttpki/store/files.hpp>
 #include <mqttpki/store/issuance.hpp>
 #include <mqttpki/store/renewal.hpp>
+#include <mqttpki/store/revocation.hpp>
 
 #include "temp_dir.hpp"
 

@@ -39,7 +39,8 @@ struct ClientOptions {
   std::size_t max_packet_size = 16 * 1024 * 1024;
 };
 
-struct Message {
+// A message the client received (its own copy of the payload; the broker side shares payloads: mqtt::Message).
+struct ReceivedMessage {
   std::string topic;
   std::vector<std::uint8_t> payload;
   std::uint8_t qos = 0;
@@ -69,7 +70,7 @@ class Client {
   std::vector<std::uint8_t> subscribe(const std::vector<std::pair<std::string, std::uint8_t>>& filters);
   // The next application message, or nullopt when `wait` elapsed. Acknowledges QoS 1/2 as required and
   // answers keep-alive. Throws when the connection is lost.
-  std::optional<Message> receive(std::chrono::milliseconds wait);
+  std::optional<ReceivedMessage> receive(std::chrono::milliseconds wait);
   // Sends PINGREQ and waits for PINGRESP.
   void ping();
   // DISCONNECT and close; never throws.

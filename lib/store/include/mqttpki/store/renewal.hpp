@@ -1,5 +1,5 @@
 #pragma once
-// Renewal, revocation and CRLs over the CA folder: what `mqttpki renew`, `revoke` and `crl` do, as library
+// Renewal over the CA folder: what `mqttpki renew` does (revocation.hpp and crl.hpp hold `revoke` and `crl`), as library
 // functions that take the clock (`now`) as a parameter so tests never wait for a certificate to expire.
 //
 // Every function that changes the records expects the caller to hold the folder lock (CaFolder::lock()) and,
@@ -19,6 +19,7 @@
 #include <mqttpki/pki/verify.hpp>
 #include <mqttpki/store/ca_folder.hpp>
 #include <mqttpki/store/ca_loader.hpp>
+#include <mqttpki/store/crl.hpp>  // renew --all re-issues the CRL
 #include <mqttpki/store/index.hpp>
 #include <mqttpki/store/passphrase.hpp>
 
@@ -122,44 +123,6 @@ RenewItem renew_certificate(Index& index, const CaMaterial& ca, const pki::Certi
 // CSR (Errc::verify_failed) or an unknown NAME (Errc::not_found).
 RenewItem rekey_name(Index& index, const CaMaterial& ca, std::string_view name, const pki::Csr& csr,
                      const LeafRenewOptions& options);
-
-// ---------------------------------------------------------------------------------------------------------
-// Revocation.
-
-struct RevokeResult {
-  std::vector<IndexEntry> revoked;          // newly revoked
-  std::vector<IndexEntry> already_revoked;  // matched but revoked before
-  std::vector<IndexEntry> expired;          // matched NAME but expired: left alone (no longer verifies)
-};
-
-// NAME revokes every unexpired certificate issued under it, superseded ones included; otherwise the text is
-// taken as a serial (any form normalize_serial() accepts) and that one certificate is revoked, expired or
-// not. Errc::not_found when neither matches. The caller commits.
-RevokeResult revoke(Index& index, std::string_view name_or_serial, pki::RevocationReason reason, TimePoint now);
-
-// ---------------------------------------------------------------------------------------------------------
-// CRLs.
-
-// CRLs are read by pki (the store calls no OpenSSL itself).
-using pki::CrlInfo;
-using pki::read_crl_info;
-
-[[nodiscard]] std::filesystem::path crl_file(const CaLayout& layout);  // DIR/crl.pem
-
-// DIR/crl.pem's details, nullopt when there is no CRL. Errc::bad_format naming the file when it is damaged.
-[[nodiscard]] std::optional<CrlInfo> current_crl(const CaFolder& folder);
-
-// The CRL over every revoked entry of the index, CRL number index.next_crl_number(), thisUpdate now -
-// pki::backdate, nextUpdate now + days. The new number is committed first, in a transaction of its own (a CRL
-// number is never reused), then DIR/crl.pem is replaced atomically. The caller holds the lock.
-struct CrlWritten {
-  std::filesystem::path path;
-  std::string pem;
-  std::uint64_t number = 0;
-  std::size_t revoked = 0;
-  TimePoint next_update{};
-};
-CrlWritten write_crl(const CaFolder& folder, Index& index, const CaMaterial& ca, int days, TimePoint now);
 
 using pki::signed_by;  // the certificate's signature verifies with the CA certificate's key
 

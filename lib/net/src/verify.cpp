@@ -1,4 +1,4 @@
-#include <mqttpki/net/setup_check.hpp>
+#include <mqttpki/net/verify.hpp>
 
 #include <mqttpki/net/broker.hpp>
 #include <mqttpki/net/client.hpp>
