@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -88,10 +89,16 @@ struct Parser {
   bool default_listener_last = false;
   bool has_default_listener = false;
 
+  bool global_max_connections_set = false;  // `max_connections` before any listener
+
   void listener_max_connections(const std::vector<std::string_view>& words) {
     if (words.size() < 2) fail("'max_connections' needs a value");
     long long v = parse_number(words[0], words[1]);
     current(words[0]).max_connections = v < 0 ? std::nullopt : std::optional<std::size_t>(static_cast<std::size_t>(v));
+    // Mosquitto has no broker-wide cap: a listener that allows more than our default total (1,000) raises it,
+    // unless the configuration set the total itself.
+    if (!global_max_connections_set)
+      config.max_connections = std::max(config.max_connections, v < 0 ? std::size_t{1000000} : static_cast<std::size_t>(v));
   }
 
   // "3600", "2h", "1d", "1w", "1m" (month), "1y", as Mosquitto's persistent_client_expiration.
@@ -125,6 +132,7 @@ struct Parser {
     if (d == "max_connections") {
       // Mosquitto: -1 means unlimited.
       config.max_connections = v < 0 ? std::size_t{1000000} : static_cast<std::size_t>(v);
+      global_max_connections_set = true;
     } else if (d == "max_queued_messages") {
       if (v < 0) fail(fmt::format("max_queued_messages '{}' must be 0 (no limit) or more", words[1]));
       config.max_queued_messages = static_cast<std::size_t>(v);

@@ -192,6 +192,17 @@ TEST_CASE("a config file that cannot be read is not_found", "[config]") {
 }
 
 // Mosquitto directives that configs in the wild use, with Mosquitto's meaning (issue 13).
+TEST_CASE("a listener allowed more connections than the default total raises the total", "[config]") {
+  // Mosquitto has no broker-wide cap: `max_connections 5000` in a listener block must not stop at our 1,000.
+  auto c = parse_mosquitto_config("listener 8883\nmax_connections 5000\n", "x.conf");
+  CHECK(c.listeners[0].max_connections == std::size_t{5000});
+  CHECK(c.max_connections >= std::size_t{5000});
+  auto unlimited = parse_mosquitto_config("listener 8883\nmax_connections -1\n", "x.conf");
+  CHECK(unlimited.max_connections >= std::size_t{1000000});
+  auto fewer = parse_mosquitto_config("listener 8883\nmax_connections 20\n", "x.conf");
+  CHECK(fewer.max_connections == std::size_t{1000});  // the default total stays
+}
+
 TEST_CASE("Mosquitto's general directives", "[config]") {
   auto c = parse_mosquitto_config(
       "port 1883\n"
