@@ -252,15 +252,10 @@ std::uint64_t Index::crl_number() const {
 
 Index::Transaction Index::begin() { return Transaction(*this); }
 
-Index::Transaction::Transaction(Index& index) : index_(&index) { index.impl_->db.exec("BEGIN IMMEDIATE"); }
-Index::Transaction::Transaction(Transaction&& other) noexcept : index_(other.index_) { other.index_ = nullptr; }
-Index::Transaction::~Transaction() {
-  if (index_ != nullptr) sqlite3_exec(index_->impl_->db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-}
-void Index::Transaction::commit() {
-  index_->impl_->db.exec("COMMIT");
-  index_ = nullptr;
-}
+Index::Transaction::Transaction(Index& index) : tx_(std::make_unique<sql::Transaction>(index.impl_->db)) {}
+Index::Transaction::Transaction(Transaction&&) noexcept = default;
+Index::Transaction::~Transaction() = default;
+void Index::Transaction::commit() { tx_->commit(); }
 
 void Index::add(const IndexEntry& e, std::string_view der, bool queue_file) {
   if (has_serial(e.serial))

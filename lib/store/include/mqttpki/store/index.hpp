@@ -35,6 +35,10 @@
 
 namespace mqttpki::store {
 
+namespace sql {
+class Transaction;
+}
+
 using TimePoint = std::chrono::system_clock::time_point;
 
 enum class CertStatus { valid, revoked, superseded };
@@ -136,7 +140,7 @@ class Index::Transaction {
  private:
   friend class Index;
   explicit Transaction(Index& index);
-  Index* index_;
+  std::unique_ptr<sql::Transaction> tx_;  // the one BEGIN IMMEDIATE .. COMMIT/ROLLBACK (sqlite.hpp)
 };
 
 // Serials and times in the one form pki gives them: normalize_serial ("0x" and colons accepted) as
