@@ -102,11 +102,7 @@ fs::path backup_folder_name(const fs::path& backup_dir, std::chrono::system_cloc
 namespace {
 
 void move_into(const fs::path& from, const fs::path& to_dir) {
-  if (!path_exists(from)) return;
-  const fs::path to = to_dir / from.filename();
-  if (std::rename(from.c_str(), to.c_str()) != 0)
-    throw Error(Errc::io, fmt::format("{}: cannot move it to {} ({}); check the CA folder's permissions",
-                                      from.string(), to.string(), std::strerror(errno)));
+  if (path_exists(from)) move_path(from, to_dir / from.filename());
 }
 
 }  // namespace

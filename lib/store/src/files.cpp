@@ -245,6 +245,12 @@ std::optional<std::string> loose_permissions(const fs::path& path) {
                      dir ? "open" : "readable", st.st_mode & 07777, dir ? "700" : "600", path.string());
 }
 
+void move_path(const fs::path& from, const fs::path& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0)
+    throw Error(Errc::io, fmt::format("{}: cannot move it to {} ({}); check the CA folder's permissions",
+                                      from.string(), to.string(), std::strerror(errno)));
+}
+
 void remove_file_durable(const fs::path& path) {
   if (::unlink(path.c_str()) != 0) {
     if (errno == ENOENT) return;

@@ -122,11 +122,6 @@ std::string der_of(const CaLayout& layout, const IndexEntry& e) {
   }
 }
 
-void move_durable(const fs::path& from, const fs::path& to) {
-  if (std::rename(from.c_str(), to.c_str()) != 0)
-    throw Error(Errc::io, fmt::format("{}: cannot move it to {} ({}); check the CA folder's permissions",
-                                      from.string(), to.string(), std::strerror(errno)));
-}
 
 }  // namespace
 
@@ -136,7 +131,7 @@ void move_legacy_index(const CaLayout& layout, TimePoint now) {
   const fs::path backup = backup_folder_name(layout.backup_dir, now);
   ensure_dir(backup, mode_private_dir);
   for (const auto& f : {layout.legacy_index, layout.legacy_journal})
-    if (path_exists(f)) move_durable(f, backup / f.filename());
+    if (path_exists(f)) move_path(f, backup / f.filename());
   sync_dir(backup);
   sync_dir(layout.dir);
 }
@@ -163,7 +158,7 @@ void migrate_json_index(const CaLayout& layout, TimePoint now) {
     index.set_crl_number(legacy.crl_number);
     tx.commit();
   }  // closed: the WAL is checkpointed into the file and removed
-  move_durable(temp, layout.db);
+  move_path(temp, layout.db);
   sync_dir(layout.dir);
   move_legacy_index(layout, now);
 }

@@ -64,6 +64,9 @@ class StagedFile {
   Durability durability_;
 };
 
+// rename(2) with the error naming both paths; the caller syncs the folders it changed.
+void move_path(const std::filesystem::path& from, const std::filesystem::path& to);
+
 // Removes a file (a missing one is fine) and syncs its folder, so the removal survives a crash.
 void remove_file_durable(const std::filesystem::path& path);
 
