@@ -68,7 +68,6 @@ void warn_loose_key(Context& ctx, std::string_view command, const std::filesyste
 
 pki::PrivateKey load_private_key(Context& ctx, std::string_view command, const std::filesystem::path& path,
                                  const std::string& passphrase_file) {
-  store::Secret checked{read_nonempty(path, "a private key")};  // an empty file gets its own message
   warn_loose_key(ctx, command, path);
   store::PassphraseRequest request;
   if (!passphrase_file.empty()) request.file = passphrase_file;

@@ -25,6 +25,8 @@ bool ca_key_encrypted(const CaFolder& folder) {
 pki::PrivateKey load_private_key_file(const std::filesystem::path& path, const PassphraseRequest& passphrase,
                                       std::string_view what) {
   std::string pem = read_file(path);
+  if (pem.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw Error(Errc::bad_format, fmt::format("{}: empty file; expected a private key in PEM or DER", path.string()));
   std::optional<Secret> secret;
   if (pki::PrivateKey::is_encrypted(pki::as_bytes(pem))) {
     secret = read_passphrase(passphrase);
