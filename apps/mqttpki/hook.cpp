@@ -51,4 +51,15 @@ std::optional<std::string> run_hook(const std::string& command, const HookVars& 
   return std::string("failed");
 }
 
+HookVars certificate_hook_vars(const std::string& name, const std::filesystem::path& cert,
+                               const std::filesystem::path& ca, const std::string& serial, HookVars extra) {
+  HookVars vars{{"MQTTPKI_KIND", "certificate"},
+                {"MQTTPKI_NAME", name},
+                {"MQTTPKI_CERT", std::filesystem::absolute(cert).string()},
+                {"MQTTPKI_CA", std::filesystem::absolute(ca).string()},
+                {"MQTTPKI_SERIAL", serial}};
+  vars.insert(vars.end(), extra.begin(), extra.end());
+  return vars;
+}
+
 }  // namespace mqttpki::cli

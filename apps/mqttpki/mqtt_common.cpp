@@ -50,6 +50,54 @@ std::optional<std::string> mqtt_password(const std::string& username, const std:
   return std::nullopt;
 }
 
+HostPort parse_host_port(std::string_view option, const std::string& text) {
+  const auto bad = [&] {
+    return Error(Errc::invalid_argument,
+                 fmt::format("{} '{}': write it as HOST:PORT, e.g. mqtt.example.com:8883", option, text));
+  };
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) throw bad();
+  std::string host = text.substr(0, colon);
+  if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);  // [::1]:8883
+  const std::string port_text = text.substr(colon + 1);
+  if (host.empty() || port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos) throw bad();
+  const int port = std::stoi(port_text);
+  if (port < 1 || port > 65535) throw bad();
+  return {host, static_cast<std::uint16_t>(port)};
+}
+
+void add_broker_link_options(CLI::App& app, BrokerLink& link, std::string_view whose) {
+  app.add_option("--cafile", link.cafile, "CA certificate the broker's certificate must chain to")->type_name("FILE");
+  app.add_option("--cert", link.cert, fmt::format("{} certificate for mutual TLS with the broker", whose))
+      ->type_name("FILE");
+  app.add_option("--key", link.key, fmt::format("{} private key (unencrypted PEM)", whose))->type_name("FILE");
+  add_mqtt_login_options(app, link.username, link.password, link.password_file);
+  app.add_option("--prefix", link.prefix, "Topic prefix of renewal over MQTT")->capture_default_str();
+  app.add_option("--timeout", link.timeout, "Seconds to wait for the connection and each acknowledgement")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+net::ClientOptions broker_link_client(const BrokerLink& link, std::string_view address_option, std::string client_id,
+                                      bool clean_session) {
+  if (link.cafile.empty() || link.cert.empty() || link.key.empty())
+    throw Error(Errc::invalid_argument,
+                fmt::format("{} needs --cafile CA, --cert FILE and --key FILE (mutual TLS with the broker)", address_option));
+  const HostPort where = parse_host_port(address_option, link.address);
+  MqttConnectionOptions o;
+  o.host = where.host;
+  o.port = where.port;
+  o.cafile = link.cafile;
+  o.cert = link.cert;
+  o.key = link.key;
+  o.id = std::move(client_id);
+  o.username = link.username;
+  o.password = link.password;
+  o.password_file = link.password_file;
+  o.timeout = link.timeout;
+  return to_client_options(o, clean_session);
+}
+
 net::ClientOptions to_client_options(const MqttConnectionOptions& o, bool clean_session) {
   net::ClientOptions c;
   c.host = o.host;

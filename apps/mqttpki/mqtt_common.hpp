@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace mqttpki::cli {
 
@@ -39,6 +40,33 @@ std::optional<std::string> mqtt_password(const std::string& username, const std:
 
 // Adds the options to `app` and makes --help the only help flag, so -h is the host.
 void add_mqtt_connection_options(CLI::App& app, MqttConnectionOptions& o);
+
+// A broker address as `--broker`/`--via` take it: HOST:PORT ("mqtt.example.com:8883", "[::1]:8883").
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+// Errc::invalid_argument "OPTION 'TEXT': write it as HOST:PORT, e.g. mqtt.example.com:8883".
+HostPort parse_host_port(std::string_view option, const std::string& text);
+
+// The link to a broker that `agent`, `renew --via` and `crl --via` share: mutual TLS with --cafile, --cert and
+// --key (required: the broker knows the device or the agent by its certificate), optional -u/-P/--pw-file,
+// the topic prefix and the timeout. The address option (--broker or --via) is the command's own.
+struct BrokerLink {
+  std::string address;
+  std::string cafile;
+  std::string cert;
+  std::string key;
+  std::string username;
+  std::string password;
+  std::string password_file;
+  std::string prefix;
+  double timeout = 10;
+};
+void add_broker_link_options(CLI::App& app, BrokerLink& link, std::string_view whose);
+// Client options for the link; clean_session false keeps a persistent session (the agent's).
+net::ClientOptions broker_link_client(const BrokerLink& link, std::string_view address_option, std::string client_id,
+                                      bool clean_session);
 
 // TLS is on when --cafile, --cert or --insecure is given (as mosquitto_pub does with --cafile).
 net::ClientOptions to_client_options(const MqttConnectionOptions& o, bool clean_session);

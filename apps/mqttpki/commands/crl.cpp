@@ -1,6 +1,7 @@
 // mqttpki crl: publish the revoked certificates of the index as DIR/crl.pem (for Mosquitto's crlfile).
 
 #include "command.hpp"
+#include "device_link.hpp"
 #include "pki_common.hpp"
 
 #include <mqttpki/error.hpp>
@@ -29,6 +30,16 @@ class CrlCommand final : public Command {
     app.add_option("--out", out_, "Also write a copy to FILE (e.g. /etc/mosquitto/certs/crl.pem)")->type_name("FILE");
     app.add_flag("--force", force_, "Overwrite an --out FILE that is not an earlier CRL of this CA");
     app.add_flag("--json", json_, "Print the result as JSON");
+    app.add_option("--via", via_.link.address,
+                   "On a host that is not the CA host (the broker's): install the CRL the CA's `mqttpki agent` "
+                   "publishes over the broker HOST:PORT into --out, when newer")
+        ->type_name("HOST:PORT");
+    via_.link.prefix = "mqttpki/v1";
+    add_broker_link_options(app, via_.link, "With --via: this host's");
+    app.add_option("--wait", wait_seconds_, "With --via: seconds to wait for the published CRL")
+        ->capture_default_str()->check(CLI::Range(1, 3600));
+    app.add_option("--deploy-hook", hook_, "With --via: run CMD with /bin/sh -c after installing a newer CRL")
+        ->type_name("CMD");
     pki_common::add_passphrase_file_option(app, passphrase_file_, "of the CA key");
     add_dir_option(app, dir_);
     app.footer(
@@ -37,8 +48,13 @@ class CrlCommand final : public Command {
         "needs require_certificate true) and reload the broker after each new CRL.\n"
         "Once nextUpdate has passed, Mosquitto refuses EVERY client: `mqttpki renew --all --within 30d`\n"
         "(the cron job) re-issues the CRL when its nextUpdate comes within the window.\n"
-        "Example:\n"
-        "  mqttpki crl --days 30 --out /etc/mosquitto/certs/crl.pem && systemctl reload mosquitto");
+        "With --via (on the broker host, from cron): take the CRL the CA's `mqttpki agent` publishes retained on\n"
+        "PREFIX/crl, check its signature, issuer and nextUpdate, and install it in --out only when its number\n"
+        "is higher, then run the hook. Exit 5: nothing published within --wait.\n"
+        "Examples:\n"
+        "  mqttpki crl --days 30 --out /etc/mosquitto/certs/crl.pem && systemctl reload mosquitto\n"
+        "  mqttpki crl --via mqtt.example.com:8883 --cafile ca.crt --cert server.crt --key server.key \\\n"
+        "      --out /etc/mosquitto/certs/crl.pem --deploy-hook 'systemctl reload mosquitto'");
   }
 
   // The copy follows DIR/crl.pem, which is already in place: say so, so a full disk is not taken for "no CRL".
@@ -53,6 +69,8 @@ class CrlCommand final : public Command {
   }
 
   int run(Context& ctx) override {
+    if (!via_.link.address.empty()) return run_via(ctx);
+    if (!hook_.empty()) throw Error(Errc::invalid_argument, "--deploy-hook goes with --via (on the CA host, `renew --all --deploy-hook` re-issues and deploys the CRL)");
     const auto now = std::chrono::system_clock::now();
     const auto folder = store::CaFolder::open(dir_);
     store::PassphraseRequest request;
@@ -88,6 +106,15 @@ class CrlCommand final : public Command {
   }
 
  private:
+  int run_via(Context& ctx) {
+    if (out_.empty()) throw Error(Errc::invalid_argument, "--via needs --out FILE: where this host keeps the CRL (e.g. /etc/mosquitto/certs/crl.pem)");
+    via_.out = out_;
+    via_.hook = hook_;
+    via_.wait = std::chrono::seconds(wait_seconds_);
+    via_.force = force_;
+    return crl_via(ctx, via_);
+  }
+
   // --out replaces an earlier CRL of this CA without --force, never an unrelated file.
   void check_out_replaceable(const store::CaFolder& folder) const {
     if (force_ || !store::path_exists(out_)) return;
@@ -106,6 +133,9 @@ class CrlCommand final : public Command {
   bool json_ = false;
   std::string passphrase_file_;
   std::string dir_;
+  CrlFetch via_;
+  int wait_seconds_ = 10;
+  std::string hook_;
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 // CRL fresh. Built to run from cron: `renew --all --within 30d --quiet` prints nothing when nothing is due.
 
 #include "command.hpp"
+#include "device_link.hpp"
 #include "hook.hpp"
 #include "pki_common.hpp"
 
@@ -47,9 +48,11 @@ class RenewCommand final : public Command {
         ->type_name("DURATION");
     app.add_option("--days", days_, "Validity in days of the new certificates, or of the CA with --ca (default: the original's length)")
         ->check(CLI::Range(1, 36500));
-    app.add_option("--rekey", rekey_csr_,
-                   "Re-key: sign this fresh CSR (new key) for the one NAME given, instead of reusing the old key")
-        ->type_name("CSR");
+    rekey_option_ = app.add_option("--rekey", rekey_csr_,
+                   "Re-key: sign this fresh CSR (new key) for the one NAME given, instead of reusing the old key; "
+                   "with --via, a flag: the device makes the new key")
+        ->type_name("CSR")
+        ->expected(0, 1);
     app.add_flag("--ca", ca_, "Renew the CA certificate itself: same key, subject and key identifier");
     app.add_option("--ca-cert", ca_cert_, "With --ca: a CA certificate outside a CA folder (e.g. the seed's ca.crt)")
         ->type_name("FILE");
@@ -64,6 +67,7 @@ class RenewCommand final : public Command {
     app.add_option("--san", import_sans_,
                    "For a CERTFILE made outside mqttpki: add a SAN (DNS:host, IP:addr); servers need one")
         ->type_name("SAN");
+    add_via_options(app);
     app.add_flag("--json", json_, "Print the results as JSON");
     app.add_flag("--quiet", quiet_, "Print only what was renewed or failed; nothing when nothing was due");
     pki_common::add_passphrase_file_option(app, passphrase_file_, "of the CA key");
@@ -106,6 +110,10 @@ class RenewCommand final : public Command {
 
   int run(Context& ctx) override {
     now_ = std::chrono::system_clock::now();
+    rekey_given_ = rekey_option_->count() > 0;
+    if (!via_.link.address.empty()) return run_via(ctx);
+    if (rekey_given_ && rekey_csr_.empty())
+      throw Error(Errc::invalid_argument, "--rekey needs the fresh CSR (`mqttpki renew NAME --rekey CSR`), or --via");
     if (ca_) return run_ca(ctx);
     if (!ca_cert_.empty() || !ca_key_.empty())
       throw Error(Errc::invalid_argument, "--ca-cert/--ca-key go with --ca (renewing the CA certificate itself)");
@@ -130,6 +138,31 @@ class RenewCommand final : public Command {
     std::string name;
     std::optional<std::string> failure;
   };
+
+  // The device side of renewal over MQTT (device_link.hpp): no CA folder here.
+  void add_via_options(CLI::App& app) {
+    app.add_option("--via", via_.link.address,
+                   "On a device: renew its own certificate through the CA's `mqttpki agent`, over the broker HOST:PORT")
+        ->type_name("HOST:PORT");
+    via_.link.prefix = "mqttpki/v1";
+    add_broker_link_options(app, via_.link, "With --via: the device's current");
+    app.add_option("--wait", wait_seconds_, "With --via: seconds to wait for the answer (exit 5 when none came)")
+        ->capture_default_str()->check(CLI::Range(1, 3600));
+  }
+
+  int run_via(Context& ctx) {
+    if (all_ || ca_ || !targets_.empty() || days_ || !rekey_csr_.empty() || !import_profile_.empty() || !import_sans_.empty())
+      throw Error(Errc::invalid_argument,
+                  "--via renews this device's own certificate (--cert): it takes no NAMEs, --all, --ca, --days or "
+                  "CSR; the CA decides the validity");
+    via_.name = import_name_;
+    via_.within = window();
+    via_.rekey = rekey_given_;
+    via_.wait = std::chrono::seconds(wait_seconds_);
+    via_.hook = hook_;
+    via_.quiet = quiet_;
+    return renew_via(ctx, via_);
+  }
 
   std::optional<std::chrono::seconds> window() const {
     if (within_.empty()) return std::nullopt;
@@ -160,11 +193,9 @@ class RenewCommand final : public Command {
 
   std::optional<std::string> hook_for(const std::string& kind, const std::string& name, const fs::path& cert,
                                       const fs::path& ca, const std::string& serial) const {
-    return run_hook(hook_, {{"MQTTPKI_KIND", kind},
-                            {"MQTTPKI_NAME", name},
-                            {"MQTTPKI_CERT", fs::absolute(cert).string()},
-                            {"MQTTPKI_CA", fs::absolute(ca).string()},
-                            {"MQTTPKI_SERIAL", serial}});
+    HookVars vars = certificate_hook_vars(name, cert, ca, serial);
+    vars.front().second = kind;  // "ca" with --ca
+    return run_hook(hook_, vars);
   }
 
   // A certificate made outside mqttpki without extendedKeyUsage (the seed guide's `openssl x509 -req`) does
@@ -588,6 +619,10 @@ class RenewCommand final : public Command {
   std::string within_;
   std::optional<int> days_;
   std::string rekey_csr_;
+  CLI::Option* rekey_option_ = nullptr;
+  bool rekey_given_ = false;
+  DeviceRenewal via_;
+  int wait_seconds_ = 30;
   bool ca_ = false;
   std::string ca_cert_;
   std::string ca_key_;

@@ -3,6 +3,7 @@
 // the current certificate. Exit 0 when all is well, 3 when something needs action (cron: --quiet).
 
 #include "command.hpp"
+#include "mqtt_common.hpp"
 #include "pki_common.hpp"
 
 #include <mqttpki/net/served_certificate.hpp>
@@ -159,16 +160,11 @@ class StatusCommand final : public Command {
 
 // The served certificate against the index: the current one for its NAME, an old one, or a stranger.
 Finding StatusCommand::broker_finding(const store::Index& index) const {
-  const auto colon = broker_.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || colon == 0 || !(std::istringstream(broker_.substr(colon + 1)) >> port) || port < 1 ||
-      port > 65535)
-    throw Error(Errc::invalid_argument, fmt::format("--broker '{}': write it as HOST:PORT, e.g. mqtt.example.com:8883", broker_));
-  const std::string host = broker_.substr(0, colon);
+  const HostPort where = parse_host_port("--broker", broker_);
   Finding f{"broker", broker_, "", "", {}};
   pki::Bytes der;
   try {
-    der = net::served_certificate(host, static_cast<std::uint16_t>(port), std::chrono::seconds(10));
+    der = net::served_certificate(where.host, where.port, std::chrono::seconds(10));
   } catch (const Error& e) {
     if (e.code() != Errc::network) throw;
     f.text = e.what();
@@ -190,7 +186,7 @@ Finding StatusCommand::broker_finding(const store::Index& index) const {
   if (!current) f.action = fmt::format("deploy issued/{}.crt to the broker and reload it (`mqttpki deploy`)", it->name);
   if (!cafile_.empty()) {
     const auto ca = pki_common::load_certificate(cafile_);
-    const auto check = pki::verify_chain({ca}, served, pki::Purpose::server, now_, host);
+    const auto check = pki::verify_chain({ca}, served, pki::Purpose::server, now_, where.host);
     if (!check.ok) f.action = fmt::format("clients will refuse it: {} (against {})", check.reason, cafile_);
   }
   return f;

@@ -24,16 +24,6 @@ net::InputFile read_input(const std::string& path) {
   return {path, pki::Bytes(data.begin(), data.end())};
 }
 
-std::uint16_t parse_port(const std::string& text, const std::string& what) {
-  try {
-    size_t used = 0;
-    unsigned long v = std::stoul(text, &used);
-    if (used == text.size() && v >= 1 && v <= 65535) return static_cast<std::uint16_t>(v);
-  } catch (const std::exception&) {
-  }
-  throw Error(Errc::invalid_argument, fmt::format("{} '{}': expected a port from 1 to 65535", what, text));
-}
-
 class VerifyCommand final : public Command {
  public:
   void configure(CLI::App& app) override {
@@ -74,13 +64,10 @@ class VerifyCommand final : public Command {
     net::CheckReport report;
     std::string title;
     if (!broker_.empty()) {
-      auto colon = broker_.rfind(':');
-      if (colon == std::string::npos || colon == 0) {
-        throw Error(Errc::invalid_argument, fmt::format("--broker '{}': write it as HOST:PORT, e.g. mqtt.example.com:8883", broker_));
-      }
+      const HostPort where = parse_host_port("--broker", broker_);
       net::RemoteCheckOptions o;
-      o.host = broker_.substr(0, colon);
-      o.port = parse_port(broker_.substr(colon + 1), "--broker port");
+      o.host = where.host;
+      o.port = where.port;
       o.cafile = cafile_.empty() ? (std::filesystem::path(dir_) / "ca.crt").string() : cafile_;
       o.certfile = cert_;
       o.keyfile = key_;

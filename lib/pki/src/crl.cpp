@@ -160,4 +160,13 @@ CrlInfo read_crl_info(ByteView data) {
   return info;
 }
 
+bool crl_issued_by(ByteView data, const Certificate& ca) {
+  const ossl::X509CrlPtr crl = ossl::parse_crl(data);
+  X509* ca_x509 = detail::Access::x509(ca);
+  const bool ok = X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(ca_x509)) == 0 &&
+                  X509_CRL_verify(crl.get(), X509_get0_pubkey(ca_x509)) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
 }  // namespace mqttpki::pki

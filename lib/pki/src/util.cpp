@@ -104,20 +104,33 @@ void secure_erase(std::string& secret) noexcept { OPENSSL_cleanse(secret.data(),
 
 namespace {
 
-// 20 bytes from `random` (or RAND_bytes), top bit cleared, first byte non-zero.
-std::array<std::uint8_t, 20> random_serial_bytes(const RandomSource& random) {
-  std::array<std::uint8_t, 20> bytes{};
+void fill_random(std::span<std::uint8_t> bytes, const RandomSource& random) {
   if (random) {
     random(bytes);
   } else if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
     throw ossl::openssl_error("RAND_bytes");
   }
+}
+
+// 20 bytes from `random` (or RAND_bytes), top bit cleared, first byte non-zero.
+std::array<std::uint8_t, 20> random_serial_bytes(const RandomSource& random) {
+  std::array<std::uint8_t, 20> bytes{};
+  fill_random(bytes, random);
   bytes[0] &= 0x7f;              // positive
   if (bytes[0] == 0) bytes[0] = 0x01;  // exactly 20 octets, no leading zero to strip
   return bytes;
 }
 
 }  // namespace
+
+std::string random_hex(std::size_t count, const RandomSource& random) {
+  std::vector<std::uint8_t> bytes(count);
+  fill_random(bytes, random);
+  std::string hex = ossl::colon_hex(bytes.data(), bytes.size());
+  std::erase(hex, ':');
+  for (char& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return hex;
+}
 
 std::string random_serial(const RandomSource& random) {
   const std::array<std::uint8_t, 20> bytes = random_serial_bytes(random);

@@ -92,6 +92,12 @@ CREATE INDEX IF NOT EXISTS certificates_by_expiry ON certificates (status, not_a
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('crl_number', 0);
 CREATE TABLE IF NOT EXISTS files_to_write (serial TEXT PRIMARY KEY REFERENCES certificates (serial));
+CREATE TABLE IF NOT EXISTS renewal_requests (
+  request_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  received_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS renewal_requests_by_time ON renewal_requests (received_at);
 )";
 
 constexpr std::string_view entry_columns =
@@ -287,6 +293,16 @@ void Index::mark_superseded(std::string_view serial_hex, std::string_view by_ser
   impl_->prepared("UPDATE certificates SET status = 'superseded', superseded_by = ?2 WHERE serial = ?1")
       .bind(1, serial).bind(2, normalize_serial(by_serial_hex)).run();
   require_changed(impl_->db, serial);
+}
+
+bool Index::record_request(std::string_view request_id, std::string_view name, TimePoint received_at) {
+  impl_->prepared("INSERT OR IGNORE INTO renewal_requests (request_id, name, received_at) VALUES (?1, ?2, ?3)")
+      .bind(1, request_id).bind(2, name).bind(3, seconds(received_at)).run();
+  return sqlite3_changes(impl_->db.get()) == 1;
+}
+
+void Index::forget_requests(TimePoint before) {
+  impl_->prepared("DELETE FROM renewal_requests WHERE received_at < ?1").bind(1, seconds(before)).run();
 }
 
 void Index::revoke(std::string_view serial_hex, TimePoint when, std::string_view reason) {

@@ -64,4 +64,8 @@ struct CrlInfo {
 CrlInfo read_crl_info(ByteView data);
 inline CrlInfo read_crl_info(std::string_view data) { return read_crl_info(as_bytes(data)); }
 
+// True when the CRL (PEM or DER) names the CA certificate's subject as its issuer and its signature verifies
+// with the CA's key. Errc::bad_format if it is not a CRL.
+[[nodiscard]] bool crl_issued_by(ByteView data, const Certificate& ca);
+
 }  // namespace mqttpki::pki

@@ -41,4 +41,7 @@ void secure_erase(std::string& secret) noexcept;
 // issuing functions (see ca.hpp).
 std::string random_serial(const RandomSource& random = {});
 
+// `count` random bytes (from `random`, else RAND_bytes) as lower-case hex: nonces and request ids.
+std::string random_hex(std::size_t count, const RandomSource& random = {});
+
 }  // namespace mqttpki::pki

@@ -12,6 +12,7 @@
 //                                        -- bytes were already overwritten on disk
 //   counters(name PRIMARY KEY, value)    -- 'crl_number': the last CRL number handed out (0: none yet)
 //   files_to_write(serial PRIMARY KEY)   -- issued/NAME.crt files a committed issuance still has to write
+//   renewal_requests(request_id PRIMARY KEY, name, received_at)  -- request ids the renewal agent has seen
 //   PRAGMA user_version                  -- the schema version (schema_version below)
 //
 // Indexes on (name, status), (cn, status) and (status, not_after) keep the commands' lookups O(log n): a sign
@@ -75,7 +76,7 @@ struct FileToWrite {
 
 class Index {
  public:
-  static constexpr int schema_version = 1;
+  static constexpr int schema_version = 2;  // 2: renewal_requests (the agent)
 
   // Opens DIR/ca.db, creating it with the schema when `create` (else a missing file is Errc::not_found).
   // A database from a newer mqttpki (user_version > schema_version) is Errc::bad_format.
@@ -118,6 +119,10 @@ class Index {
   std::uint64_t next_crl_number();
   void set_crl_number(std::uint64_t number);  // migration only
 
+  // Renewal over MQTT (the agent): records a request id inside a transaction; false when it was recorded
+  // before (a replay). Ids older than the agent's max_age are forgotten (such requests are refused as stale).
+  bool record_request(std::string_view request_id, std::string_view name, TimePoint received_at);
+  void forget_requests(TimePoint before);
   // ---- certificate files: written after the commit (a kill in between leaves them listed here)
   [[nodiscard]] std::vector<FileToWrite> files_to_write() const;
   // Forgets written files. Not synchronous: losing this at a power cut only means checking them again.

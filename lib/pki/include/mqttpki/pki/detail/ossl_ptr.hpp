@@ -7,6 +7,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/cms.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -59,6 +60,8 @@ MQTTPKI_OSSL_DELETER(X509_ALGOR, X509_ALGOR_free);
 MQTTPKI_OSSL_DELETER(PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free);
 MQTTPKI_OSSL_DELETER(ASN1_STRING, ASN1_STRING_free);  // also ASN1_INTEGER, ASN1_OCTET_STRING, ... (one type)
 MQTTPKI_OSSL_DELETER(BIGNUM, BN_free);
+MQTTPKI_OSSL_DELETER(ASN1_OBJECT, ASN1_OBJECT_free);
+MQTTPKI_OSSL_DELETER(CMS_ContentInfo, CMS_ContentInfo_free);
 MQTTPKI_OSSL_DELETER(BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free);
 MQTTPKI_OSSL_DELETER(AUTHORITY_KEYID, AUTHORITY_KEYID_free);
 MQTTPKI_OSSL_DELETER(NAME_CONSTRAINTS, NAME_CONSTRAINTS_free);
@@ -95,6 +98,8 @@ using BasicConstraintsPtr = UniquePtr<BASIC_CONSTRAINTS>;
 using AuthorityKeyIdPtr = UniquePtr<AUTHORITY_KEYID>;
 using NameConstraintsPtr = UniquePtr<NAME_CONSTRAINTS>;
 using BignumPtr = UniquePtr<BIGNUM>;
+using Asn1ObjectPtr = UniquePtr<ASN1_OBJECT>;
+using CmsPtr = UniquePtr<CMS_ContentInfo>;
 using GeneralNamePtr = UniquePtr<GENERAL_NAME>;
 using GeneralNamesPtr = UniquePtr<GENERAL_NAMES>;
 using ExtendedKeyUsagePtr = UniquePtr<EXTENDED_KEY_USAGE>;
