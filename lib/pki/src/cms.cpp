@@ -101,9 +101,16 @@ Bytes cms_sign(ByteView content, const Certificate& signer, const PrivateKey& ke
   if (!key.matches(signer)) throw Error(Errc::mismatch, "the key does not belong to the signing certificate");
   constexpr unsigned flags = CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP;
   ossl::CmsPtr cms(ossl::check_ptr(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags), "CMS_sign"));
+  // The digest as for issuing; Ed25519 signs the attributes itself, over a SHA-512 message digest (RFC 8419).
+  EVP_PKEY* pkey = detail::Access::pkey(key);
+#if OPENSSL_VERSION_NUMBER < 0x30200000L
+  if (EVP_PKEY_get_id(pkey) == EVP_PKEY_ED25519 || EVP_PKEY_get_id(pkey) == EVP_PKEY_ED448)
+    throw Error(Errc::policy, "OpenSSL before 3.2 cannot sign CMS with an Ed25519 key, which renewal over MQTT needs; "
+                              "use a P-256 key (the default) for this device");
+#endif
+  const EVP_MD* md = ossl::digest_for(pkey) != nullptr ? ossl::digest_for(pkey) : EVP_sha512();
   CMS_SignerInfo* si = ossl::check_ptr(
-      CMS_add1_signer(cms.get(), detail::Access::x509(signer), detail::Access::pkey(key), nullptr, flags),
-      "CMS_add1_signer");
+      CMS_add1_signer(cms.get(), detail::Access::x509(signer), pkey, md, flags), "CMS_add1_signer");
   add_signed_attributes(si, transaction_id, signing_time);
   ossl::BioPtr data(ossl::check_ptr(BIO_new_mem_buf(content.data(), static_cast<int>(content.size())), "BIO_new_mem_buf"));
   ossl::check(CMS_final(cms.get(), data.get(), nullptr, CMS_BINARY) == 1, "CMS_final");

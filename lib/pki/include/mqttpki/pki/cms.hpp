@@ -24,7 +24,8 @@ struct SignedContent {
 
 // DER ContentInfo of a SignedData over `content`, signed with `key` (SHA-256 for P-256, as OpenSSL's default
 // for the key type), `signer` included. transaction_id: 1-64 printable characters (Errc::invalid_argument
-// otherwise). Throws Errc::mismatch when the key does not belong to the certificate.
+// otherwise). Throws Errc::mismatch when the key does not belong to the certificate, and Errc::policy for an
+// Ed25519 key with OpenSSL before 3.2 (Debian 12 has 3.0), which cannot sign CMS with it.
 [[nodiscard]] Bytes cms_sign(ByteView content, const Certificate& signer, const PrivateKey& key,
                              std::string_view transaction_id, TimePoint signing_time);
 
