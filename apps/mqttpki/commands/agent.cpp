@@ -130,10 +130,6 @@ class Agent {
     auto checked = enroll::check_request(name, payload, ca_.cert, policy_, now);
     if (auto* r = std::get_if<enroll::Refusal>(&checked)) return refused(name, *r);
     auto& request = std::get<enroll::CheckedRequest>(checked);
-    if (!limiter_.allow_name(request.name, now))
-      return refused(name, enroll::Refusal{fmt::format("over the limit of {} requests per hour for {}",
-                                                       policy_.per_name_per_hour, request.name),
-                                           true, request.request_id});
     try {
       return issue(request, now);
     } catch (const Error& e) {
@@ -142,30 +138,33 @@ class Agent {
     }
   }
 
-  // Under the folder lock, in one ca.db transaction: the request id (used once), the signer's record, and the
-  // renewal through the one issuance path.
+  // Under the folder lock, in one ca.db transaction: the signer's record, the request id (used once), NAME's
+  // rate, and the renewal through the one issuance path. A request from a superseded signer is answered again
+  // before the id is looked at, so a replayed copy of an answered request re-publishes its certificate instead of
+  // overwriting the retained answer with a refusal.
   Decision issue(const enroll::CheckedRequest& request, Clock::time_point now) {
     auto held = folder_.lock();
     auto index = folder_.open_index(held);
     auto tx = index.begin();
-    if (!index.record_request(request.request_id, request.name, now)) {
-      tx.commit();
-      return refused(request.name, enroll::Refusal{"replayed request (its id was used before)", true, request.request_id});
-    }
     const auto entry = index.find_serial(request.signer.serial_hex());
     if (auto refusal = enroll::check_signer_record(request, signer_record(entry))) {
       std::optional<Decision> again = answer_again(index, request, entry);
-      tx.commit();
       return again ? std::move(*again) : refused(request.name, *refusal);
     }
+    const auto refuse_committed = [&](std::string reason) {
+      tx.commit();
+      return refused(request.name, enroll::Refusal{std::move(reason), true, request.request_id});
+    };
+    if (!index.record_request(request.request_id, request.name, now))
+      return refuse_committed("replayed request (its id was used before)");
+    if (!limiter_.allow_name(request.name, now))
+      return refuse_committed(
+          fmt::format("over the limit of {} requests per hour for {}", policy_.per_name_per_hour, request.name));
     store::LeafRenewOptions options;
     options.now = now;
     store::RenewItem item = request.rekey ? store::rekey_name(index, ca_, request.name, request.csr, options)
                                           : store::renew_name(index, ca_, request.name, options);
-    if (item.status != store::RenewStatus::renewed) {
-      tx.commit();
-      return refused(request.name, enroll::Refusal{item.message, true, request.request_id});
-    }
+    if (item.status != store::RenewStatus::renewed) return refuse_committed(item.message);
     auto staged = folder_.stage_certificate_files(index, held);
     tx.commit();
     folder_.publish_certificate_files(index, staged);

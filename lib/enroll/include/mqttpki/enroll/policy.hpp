@@ -10,9 +10,9 @@
 //   - the signer certificate is not yet valid, or expired more than `grace` ago;
 //   - the signing time is older than max_age or more than max_skew ahead of the agent's clock;
 //   - the content is not a CSR with a valid signature, or its subject or SANs differ from the signer's;
-//   - NAME (from the topic) has used up its requests per hour;
 //   - the CA's records do not hold the signer as NAME's current certificate (unknown, another NAME's, revoked,
-//     superseded), or the request id was seen before (replay).
+//     superseded; but see "answered again" in docs/renewal-over-mqtt.md);
+//   - the request id was seen before (replay), or NAME has used up its requests per hour.
 // "Not answered": nothing proves who sent it, so the agent only logs it (an answer would let anyone overwrite a
 // device's retained answer). Every other refusal is answered with its reason on NAME's response topic.
 
