@@ -15,7 +15,8 @@
 namespace {
 
 // Exit codes, documented in README.md: 0 success, 1 error, 2 usage error, 3 a check failed
-// (verify found a problem), 4 the CA folder is locked by another process.
+// (verify found a problem), 4 the CA folder is locked by another process; 5 (returned by `renew --via` and
+// `crl --via` themselves, device_link.hpp) a request is queued and not answered yet.
 int exit_code_for(mqttpki::Errc code) {
   switch (code) {
     case mqttpki::Errc::invalid_argument:
