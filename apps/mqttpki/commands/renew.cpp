@@ -85,6 +85,13 @@ class RenewCommand final : public Command {
         "put its CA in DIR as DIR/ca.crt and DIR/private/ca.key) is added to the index and renewed;\n"
         "--name, --profile and --san fill in what such a certificate lacks.\n"
         "\n"
+        "On a device, --via renews the device's own --cert through the CA's `mqttpki agent` over the broker\n"
+        "(docs/renewal-over-mqtt.md): a CMS request signed with the current certificate and key; the answer is\n"
+        "installed only if it chains to --cafile, keeps the subject and SANs, carries the key asked for and\n"
+        "expires later. --rekey makes the new key on the device (kept in KEY.next until its certificate\n"
+        "arrives). --name NAME: the device's name in the CA's records (default: its CN). Exit 5: the request\n"
+        "is queued in the broker, no answer within --wait; the next run installs the retained answer.\n"
+        "\n"
         "Deploy hook environment (one run per renewed certificate and for a re-issued CRL, after the CA\n"
         "folder is unlocked; its output goes to stderr; no other MQTTPKI_* variable, so never the passphrase):\n"
         "  MQTTPKI_KIND    certificate, crl, or ca (with --ca); `mqttpki deploy` reads these\n"
@@ -105,7 +112,9 @@ class RenewCommand final : public Command {
         "    'mqttpki deploy --to /etc/mosquitto/certs --name server --reload \"systemctl reload mosquitto\"'  # cron\n"
         "  mqttpki renew sensor-1 --rekey sensor-1.csr  # new key from the device's fresh CSR\n"
         "  mqttpki renew --ca --days 3650               # the CA; then copy ca.crt to clients and broker\n"
-        "  mqttpki renew --ca --ca-cert ca.crt --ca-key ca.key   # a CA made with the openssl commands");
+        "  mqttpki renew --ca --ca-cert ca.crt --ca-key ca.key   # a CA made with the openssl commands\n"
+        "  mqttpki renew --via mqtt.example.com:8883 --cafile ca.crt --cert pi1.crt --key pi1.key --within 30d \\\n"
+        "    --quiet --deploy-hook 'systemctl restart nodered'   # on the Pi, from cron");
   }
 
   int run(Context& ctx) override {
