@@ -180,6 +180,10 @@ pub() {  # pub TOPIC ARGS...: as pi3 (no ACL on this broker)
     -q 1 -t "$topic" "$@"
 }
 start_agent "$OUR" --per-name-per-hour 1
+# SIGHUP: the agent reconnects with its TLS files and the CA read again, and keeps serving.
+waiting=$(count "waiting for requests")
+kill -HUP "$AGENT_PID"
+wait_log "reloaded the CA and the TLS files" && wait_log "waiting for requests" $((waiting + 1)) && pass
 n=$(issued_count)
 # Revoked signer.
 expect_ok "revoke pi4" "$MQTTPKI" revoke pi4

@@ -106,8 +106,15 @@ class Agent {
     if (!store::path_exists(file)) return;
     std::string pem = store::read_file(file);
     if (pem == published_crl_) return;
+    pki::CrlInfo info;
+    try {
+      info = pki::read_crl_info(pem);
+    } catch (const Error& e) {  // said once per content; the devices keep the last good one
+      log(fmt::format("not publishing {}: {}", file.string(), e.what()));
+      published_crl_ = std::move(pem);
+      return;
+    }
     client.publish(topics_.crl(), pem, 1, /*retain=*/true);
-    const auto info = pki::read_crl_info(pem);
     log(fmt::format("published CRL number {} ({} revoked) on {}", info.number.value_or(0), info.revoked_serials.size(),
                     topics_.crl()));
     published_crl_ = std::move(pem);
@@ -301,13 +308,20 @@ class AgentCommand final : public Command {
   }
 
   void serve(net::Client& client, Agent& agent) {
+    using Steady = std::chrono::steady_clock;
     agent.forget_published_crl();
-    auto next_housekeeping = std::chrono::steady_clock::now();
+    agent.forget_old_requests(Clock::now());
+    // The CRL file is looked at every 5 s (a stat and a read); old request ids are forgotten hourly (a write).
+    auto next_crl_check = Steady::now();
+    auto next_forget = Steady::now() + std::chrono::hours(1);
     while (!stop_requested && !reload_requested) {
-      if (std::chrono::steady_clock::now() >= next_housekeeping) {
+      if (Steady::now() >= next_crl_check) {
         agent.publish_crl(client);
+        next_crl_check = Steady::now() + std::chrono::seconds(5);
+      }
+      if (Steady::now() >= next_forget) {
         agent.forget_old_requests(Clock::now());
-        next_housekeeping = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        next_forget = Steady::now() + std::chrono::hours(1);
       }
       if (auto message = client.receive(std::chrono::milliseconds(500))) agent.handle(client, *message);
     }
