@@ -13,8 +13,8 @@
 
 #include <mqttpki/mqtt/broker_core.hpp>
 #include <mqttpki/mqtt/codec.hpp>
-#include <mqttpki/mqtt/log_text.hpp>
 #include <mqttpki/pki/error.hpp>
+#include <mqttpki/text.hpp>
 
 #include <asio.hpp>
 #include <asio/ssl/error.hpp>
@@ -541,7 +541,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     info.passwords = l.auth.passwords;
     info.acl = l.auth.acl;
     log(fmt::format("connection {} from {} on {}: CN={} {}", c->id, c->peer, l.name,
-                    info.certificate_cn ? mqtt::printable(*info.certificate_cn) : std::string("-"), tls_text));
+                    info.certificate_cn ? mqttpki::printable(*info.certificate_cn) : std::string("-"), tls_text));
     c->stage = Conn::Stage::open;
     core.on_open(c->id, std::move(info), mqtt::Clock::now());
     co_return std::nullopt;
