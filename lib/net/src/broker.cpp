@@ -1,6 +1,7 @@
 // The broker's I/O: accept, TLS handshake (with a deadline and a human reason for every refusal),
-// then the connection's bytes to mqtt::BrokerCore from readiness callbacks. Output is written straight away
-// when the socket takes it; a writer coroutine exists only while a connection has a backlog (or is closing).
+// then the connection's bytes to mqtt::BrokerCore from readiness callbacks. What the core sends a connection
+// during one turn of the loop is written together when the turn ends (one TLS record for many packets); a
+// writer coroutine exists only while a connection has a backlog (or is closing).
 // An idle connection costs its Conn, its SSL object, its core state and one pending async_wait on its socket
 // (docs/benchmarks.md).
 // Everything runs on the one io_context thread, so the shared state needs no locks.
