@@ -6,10 +6,9 @@
 // records and counts the records it receives.
 
 #include "fixture.hpp"
+#include "ossl.hpp"
 
 #include <mqttpki/mqtt/codec.hpp>
-
-#include <openssl/ssl.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,7 +17,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,13 +24,6 @@ using namespace nettest;
 namespace mqtt = mqttpki::mqtt;
 
 namespace {
-
-struct SslCtxFree {
-  void operator()(SSL_CTX* p) const noexcept { SSL_CTX_free(p); }
-};
-struct SslFree {
-  void operator()(SSL* p) const noexcept { SSL_free(p); }
-};
 
 // A blocking mutual-TLS 1.3 MQTT peer; every wait is bounded by a 5 s receive timeout.
 class RawPeer {
@@ -48,6 +39,7 @@ class RawPeer {
     timeval limit{5, 0};
     REQUIRE(setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) == 0);
     SSL_CTX* ctx = ctx_.get();
+    REQUIRE(ctx != nullptr);
     REQUIRE(SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) == 1);  // records carry an inner content type
     REQUIRE(SSL_CTX_load_verify_locations(ctx, cert("ca.crt").c_str(), nullptr) == 1);
     REQUIRE(SSL_CTX_use_certificate_file(ctx, cert("client.crt").c_str(), SSL_FILETYPE_PEM) == 1);
@@ -116,8 +108,8 @@ class RawPeer {
   }
 
   int fd_ = -1;
-  std::unique_ptr<SSL_CTX, SslCtxFree> ctx_{SSL_CTX_new(TLS_client_method())};
-  std::unique_ptr<SSL, SslFree> ssl_;
+  mqttpki::net::detail::SslCtxPtr ctx_{SSL_CTX_new(TLS_client_method())};
+  mqttpki::pki::ossl::UniquePtr<SSL> ssl_;
   mqtt::FrameReader reader_;
 };
 
