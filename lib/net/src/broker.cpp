@@ -80,7 +80,7 @@ struct Conn {
   std::vector<std::uint8_t> out;  // sent by the core this turn, written when the turn ends (Broker::send)
   bool out_listed = false;         // in the broker's list of connections to write then
   std::list<std::vector<std::uint8_t>> queue;  // a list: an empty deque costs ~600 bytes per idle client
-  std::size_t queued = 0;
+  std::size_t queued = 0;  // bytes in the queue not written yet
   std::string dead_reason;   // why we closed it ourselves, for the log
   // The connection's life, in this order (refused replaces admitted..closing).
   enum class Stage {
@@ -115,6 +115,10 @@ struct Conn {
         continue;
       }
       bytes = bytes.subspan(step.bytes);
+      // Counted as they go: a queue entry can hold many packets, and the client may acknowledge the first
+      // ones (making the core send more) before the entry is written out.
+      queued -= step.bytes;
+      bytes_out += step.bytes;
     }
   }
 };
@@ -257,8 +261,8 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     enqueue(cp, std::move(bytes));
   }
 
-  // Behind a backlog: the writer sends the queue's front while later bytes gather in one entry behind it, so
-  // that a slow reader gets them in full records too.
+  // Behind a backlog: the writer sends the queue's front while later bytes gather in entries of about one
+  // record behind it, so that a slow reader gets full records too; a written entry is freed at once.
   void enqueue(const std::shared_ptr<Conn>& cp, std::vector<std::uint8_t> bytes) {
     auto& c = *cp;
     if (c.queued + bytes.size() > options.write_queue_limit) {
@@ -272,7 +276,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
       return;
     }
     c.queued += bytes.size();
-    if (c.queue.size() > 1) {
+    if (c.queue.size() > 1 && c.queue.back().size() < kGatherLimit) {
       c.queue.back().insert(c.queue.back().end(), bytes.begin(), bytes.end());
     } else {
       c.queue.push_back(std::move(bytes));
@@ -349,8 +353,6 @@ struct Broker::Impl final : mqtt::BrokerOutput {
           c->close_socket();  // the reader sees it and tells the core
           break;
         }
-        c->bytes_out += front.size();
-        c->queued -= front.size();
         c->queue.pop_front();
       }
     } while (drained_more(*c));
@@ -558,6 +560,9 @@ struct Broker::Impl final : mqtt::BrokerOutput {
           asio::post(io, [this, c] { read_ready(c); });
           return;
         }
+        // What the turn gathered goes out before a read asks the socket for more (and may find nothing), so a
+        // message's latency does not include that system call; records OpenSSL already holds are read first.
+        if (flush_posted && !c->link.buffered()) flush_gathered();
         // read_buf is shared by all connections: a read step fills it and on_bytes consumes it before
         // anything else runs on this thread (neither suspends).
         auto step = c->link.read_some(read_buf, ec);

@@ -51,6 +51,8 @@ class Transport {
   [[nodiscard]] bool tls() const noexcept { return ssl_ != nullptr; }
   [[nodiscard]] SSL* ssl() const noexcept { return ssl_.get(); }
   [[nodiscard]] bool is_open() const noexcept { return socket_.is_open(); }
+  // True while OpenSSL holds received bytes not returned yet: the next read step may need no system call.
+  [[nodiscard]] bool buffered() const noexcept { return ssl_ && SSL_has_pending(ssl_.get()) == 1; }
 
   // Errors: asio::error::eof (orderly close), asio::ssl::error::stream_truncated (TCP closed without a TLS
   // close_notify), errors of the ssl category (their message is OpenSSL's reason), system errors, and
