@@ -1,6 +1,6 @@
 // The broker's I/O: accept, TLS handshake (with a deadline and a human reason for every refusal),
 // then the connection's bytes to mqtt::BrokerCore from readiness callbacks. What the core sends a connection
-// during one turn of the loop is written together when the turn ends (one TLS record for many packets); a
+// during one turn of the loop is written together (one TLS record for many packets, see Impl::send); a
 // writer coroutine exists only while a connection has a backlog (or is closing).
 // An idle connection costs its Conn, its SSL object, its core state and one pending async_wait on its socket
 // (docs/benchmarks.md).
@@ -192,10 +192,11 @@ struct Broker::Impl final : mqtt::BrokerOutput {
   }
 
   // What the core sends to a connection during one turn of the loop (e.g. the PUBLISHes of everything just read
-  // from a publisher) is gathered and written together when the turn ends: one TLS record and one send() for
-  // many packets, so the subscriber decrypts one record and wakes once instead of once per packet. Never more
-  // than one record's worth waits: beyond it the bytes go out at once, which keeps the core's pacing of
-  // retained messages by backlog() as it was. Bytes behind a backlog go straight to the queue.
+  // from a publisher) is gathered and written together, before the reader asks its socket for more
+  // (read_ready) or at the latest when the turn ends: one TLS record and one send() for many packets, so the
+  // subscriber decrypts one record and wakes once instead of once per packet. Never more than one record's
+  // worth waits: beyond it the bytes go out at once, which keeps the core's pacing of retained messages by
+  // backlog() as it was. Bytes behind a backlog go straight to the queue.
   static constexpr std::size_t kGatherLimit = 16 * 1024;
 
   void send(ConnectionId id, std::vector<std::uint8_t> bytes) override {
@@ -226,7 +227,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     }
   }
 
-  // The end of a turn: every connection's gathered bytes are written.
+  // Every connection's gathered bytes are written (the end of a turn, or before a read that may find nothing).
   void flush_gathered() {
     flush_posted = false;
     auto list = std::exchange(gathered, {});
