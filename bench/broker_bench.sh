@@ -16,7 +16,8 @@
 #   LAT_COUNT (latency samples per round, default 1000),
 #   IDLE (idle connection steps, default 1000,5000), QUEUE (max_queued_messages for both brokers, default
 #   MSGS1 + 1000: nothing dropped), MOSQ_NODELAY (Mosquitto's set_tcp_nodelay, default
-#   false as in its defaults; ours does not set TCP_NODELAY either). Takes about 2.5 minutes.
+#   false as in its defaults; ours does not set TCP_NODELAY either), PHASES (the phases to run, default
+#   "hs q0 q1 lat idle"; e.g. PHASES=q0 measures only QoS 0 throughput). Takes about 2.5 minutes.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 MQTTPKI=${1:-$here/../build/apps/mqttpki/mqttpki}
@@ -27,6 +28,8 @@ HS_SECONDS=${HS_SECONDS:-3}
 ROUNDS=${ROUNDS:-3}
 LAT_COUNT=${LAT_COUNT:-1000}
 IDLE=${IDLE:-1000,5000}
+PHASES=" ${PHASES:-hs q0 q1 lat idle} "
+runs() { [[ "$PHASES" == *" $1 "* ]]; }
 # Both brokers hold at most 1,000 QoS 1 messages per subscriber by default and drop the rest when the
 # subscriber falls behind, which then depends on how the scheduler treats mosquitto_sub. By default the
 # benchmark lets both hold a whole round, so the QoS 1 figure is a lossless delivery rate; QUEUE=1000 measures
@@ -201,40 +204,50 @@ latency() {  # latency BROKER
 # Rounds: each figure for ours, then Mosquitto, ROUNDS times; the table shows the median round.
 for ((round = 1; round <= ROUNDS; round++)); do
   echo "== round $round of $ROUNDS"
-  echo "-- 1. mutual-TLS handshakes (openssl s_time -new -time $HS_SECONDS)"
-  phase_cpu hs
-  for b in ours mosq; do handshakes "$b"; done
-  phase_cpu_end hs
-  echo "-- 2. messages/s over TLS, 16-byte payloads (mosquitto_pub -l | broker | mosquitto_sub -C)"
-  phase_cpu q0
-  for b in ours mosq; do throughput "$b" 0 "$MSGS"; done
-  phase_cpu_end q0
-  phase_cpu q1
-  for b in ours mosq; do throughput "$b" 1 "$MSGS1"; done
-  phase_cpu_end q1
-  echo "-- 3. publish -> receive latency, QoS 0, one message at a time ($LAT_COUNT samples)"
-  phase_cpu lat
-  for b in ours mosq; do latency "$b"; done
-  phase_cpu_end lat
+  if runs hs; then
+    echo "-- 1. mutual-TLS handshakes (openssl s_time -new -time $HS_SECONDS)"
+    phase_cpu hs
+    for b in ours mosq; do handshakes "$b"; done
+    phase_cpu_end hs
+  fi
+  runs q0 || runs q1 && echo "-- 2. messages/s over TLS, 16-byte payloads (mosquitto_pub -l | broker | mosquitto_sub -C)"
+  if runs q0; then
+    phase_cpu q0
+    for b in ours mosq; do throughput "$b" 0 "$MSGS"; done
+    phase_cpu_end q0
+  fi
+  if runs q1; then
+    phase_cpu q1
+    for b in ours mosq; do throughput "$b" 1 "$MSGS1"; done
+    phase_cpu_end q1
+  fi
+  if runs lat; then
+    echo "-- 3. publish -> receive latency, QoS 0, one message at a time ($LAT_COUNT samples)"
+    phase_cpu lat
+    for b in ours mosq; do latency "$b"; done
+    phase_cpu_end lat
+  fi
 done
 
 # 5. idle connections (before the CPU total, which covers phases 1-3 and this one)
-echo "== 5. broker RSS with idle mutual-TLS MQTT connections (steps $IDLE)"
-phase_cpu idle
-for b in ours mosq; do
-  R[rss0.$b]=$(rss_kib "${PID[$b]}")
-  R[anon0.$b]=$(awk '/^RssAnon:/ { print $2 }' "/proc/${PID[$b]}/status")
-  out=$("$PYTHON" "$here/mqtt_bench_client.py" idle 127.0.0.1 "${PORT[$b]}" "$CA" client.crt client.key \
-    "${PID[$b]}" "$IDLE")
-  echo "  $b: before: ${R[rss0.$b]} KiB"
-  echo "$out" | sed 's/^/  '"$b"': /'
-  while read -r _ nfield rfield afield _; do
-    R[rss_${nfield#n=}.$b]=${rfield#rss=}
-    R[anon_${nfield#n=}.$b]=${afield#anon=}
-  done <<<"$out"
-  sleep 1
-done
-phase_cpu_end idle
+if runs idle; then
+  echo "== 5. broker RSS with idle mutual-TLS MQTT connections (steps $IDLE)"
+  phase_cpu idle
+  for b in ours mosq; do
+    R[rss0.$b]=$(rss_kib "${PID[$b]}")
+    R[anon0.$b]=$(awk '/^RssAnon:/ { print $2 }' "/proc/${PID[$b]}/status")
+    out=$("$PYTHON" "$here/mqtt_bench_client.py" idle 127.0.0.1 "${PORT[$b]}" "$CA" client.crt client.key \
+      "${PID[$b]}" "$IDLE")
+    echo "  $b: before: ${R[rss0.$b]} KiB"
+    echo "$out" | sed 's/^/  '"$b"': /'
+    while read -r _ nfield rfield afield _; do
+      R[rss_${nfield#n=}.$b]=${rfield#rss=}
+      R[anon_${nfield#n=}.$b]=${afield#anon=}
+    done <<<"$out"
+    sleep 1
+  done
+  phase_cpu_end idle
+fi
 
 for b in ours mosq; do
   R[cpu.$b]=$(awk -v a="$(cpu_s "${PID[$b]}")" -v b0="${CPU0[$b]}" 'BEGIN { printf "%.2f", a - b0 }')
@@ -244,34 +257,34 @@ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
 row() { printf '%-44s %12s %12s %16s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")$4"; }
-med() { echo "${R[$1]}" | median; }
+med() { echo "${R[$1]:-}" | median; }
 for f in hs q0 q1 lat50 lat99; do
-  for b in ours mosq; do echo "rounds $f.$b: ${R[$f.$b]} (median $(med "$f.$b"), range $(echo "${R[$f.$b]}" | spread))"; done
+  for b in ours mosq; do echo "rounds $f.$b: ${R[$f.$b]:-} (median $(med "$f.$b"), range $(echo "${R[$f.$b]:-}" | spread))"; done
 done
 echo
 printf '%-44s %12s %12s %16s\n' "figure (median of $ROUNDS rounds)" "ours" "mosquitto" "ours/mosquitto"
 row "mutual-TLS handshakes/s" "$(med hs.ours)" "$(med hs.mosq)" ""
 row "QoS 0 messages/s ($MSGS per round)" "$(med q0.ours)" "$(med q0.mosq)" ""
 row "QoS 1 messages/s ($MSGS1 per round)" "$(med q1.ours)" "$(med q1.mosq)" ""
-row "QoS 0 messages dropped" "${R[lost0.ours]}" "${R[lost0.mosq]}" " (lower)"
-row "QoS 1 messages dropped (queue full)" "${R[lost1.ours]}" "${R[lost1.mosq]}" " (lower)"
+row "QoS 0 messages dropped" "${R[lost0.ours]:-}" "${R[lost0.mosq]:-}" " (lower)"
+row "QoS 1 messages dropped (queue full)" "${R[lost1.ours]:-}" "${R[lost1.mosq]:-}" " (lower)"
 row "latency median, us" "$(med lat50.ours)" "$(med lat50.mosq)" " (lower)"
 row "latency p99, us" "$(med lat99.ours)" "$(med lat99.mosq)" " (lower)"
 row "CPU ms per handshake" \
-  "$(awk -v c="${R[cpu_hs.ours]}" -v n="${R[hsn.ours]}" 'BEGIN { if (n) printf "%.3f", c * 1000 / n }')" \
-  "$(awk -v c="${R[cpu_hs.mosq]}" -v n="${R[hsn.mosq]}" 'BEGIN { if (n) printf "%.3f", c * 1000 / n }')" " (lower)"
-row "CPU s, QoS 0 messages (all rounds)" "${R[cpu_q0.ours]}" "${R[cpu_q0.mosq]}" " (lower)"
-row "CPU s, QoS 1 messages (all rounds)" "${R[cpu_q1.ours]}" "${R[cpu_q1.mosq]}" " (lower)"
-row "CPU s, latency (all rounds)" "${R[cpu_lat.ours]}" "${R[cpu_lat.mosq]}" " (lower)"
-row "CPU s, idle connections" "${R[cpu_idle.ours]}" "${R[cpu_idle.mosq]}" " (lower)"
-row "CPU s, whole run" "${R[cpu.ours]}" "${R[cpu.mosq]}" " (lower)"
-row "RSS KiB before idle connections" "${R[rss0.ours]}" "${R[rss0.mosq]}" " (lower)"
-row "  of it private (RssAnon)" "${R[anon0.ours]}" "${R[anon0.mosq]}" " (lower)"
+  "$(awk -v c="${R[cpu_hs.ours]:-}" -v n="${R[hsn.ours]:-}" 'BEGIN { if (n) printf "%.3f", c * 1000 / n }')" \
+  "$(awk -v c="${R[cpu_hs.mosq]:-}" -v n="${R[hsn.mosq]:-}" 'BEGIN { if (n) printf "%.3f", c * 1000 / n }')" " (lower)"
+row "CPU s, QoS 0 messages (all rounds)" "${R[cpu_q0.ours]:-}" "${R[cpu_q0.mosq]:-}" " (lower)"
+row "CPU s, QoS 1 messages (all rounds)" "${R[cpu_q1.ours]:-}" "${R[cpu_q1.mosq]:-}" " (lower)"
+row "CPU s, latency (all rounds)" "${R[cpu_lat.ours]:-}" "${R[cpu_lat.mosq]:-}" " (lower)"
+row "CPU s, idle connections" "${R[cpu_idle.ours]:-}" "${R[cpu_idle.mosq]:-}" " (lower)"
+row "CPU s, whole run" "${R[cpu.ours]:-}" "${R[cpu.mosq]:-}" " (lower)"
+row "RSS KiB before idle connections" "${R[rss0.ours]:-}" "${R[rss0.mosq]:-}" " (lower)"
+row "  of it private (RssAnon)" "${R[anon0.ours]:-}" "${R[anon0.mosq]:-}" " (lower)"
 for n in ${IDLE//,/ }; do
   [ -n "${R[rss_$n.ours]:-}" ] && [ -n "${R[rss_$n.mosq]:-}" ] || continue
-  row "RSS KiB with $n idle TLS connections" "${R[rss_$n.ours]}" "${R[rss_$n.mosq]}" " (lower)"
-  row "  of it private (RssAnon)" "${R[anon_$n.ours]}" "${R[anon_$n.mosq]}" " (lower)"
+  row "RSS KiB with $n idle TLS connections" "${R[rss_$n.ours]:-}" "${R[rss_$n.mosq]:-}" " (lower)"
+  row "  of it private (RssAnon)" "${R[anon_$n.ours]:-}" "${R[anon_$n.mosq]:-}" " (lower)"
   row "  KiB per idle connection" \
-    "$(awk -v a="${R[rss_$n.ours]}" -v z="${R[rss0.ours]}" -v n="$n" 'BEGIN { printf "%.1f", (a - z) / n }')" \
-    "$(awk -v a="${R[rss_$n.mosq]}" -v z="${R[rss0.mosq]}" -v n="$n" 'BEGIN { printf "%.1f", (a - z) / n }')" " (lower)"
+    "$(awk -v a="${R[rss_$n.ours]:-}" -v z="${R[rss0.ours]:-}" -v n="$n" 'BEGIN { printf "%.1f", (a - z) / n }')" \
+    "$(awk -v a="${R[rss_$n.mosq]:-}" -v z="${R[rss0.mosq]:-}" -v n="$n" 'BEGIN { printf "%.1f", (a - z) / n }')" " (lower)"
 done

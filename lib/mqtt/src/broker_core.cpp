@@ -1,10 +1,10 @@
 #include <mqttpki/mqtt/broker_core.hpp>
 #include <mqttpki/mqtt/codec.hpp>
-#include <mqttpki/mqtt/log_text.hpp>
 #include <mqttpki/mqtt/message.hpp>
 #include <mqttpki/mqtt/retained.hpp>
 #include <mqttpki/mqtt/subscriptions.hpp>
 #include <mqttpki/mqtt/topic.hpp>
+#include <mqttpki/text.hpp>
 
 #include <fmt/format.h>
 

@@ -1,4 +1,5 @@
 #include <mqttpki/mqtt/packet.hpp>
+#include <mqttpki/text.hpp>
 
 #include <fmt/format.h>
 
@@ -9,28 +10,18 @@ namespace {
 
 unsigned q(QoS qos) { return static_cast<unsigned>(qos); }
 
-// Strings from the wire, made safe for one log line: control characters become '?'.
-std::string e(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F) c = '?';
-  }
-  return out;
-}
-
 struct Printer {
   std::string operator()(const Connect& p) const {
-    std::string s = fmt::format("CONNECT(client_id=\"{}\", clean_session={}, keep_alive={}", e(p.client_id),
+    std::string s = fmt::format("CONNECT(client_id=\"{}\", clean_session={}, keep_alive={}", printable(p.client_id),
                                 p.clean_session ? 1 : 0, p.keep_alive);
     if (p.protocol_name != "MQTT" || p.protocol_level != 4) {
-      s += fmt::format(", protocol={}/{}", e(p.protocol_name), p.protocol_level);
+      s += fmt::format(", protocol={}/{}", printable(p.protocol_name), p.protocol_level);
     }
     if (p.will) {
-      s += fmt::format(", will=(topic=\"{}\", qos={}, retain={}, {} bytes)", e(p.will->topic), q(p.will->qos),
+      s += fmt::format(", will=(topic=\"{}\", qos={}, retain={}, {} bytes)", printable(p.will->topic), q(p.will->qos),
                        p.will->retain ? 1 : 0, p.will->payload.size());
     }
-    if (p.username) s += fmt::format(", username=\"{}\"", e(*p.username));
+    if (p.username) s += fmt::format(", username=\"{}\"", printable(*p.username));
     if (p.password) s += ", password=<redacted>";
     return s + ")";
   }
@@ -43,7 +34,7 @@ struct Printer {
     if (p.qos != QoS::at_most_once) s += fmt::format(", id={}", p.packet_id);
     if (p.dup) s += ", dup";
     if (p.retain) s += ", retain";
-    return s + fmt::format(", topic=\"{}\", {} bytes)", e(p.topic), p.payload.size());
+    return s + fmt::format(", topic=\"{}\", {} bytes)", printable(p.topic), p.payload.size());
   }
   std::string operator()(const PubAck& p) const { return fmt::format("PUBACK(id={})", p.packet_id); }
   std::string operator()(const PubRec& p) const { return fmt::format("PUBREC(id={})", p.packet_id); }
@@ -51,7 +42,7 @@ struct Printer {
   std::string operator()(const PubComp& p) const { return fmt::format("PUBCOMP(id={})", p.packet_id); }
   std::string operator()(const Subscribe& p) const {
     std::string s = fmt::format("SUBSCRIBE(id={}", p.packet_id);
-    for (const auto& t : p.topics) s += fmt::format(", \"{}\" qos={}", e(t.filter), q(t.qos));
+    for (const auto& t : p.topics) s += fmt::format(", \"{}\" qos={}", printable(t.filter), q(t.qos));
     return s + ")";
   }
   std::string operator()(const SubAck& p) const {
@@ -61,7 +52,7 @@ struct Printer {
   }
   std::string operator()(const Unsubscribe& p) const {
     std::string s = fmt::format("UNSUBSCRIBE(id={}", p.packet_id);
-    for (const auto& f : p.filters) s += fmt::format(", \"{}\"", e(f));
+    for (const auto& f : p.filters) s += fmt::format(", \"{}\"", printable(f));
     return s + ")";
   }
   std::string operator()(const UnsubAck& p) const { return fmt::format("UNSUBACK(id={})", p.packet_id); }

@@ -1,6 +1,7 @@
 // The broker's I/O: accept, TLS handshake (with a deadline and a human reason for every refusal),
-// then the connection's bytes to mqtt::BrokerCore from readiness callbacks. Output is written straight away
-// when the socket takes it; a writer coroutine exists only while a connection has a backlog (or is closing).
+// then the connection's bytes to mqtt::BrokerCore from readiness callbacks. What the core sends a connection
+// during one turn of the loop is written together (one TLS record for many packets, see Impl::send); a
+// writer coroutine exists only while a connection has a backlog (or is closing).
 // An idle connection costs its Conn, its SSL object, its core state and one pending async_wait on its socket
 // (docs/benchmarks.md).
 // Everything runs on the one io_context thread, so the shared state needs no locks.
@@ -13,8 +14,8 @@
 
 #include <mqttpki/mqtt/broker_core.hpp>
 #include <mqttpki/mqtt/codec.hpp>
-#include <mqttpki/mqtt/log_text.hpp>
 #include <mqttpki/pki/error.hpp>
+#include <mqttpki/text.hpp>
 
 #include <asio.hpp>
 #include <asio/ssl/error.hpp>
@@ -34,6 +35,7 @@
 #include <iostream>
 #include <unordered_map>
 #include <optional>
+#include <utility>
 
 namespace mqttpki::net {
 
@@ -75,8 +77,10 @@ struct Conn {
   ConnectionId id;
   std::string peer;
   detail::Transport link;
+  std::vector<std::uint8_t> out;  // sent by the core this turn, written when the turn ends (Broker::send)
+  bool out_listed = false;         // in the broker's list of connections to write then
   std::list<std::vector<std::uint8_t>> queue;  // a list: an empty deque costs ~600 bytes per idle client
-  std::size_t queued = 0;
+  std::size_t queued = 0;  // bytes in the queue not written yet
   std::string dead_reason;   // why we closed it ourselves, for the log
   // The connection's life, in this order (refused replaces admitted..closing).
   enum class Stage {
@@ -111,6 +115,10 @@ struct Conn {
         continue;
       }
       bytes = bytes.subspan(step.bytes);
+      // Counted as they go: a queue entry can hold many packets, and the client may acknowledge the first
+      // ones (making the core send more) before the entry is written out.
+      queued -= step.bytes;
+      bytes_out += step.bytes;
     }
   }
 };
@@ -157,6 +165,8 @@ struct Broker::Impl final : mqtt::BrokerOutput {
   mqtt::BrokerCore core;
   std::vector<std::unique_ptr<Listener>> listeners;
   std::unordered_map<ConnectionId, std::shared_ptr<Conn>> conns;
+  std::vector<std::shared_ptr<Conn>> gathered;  // connections with bytes to write when this turn ends
+  bool flush_posted = false;
   std::list<ConnectionId> pending;  // connections that have not sent an MQTT byte yet, oldest first
   std::unordered_map<std::string, std::size_t> pending_from;  // how many of them per source address
   asio::steady_timer tick_timer;
@@ -178,34 +188,84 @@ struct Broker::Impl final : mqtt::BrokerOutput {
   std::size_t backlog(ConnectionId id) const override {
     auto it = conns.find(id);
     if (it == conns.end() || it->second->dead) return std::numeric_limits<std::size_t>::max();
-    return it->second->queued;
+    return it->second->queued + it->second->out.size();
   }
+
+  // What the core sends to a connection during one turn of the loop (e.g. the PUBLISHes of everything just read
+  // from a publisher) is gathered and written together, before the reader asks its socket for more
+  // (read_ready) or at the latest when the turn ends: one TLS record and one send() for many packets, so the
+  // subscriber decrypts one record and wakes once instead of once per packet. Never more than one record's
+  // worth waits: beyond it the bytes go out at once, which keeps the core's pacing of retained messages by
+  // backlog() as it was. Bytes behind a backlog go straight to the queue.
+  static constexpr std::size_t kGatherLimit = 16 * 1024;
 
   void send(ConnectionId id, std::vector<std::uint8_t> bytes) override {
     auto it = conns.find(id);
     if (it == conns.end()) return;
     auto& c = *it->second;
     if (c.dead || c.stage != Conn::Stage::open) return;
-    if (c.queue.empty() && !c.writer_running) {
-      // Fast path: nothing is waiting, so write now; only what the socket does not take is queued.
-      std::error_code ec;
-      std::size_t done = 0;
-      while (done < bytes.size()) {
-        auto step = c.link.write_some(std::span<const std::uint8_t>(bytes).subspan(done), ec);
-        if (ec || step.want != Want::nothing) break;
-        done += step.bytes;
-      }
-      if (ec) {
-        c.dead = true;  // the reader sees the closed socket and tells the core
-        c.dead_reason = fmt::format("write failed: {}", ec.message());
-        c.close_socket();
-        return;
-      }
-      c.bytes_out += done;
-      if (done == bytes.size()) return;
-      // A TLS write that wants to wait must be repeated with the same bytes: the remainder starts with them.
-      bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(done));
+    if (c.writer_running || !c.queue.empty()) {
+      enqueue(it->second, std::move(bytes));
+      return;
     }
+    if (c.out.empty()) {
+      c.out = std::move(bytes);
+    } else {
+      c.out.insert(c.out.end(), bytes.begin(), bytes.end());
+    }
+    if (c.out.size() >= kGatherLimit) {
+      write_out(it->second);
+      return;
+    }
+    if (!c.out_listed) {
+      c.out_listed = true;
+      gathered.push_back(it->second);
+    }
+    if (!flush_posted) {
+      flush_posted = true;
+      asio::post(io, [this] { flush_gathered(); });
+    }
+  }
+
+  // Every connection's gathered bytes are written (the end of a turn, or before a read that may find nothing).
+  void flush_gathered() {
+    flush_posted = false;
+    auto list = std::exchange(gathered, {});
+    for (const auto& c : list) {
+      c->out_listed = false;
+      write_out(c);
+    }
+  }
+
+  // Writes the connection's gathered bytes now; what the socket does not take waits in the queue.
+  void write_out(const std::shared_ptr<Conn>& cp) {
+    auto& c = *cp;
+    std::vector<std::uint8_t> bytes = std::exchange(c.out, {});
+    if (bytes.empty() || c.dead || c.stage != Conn::Stage::open) return;
+    std::error_code ec;
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      auto step = c.link.write_some(std::span<const std::uint8_t>(bytes).subspan(done), ec);
+      if (ec || step.want != Want::nothing) break;
+      done += step.bytes;
+    }
+    if (ec) {
+      c.dead = true;  // the reader sees the closed socket and tells the core
+      c.dead_reason = fmt::format("write failed: {}", ec.message());
+      c.close_socket();
+      return;
+    }
+    c.bytes_out += done;
+    if (done == bytes.size()) return;
+    // A TLS write that wants to wait must be repeated with the same bytes: the remainder starts with them.
+    bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(done));
+    enqueue(cp, std::move(bytes));
+  }
+
+  // Behind a backlog: the writer sends the queue's front while later bytes gather in entries of about one
+  // record behind it, so that a slow reader gets full records too; a written entry is freed at once.
+  void enqueue(const std::shared_ptr<Conn>& cp, std::vector<std::uint8_t> bytes) {
+    auto& c = *cp;
     if (c.queued + bytes.size() > options.write_queue_limit) {
       log(fmt::format("connection {} from {}: dropped, more than {} bytes waiting to be sent (the client reads too "
                       "slowly)",
@@ -217,8 +277,12 @@ struct Broker::Impl final : mqtt::BrokerOutput {
       return;
     }
     c.queued += bytes.size();
-    c.queue.push_back(std::move(bytes));
-    start_writer(it->second);
+    if (c.queue.size() > 1 && c.queue.back().size() < kGatherLimit) {
+      c.queue.back().insert(c.queue.back().end(), bytes.begin(), bytes.end());
+    } else {
+      c.queue.push_back(std::move(bytes));
+    }
+    start_writer(cp);
   }
 
   void close(ConnectionId id, std::string_view reason) override {
@@ -226,6 +290,10 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     if (it == conns.end()) return;
     auto& c = *it->second;
     c.stage = Conn::Stage::closing;
+    if (!c.out.empty()) {  // gathered this turn: the writer sends it before the FIN
+      c.queued += c.out.size();
+      c.queue.push_back(std::exchange(c.out, {}));
+    }
     // The core has logged why; repeat it only when asked for detail.
     if (options.verbose) log(fmt::format("connection {} from {} closed by broker: {}", c.id, c.peer, reason));
     start_writer(it->second);  // flushes what is queued, then FIN and linger
@@ -286,8 +354,6 @@ struct Broker::Impl final : mqtt::BrokerOutput {
           c->close_socket();  // the reader sees it and tells the core
           break;
         }
-        c->bytes_out += front.size();
-        c->queued -= front.size();
         c->queue.pop_front();
       }
     } while (drained_more(*c));
@@ -479,7 +545,7 @@ struct Broker::Impl final : mqtt::BrokerOutput {
     info.passwords = l.auth.passwords;
     info.acl = l.auth.acl;
     log(fmt::format("connection {} from {} on {}: CN={} {}", c->id, c->peer, l.name,
-                    info.certificate_cn ? mqtt::printable(*info.certificate_cn) : std::string("-"), tls_text));
+                    info.certificate_cn ? mqttpki::printable(*info.certificate_cn) : std::string("-"), tls_text));
     c->stage = Conn::Stage::open;
     core.on_open(c->id, std::move(info), mqtt::Clock::now());
     co_return std::nullopt;
@@ -495,6 +561,9 @@ struct Broker::Impl final : mqtt::BrokerOutput {
           asio::post(io, [this, c] { read_ready(c); });
           return;
         }
+        // What the turn gathered goes out before a read asks the socket for more (and may find nothing), so a
+        // message's latency does not include that system call; records OpenSSL already holds are read first.
+        if (flush_posted && !c->link.buffered()) flush_gathered();
         // read_buf is shared by all connections: a read step fills it and on_bytes consumes it before
         // anything else runs on this thread (neither suspends).
         auto step = c->link.read_some(read_buf, ec);

@@ -1,7 +1,7 @@
 #include "tls.hpp"
 
-#include <mqttpki/mqtt/log_text.hpp>
 #include <mqttpki/error.hpp>
+#include <mqttpki/text.hpp>
 
 #include <fmt/format.h>
 
@@ -85,7 +85,7 @@ std::string name_cn(const X509_NAME* name) {
 }
 
 // A certificate name for a message or log line: the peer chose it, so control characters are masked.
-std::string shown_cn(const X509_NAME* name) { return mqtt::printable(name_cn(name)); }
+std::string shown_cn(const X509_NAME* name) { return mqttpki::printable(name_cn(name)); }
 
 std::string format_time(const ASN1_TIME* t) {
   std::tm tm{};
@@ -103,7 +103,7 @@ std::string san_list(X509* cert) {
       const GENERAL_NAME* n = sk_GENERAL_NAME_value(names.get(), i);
       if (n->type == GEN_DNS) {
         const ASN1_STRING* s = n->d.dNSName;
-        out.push_back("DNS:" + mqtt::printable(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+        out.push_back("DNS:" + mqttpki::printable(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
                                                                  static_cast<std::size_t>(ASN1_STRING_length(s)))));
       } else if (n->type == GEN_IPADD) {
         const ASN1_OCTET_STRING* s = n->d.iPAddress;

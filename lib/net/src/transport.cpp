@@ -111,6 +111,10 @@ void Transport::start_tls_server(SSL_CTX& ctx) {
   // whenever they are empty, which is what keeps idle connections small.
   SSL_set_mode(ssl.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
+  // One recv() takes all the records the socket holds (up to OpenSSL's buffer), not two per record: a
+  // publisher's many small records cost one system call per batch. The steps read until the socket would
+  // block, so nothing waits unseen in OpenSSL's buffer.
+  SSL_set_read_ahead(ssl.get(), 1);
   BIO* bio = nosig_method() != nullptr ? BIO_new(nosig_method()) : nullptr;
   if (bio == nullptr) throw Error(Errc::crypto, "cannot attach TLS to a connection: " + drain_openssl_errors());
   BIO_set_data(bio, this);

@@ -6,6 +6,9 @@
 // this replaces in the broker, keeps a BIO pair and two 17 KiB staging buffers per connection for its whole
 // life (about 70 KiB of the ~99 KiB an idle connection used to cost; see docs/benchmarks.md).
 //
+// A TLS read takes as many records as the socket holds and OpenSSL's buffer fits (read-ahead), returned one
+// per step; the caller repeats read steps until one wants the socket, so no record waits unseen.
+//
 // The steps are synchronous and never block: each one moves bytes or says what it waits for; the caller
 // waits for the socket (wait() or on_ready(): Asio's async_wait on the socket) and repeats the step. Because
 // a step completes without suspending, the bytes a read step puts into a buffer can be consumed before any
@@ -48,6 +51,8 @@ class Transport {
   [[nodiscard]] bool tls() const noexcept { return ssl_ != nullptr; }
   [[nodiscard]] SSL* ssl() const noexcept { return ssl_.get(); }
   [[nodiscard]] bool is_open() const noexcept { return socket_.is_open(); }
+  // True while OpenSSL holds received bytes not returned yet: the next read step may need no system call.
+  [[nodiscard]] bool buffered() const noexcept { return ssl_ && SSL_has_pending(ssl_.get()) == 1; }
 
   // Errors: asio::error::eof (orderly close), asio::ssl::error::stream_truncated (TCP closed without a TLS
   // close_notify), errors of the ssl category (their message is OpenSSL's reason), system errors, and

@@ -809,7 +809,7 @@ TEST_CASE("core: client-chosen text cannot split log lines", "[core][connect]") 
   h.send(id, c);
   CHECK(h.connack(id).return_code == ConnectReturnCode::accepted);
   for (const auto& line : h.out.logs) CHECK(line.find('\n') == std::string::npos);
-  CHECK(h.out.logged("user 'bob?FAKE: admin connected'"));
+  CHECK(h.out.logged("user 'bob\\x0AFAKE: admin connected'"));
 }
 
 // -----------------------------------------------------------------------------------------------

@@ -435,9 +435,10 @@ TEST_CASE("FrameReader rejects a five-byte remaining length as soon as it is see
 TEST_CASE("printed packets are one line even with control characters", "[codec]") {
   Publish p;
   p.topic = "a\nb";
-  CHECK(to_string(Packet{p}) == "PUBLISH(qos=0, topic=\"a?b\", 0 bytes)");
+  CHECK(to_string(Packet{p}) == "PUBLISH(qos=0, topic=\"a\\x0Ab\", 0 bytes)");
   Connect c;
   c.client_id = "x\r";
   c.username = "u\n";
-  CHECK(to_string(Packet{c}) == "CONNECT(client_id=\"x?\", clean_session=1, keep_alive=60, username=\"u?\")");
+  CHECK(to_string(Packet{c}) ==
+        "CONNECT(client_id=\"x\\x0D\", clean_session=1, keep_alive=60, username=\"u\\x0A\")");
 }

@@ -1,6 +1,7 @@
 // Transport, the broker's non-blocking TLS/TCP stream (lib/net/src/transport.hpp), driven step by step
 // against an OpenSSL client on a loopback socket pair: the handshake, bytes both ways, the error each way
-// of ending maps to, and a write to a peer that has gone away returning an error instead of raising SIGPIPE
+// of ending maps to, records that arrived together taken in one recv (read-ahead), and a write to a peer that
+// has gone away returning an error instead of raising SIGPIPE
 // (this process does not ignore SIGPIPE, so a signal would end the test run); and its readiness waits
 // (Asio's async_wait on the socket): completed by data, by room to write, aborted by close(), and aborted
 // without touching the Transport when it is destroyed with a wait pending.
@@ -10,6 +11,8 @@
 #include "transport.hpp"
 
 #include <asio/ssl/error.hpp>
+
+#include <sys/ioctl.h>
 
 #include <array>
 #include <chrono>
@@ -133,6 +136,34 @@ TEST_CASE("Transport: TLS handshake, bytes both ways, and close_notify read as e
   SSL_shutdown(p.ssl.get());  // close_notify
   p.server_read(ec);
   CHECK(ec == asio::error::eof);
+}
+
+TEST_CASE("Transport: records that arrived together are taken in one recv, then returned one per step",
+          "[transport]") {
+  TlsPair p;
+  REQUIRE(p.handshake());
+  const std::vector<std::string> records = {"one", "two", "three"};
+  int expected = 0;  // TLS 1.3 with AES-GCM or ChaCha20: a 5-byte header, the content type and a 16-byte tag
+  for (const auto& r : records) {
+    REQUIRE(SSL_write(p.ssl.get(), r.data(), static_cast<int>(r.size())) == static_cast<int>(r.size()));
+    expected += static_cast<int>(r.size()) + 22;
+  }
+  const int fd = p.server->fd();
+  int waiting = 0;
+  for (int i = 0; i < 2000 && waiting < expected; ++i) {
+    REQUIRE(ioctl(fd, FIONREAD, &waiting) == 0);
+    if (waiting < expected) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE(waiting == expected);
+  std::error_code ec;
+  CHECK(p.server_read(ec) == "one");
+  REQUIRE(ioctl(fd, FIONREAD, &waiting) == 0);
+  CHECK(waiting == 0);  // read-ahead: the other two records came with the first recv
+  CHECK(p.server_read(ec) == "two");
+  CHECK(p.server_read(ec) == "three");
+  std::array<std::uint8_t, 16> buf{};
+  CHECK(p.server->read_some(buf, ec).want == Want::read);  // and now the socket is waited on
+  CHECK_FALSE(ec);
 }
 
 TEST_CASE("Transport: TCP closed without close_notify is a truncated stream", "[transport]") {

@@ -24,13 +24,6 @@ TEST_CASE("text_problem accepts UTF-8 names and refuses control characters and i
   CHECK(pki::text_problem("cut\xe2\x82") == "invalid UTF-8 at byte 4");
 }
 
-TEST_CASE("printable escapes what would break a log line or a terminal") {
-  CHECK(pki::printable("pi1\nx") == "pi1\\x0Ax");
-  CHECK(pki::printable("victim\0x"s) == "victim\\x00x");
-  CHECK(pki::printable("Küche") == "Küche");
-  CHECK(pki::printable("a\xff") == "a\\xFF");
-}
-
 TEST_CASE("check_names refuses a control character in the subject or a SAN, and SAN floods") {
   CHECK_NOTHROW(pki::check_names(pki::Name::build("pi1", "Home"), {pki::parse_san("DNS:mqtt.example.com")}));
   try {

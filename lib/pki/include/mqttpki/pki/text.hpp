@@ -9,6 +9,7 @@
 
 #include <mqttpki/pki/name.hpp>
 #include <mqttpki/pki/san.hpp>
+#include <mqttpki/text.hpp>
 
 #include <cstddef>
 #include <optional>
@@ -22,11 +23,12 @@ inline constexpr std::size_t max_sans = 100;            // subjectAltName entrie
 inline constexpr std::size_t max_san_bytes = 16 * 1024;  // their values together
 inline constexpr std::size_t max_csr_bytes = 64 * 1024;  // a CSR file (PEM or DER)
 
-// Why `text` cannot be a name ("a control character (0x0A)", "invalid UTF-8 at byte 3"), or nullopt.
-[[nodiscard]] std::optional<std::string> text_problem(std::string_view text);
+// The one escaper of outside text (mqttpki/text.hpp), also reachable here for the callers that show names.
+using mqttpki::printable;
 
-// `text` as a log or terminal shows it safely: control characters and invalid bytes as \xHH.
-[[nodiscard]] std::string printable(std::string_view text);
+// Why `text` cannot be a name ("a control character (U+000A)", "invalid UTF-8 at byte 3"), or nullopt.
+// mqttpki/text.hpp's printable() shows such text safely.
+[[nodiscard]] std::optional<std::string> text_problem(std::string_view text);
 
 // Throws Errc::policy naming the attribute or SAN and the problem, e.g. "the subject's CN "pi\x0A1" holds a
 // control character (0x0A); names may not contain control characters", or when there are more than max_sans
