@@ -12,7 +12,7 @@
 #include <mqttpki/enroll/protocol.hpp>
 #include <mqttpki/error.hpp>
 #include <mqttpki/net/client.hpp>
-#include <mqttpki/pki/text.hpp>
+#include <mqttpki/text.hpp>
 #include <mqttpki/pki/util.hpp>
 #include <mqttpki/store/ca_folder.hpp>
 #include <mqttpki/store/ca_loader.hpp>
@@ -89,7 +89,7 @@ class Agent {
   // One request: decide, answer (retained, QoS 1), log, run the hook.
   void handle(net::Client& client, const net::ReceivedMessage& message) {
     const auto name = topics_.request_name(message.topic);
-    if (!name) return log(fmt::format("ignored a message on {}: not a request topic", pki::printable(message.topic)));
+    if (!name) return log(fmt::format("ignored a message on {}: not a request topic", mqttpki::printable(message.topic)));
     Decision d = decide(*name, message.payload, Clock::now());
     if (d.answer) client.publish(topics_.response(*name), enroll::encode_response(*d.answer), 1, /*retain=*/true);
     log(d.log);

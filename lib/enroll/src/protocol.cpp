@@ -4,7 +4,7 @@
 
 #include <mqttpki/error.hpp>
 #include <mqttpki/pki/cms.hpp>
-#include <mqttpki/pki/text.hpp>
+#include <mqttpki/text.hpp>
 #include <mqttpki/pki/util.hpp>
 #include <mqttpki/pki/verify.hpp>
 
@@ -27,7 +27,7 @@ Topics::Topics(std::string prefix) : prefix_(std::move(prefix)) {
     throw Error(Errc::invalid_argument,
                 fmt::format("--prefix '{}': a topic prefix is 1-200 bytes without '+', '#' or a leading or trailing "
                             "'/' (default {})",
-                            pki::printable(prefix_), default_prefix));
+                            mqttpki::printable(prefix_), default_prefix));
 }
 
 std::string Topics::request(std::string_view name) const { return fmt::format("{}/renew/{}/request", prefix_, name); }

@@ -23,9 +23,6 @@ inline constexpr std::size_t max_sans = 100;            // subjectAltName entrie
 inline constexpr std::size_t max_san_bytes = 16 * 1024;  // their values together
 inline constexpr std::size_t max_csr_bytes = 64 * 1024;  // a CSR file (PEM or DER)
 
-// The one escaper of outside text (mqttpki/text.hpp), also reachable here for the callers that show names.
-using mqttpki::printable;
-
 // Why `text` cannot be a name ("a control character (U+000A)", "invalid UTF-8 at byte 3"), or nullopt.
 // mqttpki/text.hpp's printable() shows such text safely.
 [[nodiscard]] std::optional<std::string> text_problem(std::string_view text);
