@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Renewal over MQTT (issue 12), end to end through Mosquitto on this machine:
+#   1. renewals/s: N devices (default 200) run `mqttpki renew --via` at once through a real Mosquitto 2.0 (mutual
+#      TLS, use_identity_as_username) to one `mqttpki agent`; wall time from the first start to the last exit.
+#      Every device must exit 0 (a failure stops the benchmark). ROUNDS rounds (default 3): each renews the
+#      certificate the previous round installed.
+#   2. the agent's CPU per renewal: /proc/PID/stat utime+stime of the agent before and after each round, / N;
+#      the same for Mosquitto, and for the device processes (this shell's waited children: cutime+cstime).
+#   3. the floor, in the same run: bench_renew_floor (CPU per CMS verify + CSR verify + sign in one process,
+#      nothing else), and the ratio agent CPU per renewal / floor.
+# The agent runs with --rate 100000 --per-name-per-hour 1000 so that its limits (by default 50 requests/s,
+# 6 per NAME per hour) do not shape the figure. On a 2-core machine the N device processes, Mosquitto and the
+# agent share the cores: renewals/s is the whole system's, the CPU figures are per process.
+# Usage: [N=200] [ROUNDS=3] bench/renew_mqtt_bench.sh [BUILD_DIR]     (default: build; use a Release build)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(realpath "${1:-$here/../build}")
+MQTTPKI=$build/apps/mqttpki/mqttpki
+FLOOR=$build/bench/bench_renew_floor
+N=${N:-200}
+ROUNDS=${ROUNDS:-3}
+PYTHON=/usr/bin/python3
+[ -x "$PYTHON" ] || PYTHON=python3
+MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+die() { echo "renew_mqtt_bench: $*" >&2; exit 1; }
+[ -x "$MQTTPKI" ] && [ -x "$FLOOR" ] ||
+  die "build it first: cmake --build $build --target mqttpki bench_renew_floor"
+[ -x "$MOSQUITTO" ] || die "mosquitto not found (apt-get install mosquitto)"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/renew-bench.XXXXXX")
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$W"
+}
+trap cleanup EXIT
+cd "$W"
+free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }          # utime+stime
+child_ticks() { awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$1/stat"; }    # cutime+cstime
+HZ=$(getconf CLK_TCK)
+ms_per() { awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN { printf "%.3f", 1000 * t / hz / n }'; }
+
+# The CA host (pki/, the agent's key), the broker (server.*) and N devices (dev/NAME/), each key made where it
+# is used.
+export MQTTPKI_DIR=$W/pki
+"$MQTTPKI" init-ca --cn "renew bench CA" >/dev/null 2>&1
+"$MQTTPKI" csr --new-key server.key --cn localhost --san DNS:localhost --san IP:127.0.0.1 --out server.csr >/dev/null
+"$MQTTPKI" sign server.csr --profile server --name server --out server.crt >/dev/null
+"$MQTTPKI" csr --new-key agent.key --cn ca-agent --out agent.csr >/dev/null
+"$MQTTPKI" sign agent.csr --profile client --name ca-agent --out agent.crt >/dev/null
+names=()
+for ((i = 0; i < N; i++)); do
+  n=$(printf 'dev%04d' "$i")
+  names+=("$n")
+  mkdir -p "dev/$n"
+  "$MQTTPKI" csr --new-key "dev/$n/key.pem" --cn "$n" --out "dev/$n/csr.pem" >/dev/null
+  "$MQTTPKI" sign "dev/$n/csr.pem" --profile client --name "$n" --out "dev/$n/cert.pem" >/dev/null 2>&1
+done
+CA=$MQTTPKI_DIR/ca.crt
+
+PORT=$(free_port)
+cat >mosquitto.conf <<CONF
+user $(id -un)
+listener $PORT 127.0.0.1
+cafile $CA
+certfile $W/server.crt
+keyfile $W/server.key
+require_certificate true
+use_identity_as_username true
+max_queued_messages $((N + 1000))
+CONF
+"$MOSQUITTO" -c mosquitto.conf >mosquitto.log 2>&1 &
+MOSQ=$!
+pids+=("$MOSQ")
+"$MQTTPKI" agent --broker "127.0.0.1:$PORT" --cafile "$CA" --cert agent.crt --key agent.key --rate 100000 \
+  --per-name-per-hour 1000 2>agent.log &
+AGENT=$!
+pids+=("$AGENT")
+for ((i = 0; i < 400; i++)); do grep -qs "waiting for requests" agent.log && break; sleep 0.05; done
+grep -qs "waiting for requests" agent.log || die "the agent did not connect: $(cat agent.log)"
+
+echo "renew_mqtt_bench: $N devices renew over MQTT at once through Mosquitto ($("$MOSQUITTO" -h | head -n 1)), $ROUNDS rounds"
+rates=() agent_ms=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  a0=$(ticks "$AGENT") m0=$(ticks "$MOSQ") c0=$(child_ticks $$)
+  t0=$(date +%s%N)
+  devs=()
+  for n in "${names[@]}"; do
+    timeout 300 "$MQTTPKI" renew --via "127.0.0.1:$PORT" --cafile "$CA" --cert "dev/$n/cert.pem" --key "dev/$n/key.pem" \
+      --wait 240 --timeout 60 >"dev/$n/out" 2>"dev/$n/err" &
+    devs+=($!)
+  done
+  failed=0
+  for p in "${devs[@]}"; do wait "$p" || failed=$((failed + 1)); done
+  t1=$(date +%s%N)
+  a1=$(ticks "$AGENT") m1=$(ticks "$MOSQ") c1=$(child_ticks $$)
+  [ "$failed" -eq 0 ] || die "round $r: $failed devices failed, e.g. $(cat dev/*/err | head -n 3)"
+  rate=$(awk -v n="$N" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", n / (ns / 1e9) }')
+  rates+=("$rate")
+  agent_ms+=("$(ms_per $((a1 - a0)) "$N")")
+  echo "  round $r: $N renewed in $(awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.2f", ns / 1e9 }') s = $rate renewals/s;" \
+    "CPU ms per renewal: agent ${agent_ms[-1]}, mosquitto $(ms_per $((m1 - m0)) "$N"), device process $(ms_per $((c1 - c0)) "$N")"
+done
+[ "$(grep -c ' renewed dev' agent.log)" -eq $((N * ROUNDS)) ] || die "the agent's log does not show $((N * ROUNDS)) renewals"
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+floor_out=$("$FLOOR" 500)
+echo "$floor_out" | grep -v '='
+floor_us=$(echo "$floor_out" | sed -n 's/^floor_us_per_renewal=//p')
+rate_med=$(median "${rates[@]}")
+agent_med=$(median "${agent_ms[@]}")
+echo "median of $ROUNDS rounds: $rate_med renewals/s end to end; agent CPU $agent_med ms per renewal"
+awk -v a="$agent_med" -v f="$floor_us" 'BEGIN { printf "ratio agent CPU per renewal / floor (%.3f ms): %.2f\n", f / 1000, a * 1000 / f }'
