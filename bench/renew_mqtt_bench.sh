@@ -12,46 +12,31 @@
 # 6 per NAME per hour) do not shape the figure. On a 2-core machine the N device processes, Mosquitto and the
 # agent share the cores: renewals/s is the whole system's, the CPU figures are per process.
 # Usage: [N=200] [ROUNDS=3] bench/renew_mqtt_bench.sh [BUILD_DIR]     (default: build; use a Release build)
-set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(realpath "${1:-$here/../build}")
 MQTTPKI=$build/apps/mqttpki/mqttpki
+MQTTPKI_SOURCE_DIR=$(cd "$here/.." && pwd)
 FLOOR=$build/bench/bench_renew_floor
+# The tests' helpers: a temp folder $T (the working folder, removed at exit with the processes: track_pid),
+# free_port; start_agent.
+. "$MQTTPKI_SOURCE_DIR/tests/lib.sh"
+. "$MQTTPKI_SOURCE_DIR/tests/interop/pki_fixture.sh"
 N=${N:-200}
 ROUNDS=${ROUNDS:-3}
-PYTHON=/usr/bin/python3
-[ -x "$PYTHON" ] || PYTHON=python3
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 die() { echo "renew_mqtt_bench: $*" >&2; exit 1; }
 [ -x "$MQTTPKI" ] && [ -x "$FLOOR" ] ||
   die "build it first: cmake --build $build --target mqttpki bench_renew_floor"
 [ -x "$MOSQUITTO" ] || die "mosquitto not found (apt-get install mosquitto)"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/renew-bench.XXXXXX")
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$W"
-}
-trap cleanup EXIT
-cd "$W"
-free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+W=$T
 ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }          # utime+stime
 child_ticks() { awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$1/stat"; }    # cutime+cstime
 HZ=$(getconf CLK_TCK)
 ms_per() { awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN { printf "%.3f", 1000 * t / hz / n }'; }
 
-# The CA host (pki/, the agent's key), the broker (server.*) and N devices (dev/NAME/), each key made where it
-# is used.
-export MQTTPKI_DIR=$W/pki
-"$MQTTPKI" init-ca --cn "renew bench CA" >/dev/null 2>&1
-"$MQTTPKI" csr --new-key server.key --cn localhost --san DNS:localhost --san IP:127.0.0.1 --out server.csr >/dev/null
-"$MQTTPKI" sign server.csr --profile server --name server --out server.crt >/dev/null
-"$MQTTPKI" csr --new-key agent.key --cn ca-agent --out agent.csr >/dev/null
-"$MQTTPKI" sign agent.csr --profile client --name ca-agent --out agent.crt >/dev/null
+# The CA host (pki/, ca-agent/), the broker (server/) and N devices (dev/NAME/), each key made where it is used.
+make_pki "$W" ca-agent
 names=()
 for ((i = 0; i < N; i++)); do
   n=$(printf 'dev%04d' "$i")
@@ -67,21 +52,19 @@ cat >mosquitto.conf <<CONF
 user $(id -un)
 listener $PORT 127.0.0.1
 cafile $CA
-certfile $W/server.crt
-keyfile $W/server.key
+certfile $W/server/server.crt
+keyfile $W/server/server.key
 require_certificate true
 use_identity_as_username true
 max_queued_messages $((N + 1000))
 CONF
 "$MOSQUITTO" -c mosquitto.conf >mosquitto.log 2>&1 &
 MOSQ=$!
-pids+=("$MOSQ")
-"$MQTTPKI" agent --broker "127.0.0.1:$PORT" --cafile "$CA" --cert agent.crt --key agent.key --rate 100000 \
-  --per-name-per-hour 1000 2>agent.log &
-AGENT=$!
-pids+=("$AGENT")
-for ((i = 0; i < 400; i++)); do grep -qs "waiting for requests" agent.log && break; sleep 0.05; done
-grep -qs "waiting for requests" agent.log || die "the agent did not connect: $(cat agent.log)"
+track_pid "$MOSQ"
+wait_port "$PORT" 10 || die "mosquitto did not start: $(cat mosquitto.log)"
+start_agent agent.log "$PORT" --cafile "$CA" --cert ca-agent/ca-agent.crt --key ca-agent/ca-agent.key --rate 100000 \
+  --per-name-per-hour 1000 || die "the agent did not connect"
+AGENT=$AGENT_PID
 
 echo "renew_mqtt_bench: $N devices renew over MQTT at once through Mosquitto ($("$MOSQUITTO" -h | head -n 1)), $ROUNDS rounds"
 rates=() agent_ms=()
