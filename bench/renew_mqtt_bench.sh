@@ -6,7 +6,10 @@
 #      certificate the previous round installed.
 #   2. the agent's CPU per renewal: /proc/PID/stat utime+stime of the agent before and after each round, / N;
 #      the same for Mosquitto, and for the device processes (this shell's waited children: cutime+cstime).
-#   3. the floor, in the same run: bench_renew_floor (CPU per CMS verify + CSR verify + sign in one process,
+#   3. the agent alone: it stops, the N devices ask (their requests queue in Mosquitto for its persistent session;
+#      they exit 5), it starts again and drains the queue: N / time from its start to its N-th renewal, and its
+#      CPU per renewal. Then the devices run again and each installs its retained answer (exit 0).
+#   4. the floor, in the same run: bench_renew_floor (CPU per CMS verify + CSR verify + sign in one process,
 #      nothing else), and the ratio agent CPU per renewal / floor.
 # The agent runs with --rate 100000 --per-name-per-hour 1000 so that its limits (by default 50 requests/s,
 # 6 per NAME per hour) do not shape the figure. On a 2-core machine the N device processes, Mosquitto and the
@@ -89,6 +92,36 @@ for ((r = 1; r <= ROUNDS; r++)); do
     "CPU ms per renewal: agent ${agent_ms[-1]}, mosquitto $(ms_per $((m1 - m0)) "$N"), device process $(ms_per $((c1 - c0)) "$N")"
 done
 [ "$(grep -c ' renewed dev' agent.log)" -eq $((N * ROUNDS)) ] || die "the agent's log does not show $((N * ROUNDS)) renewals"
+
+# all_devices WAIT: every device runs `renew --via --wait WAIT` at once; prints how many exited 0, 5, other.
+all_devices() {
+  local n p rc ok=0 queued=0 other=0
+  devs=()
+  for n in "${names[@]}"; do
+    timeout 300 "$MQTTPKI" renew --via "127.0.0.1:$PORT" --cafile "$CA" --cert "dev/$n/cert.pem" --key "dev/$n/key.pem" \
+      --wait "$1" --timeout 60 >"dev/$n/out" 2>"dev/$n/err" &
+    devs+=($!)
+  done
+  for p in "${devs[@]}"; do
+    wait "$p" && rc=0 || rc=$?
+    case $rc in 0) ok=$((ok + 1)) ;; 5) queued=$((queued + 1)) ;; *) other=$((other + 1)) ;; esac
+  done
+  echo "$ok $queued $other"
+}
+kill -TERM "$AGENT" && wait "$AGENT" 2>/dev/null || true
+[ "$(all_devices 1)" = "0 $N 0" ] || die "with the agent stopped, not every device's request was queued (exit 5)"
+t0=$(date +%s%N)
+start_agent agent2.log "$PORT" --cafile "$CA" --cert ca-agent/ca-agent.crt --key ca-agent/ca-agent.key --rate 100000 \
+  --per-name-per-hour 1000 || die "the agent did not connect again"
+for ((i = 0; i < 60000; i++)); do [ "$(grep -c ' renewed dev' agent2.log)" -ge "$N" ] && break; sleep 0.01; done
+t1=$(date +%s%N)
+[ "$(grep -c ' renewed dev' agent2.log)" -eq "$N" ] || die "the agent did not drain the $N queued requests"
+drain_rate=$(awk -v n="$N" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", n / (ns / 1e9) }')
+drain_ms=$(ms_per "$(ticks "$AGENT_PID")" "$N")
+[ "$(all_devices 30)" = "$N 0 0" ] || die "not every device installed its retained answer"
+echo "  agent alone: drained $N queued requests in $(awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.2f", ns / 1e9 }') s" \
+  "(from its start) = $drain_rate renewals/s; agent CPU $drain_ms ms per renewal (its start included);" \
+  "then every device installed its retained answer"
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 floor_out=$("$FLOOR" 500)
@@ -98,3 +131,4 @@ rate_med=$(median "${rates[@]}")
 agent_med=$(median "${agent_ms[@]}")
 echo "median of $ROUNDS rounds: $rate_med renewals/s end to end; agent CPU $agent_med ms per renewal"
 awk -v a="$agent_med" -v f="$floor_us" 'BEGIN { printf "ratio agent CPU per renewal / floor (%.3f ms): %.2f\n", f / 1000, a * 1000 / f }'
+awk -v a="$drain_ms" -v f="$floor_us" 'BEGIN { printf "ratio agent CPU per renewal while draining / floor: %.2f\n", a * 1000 / f }'
