@@ -69,30 +69,6 @@ start_agent agent.log "$PORT" --cafile "$CA" --cert ca-agent/ca-agent.crt --key 
   --per-name-per-hour 1000 || die "the agent did not connect"
 AGENT=$AGENT_PID
 
-echo "renew_mqtt_bench: $N devices renew over MQTT at once through Mosquitto ($("$MOSQUITTO" -h | head -n 1)), $ROUNDS rounds"
-rates=() agent_ms=()
-for ((r = 1; r <= ROUNDS; r++)); do
-  a0=$(ticks "$AGENT") m0=$(ticks "$MOSQ") c0=$(child_ticks $$)
-  t0=$(date +%s%N)
-  devs=()
-  for n in "${names[@]}"; do
-    timeout 300 "$MQTTPKI" renew --via "127.0.0.1:$PORT" --cafile "$CA" --cert "dev/$n/cert.pem" --key "dev/$n/key.pem" \
-      --wait 240 --timeout 60 >"dev/$n/out" 2>"dev/$n/err" &
-    devs+=($!)
-  done
-  failed=0
-  for p in "${devs[@]}"; do wait "$p" || failed=$((failed + 1)); done
-  t1=$(date +%s%N)
-  a1=$(ticks "$AGENT") m1=$(ticks "$MOSQ") c1=$(child_ticks $$)
-  [ "$failed" -eq 0 ] || die "round $r: $failed devices failed, e.g. $(cat dev/*/err | head -n 3)"
-  rate=$(awk -v n="$N" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", n / (ns / 1e9) }')
-  rates+=("$rate")
-  agent_ms+=("$(ms_per $((a1 - a0)) "$N")")
-  echo "  round $r: $N renewed in $(awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.2f", ns / 1e9 }') s = $rate renewals/s;" \
-    "CPU ms per renewal: agent ${agent_ms[-1]}, mosquitto $(ms_per $((m1 - m0)) "$N"), device process $(ms_per $((c1 - c0)) "$N")"
-done
-[ "$(grep -c ' renewed dev' agent.log)" -eq $((N * ROUNDS)) ] || die "the agent's log does not show $((N * ROUNDS)) renewals"
-
 # all_devices WAIT: every device runs `renew --via --wait WAIT` at once; prints how many exited 0, 5, other.
 all_devices() {
   local n p rc ok=0 queued=0 other=0
@@ -108,6 +84,23 @@ all_devices() {
   done
   echo "$ok $queued $other"
 }
+echo "renew_mqtt_bench: $N devices renew over MQTT at once through Mosquitto ($("$MOSQUITTO" -h | head -n 1)), $ROUNDS rounds"
+rates=() agent_ms=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  a0=$(ticks "$AGENT") m0=$(ticks "$MOSQ") c0=$(child_ticks $$)
+  t0=$(date +%s%N)
+  got=$(all_devices 240)
+  t1=$(date +%s%N)
+  a1=$(ticks "$AGENT") m1=$(ticks "$MOSQ") c1=$(child_ticks $$)
+  [ "$got" = "$N 0 0" ] || die "round $r: exit 0, 5, other: $got, e.g. $(cat dev/*/err | head -n 3)"
+  rate=$(awk -v n="$N" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", n / (ns / 1e9) }')
+  rates+=("$rate")
+  agent_ms+=("$(ms_per $((a1 - a0)) "$N")")
+  echo "  round $r: $N renewed in $(awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.2f", ns / 1e9 }') s = $rate renewals/s;" \
+    "CPU ms per renewal: agent ${agent_ms[-1]}, mosquitto $(ms_per $((m1 - m0)) "$N"), device process $(ms_per $((c1 - c0)) "$N")"
+done
+[ "$(grep -c ' renewed dev' agent.log)" -eq $((N * ROUNDS)) ] || die "the agent's log does not show $((N * ROUNDS)) renewals"
+
 kill -TERM "$AGENT" && wait "$AGENT" 2>/dev/null || true
 [ "$(all_devices 1)" = "0 $N 0" ] || die "with the agent stopped, not every device's request was queued (exit 5)"
 t0=$(date +%s%N)
