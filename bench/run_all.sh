@@ -4,6 +4,7 @@
 #   2. bench/index_bench.sh   list / renew over a CA folder of N certificates (default 10,000)
 #   3. bench/broker_bench.sh  our broker vs Mosquitto: handshakes, QoS 0/1, latency, CPU, idle RSS
 #   4. bench/acl_bench.sh     our broker vs Mosquitto with and without a 1,000-line acl_file (QoS 0)
+#   5. bench/renew_mqtt_bench.sh  renewal over MQTT through Mosquitto: renewals/s, agent CPU per renewal vs its floor
 # and prints each one's output with the machine, the commit, the date and the load, so that the whole log can go
 # next to the figures in docs/benchmarks.md. Each script prints ratios against a baseline it measures in the
 # same run. Run it when nothing else runs: the clients and the brokers share the machine's cores.
@@ -18,7 +19,7 @@ root=$(cd "$here/.." && pwd)
 build=${1:-$root/build-bench}
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DMQTTPKI_BUILD_BENCH=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" --target mqttpki bench_pki bench_index >/dev/null
+cmake --build "$build" -j"$(nproc)" --target mqttpki bench_pki bench_index bench_renew_floor >/dev/null
 
 section() { printf '\n######## %s (%s, load %s)\n' "$1" "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" "$(cut -d' ' -f1-3 /proc/loadavg)"; }
 
@@ -37,5 +38,8 @@ section "3. Broker vs Mosquitto"
 
 section "4. Broker vs Mosquitto with a 1,000-line ACL"
 "$here/acl_bench.sh" "$build/apps/mqttpki/mqttpki"
+
+section "5. Renewal over MQTT through Mosquitto"
+"$here/renew_mqtt_bench.sh" "$build"
 
 section "done"

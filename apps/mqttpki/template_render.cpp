@@ -2,6 +2,7 @@
 
 #include "embedded.hpp"
 
+#include <mqttpki/enroll/protocol.hpp>
 #include <mqttpki/error.hpp>
 
 #include <fmt/format.h>
@@ -118,6 +119,16 @@ void check_word(const std::string& key, const std::string& value) {
     refuse(key, value, "a user name is letters, digits and . _ - only, e.g. --set user=root");
   if (key.ends_with("_name") && !all_of(value, "._-"))
     refuse(key, value, "a certificate name is letters, digits and . _ - only (as in DIR/issued/NAME.crt)");
+  if (key == "agent" && !value.empty() && !all_of(value, "._-"))
+    refuse(key, value, "the agent's name is its certificate CN: letters, digits and . _ - only, e.g. ca-agent");
+  if (key == "prefix") {
+    if (!all_of(value, "/._-")) refuse(key, value, "a topic prefix is letters, digits and / . _ - only, e.g. mqttpki/v1");
+    try {
+      (void)enroll::Topics(value);
+    } catch (const Error& e) {
+      refuse(key, value, e.what());
+    }
+  }
   // It lands in single quotes in a cron line and a systemd unit (where % and \ are special): no ' % or \.
   if (key == "deploy_hook" && value.find_first_of("'%\\") != std::string::npos)
     refuse(key, value, "the hook lands in single quotes in a cron line or systemd unit: no ' % or \\; put a "

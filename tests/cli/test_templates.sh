@@ -6,7 +6,8 @@
 
 expect_ok "template list" "$MQTTPKI" template list
 cp "$T/.out" "$T/list.out"
-for t in mosquitto-tls node-red-tls paho-logger cron-renew systemd-renew.service systemd-renew.timer; do
+for t in mosquitto-tls node-red-tls paho-logger cron-renew systemd-renew.service systemd-renew.timer agent device-renew \
+  device-renew.service device-renew.timer broker-crl; do
   expect_match "listed: $t" "^$t " "$T/list.out"
   expect_ok "render $t with defaults" "$MQTTPKI" template "$t" --out "$T/$t.out"
   if grep -q '{{' "$T/$t.out"; then fail "$t: placeholder left: $(grep '{{' "$T/$t.out" | head -1)"; else pass; fi
@@ -67,6 +68,59 @@ if command -v systemd-analyze >/dev/null 2>&1; then
   systemd-analyze verify --man=no "$T/mqttpki-renew.service" "$T/mqttpki-renew.timer" >sa.out 2>&1 || true
   if grep -qiE "unknown (key|section)|invalid|failed to parse|bad" sa.out; then fail "systemd-analyze: $(cat sa.out)"; else pass; fi
 fi
+
+# Renewal over MQTT (issue 12). cron_job FILE: the one job line of a cron.d file, checked: five time fields, a
+# user, and a command /bin/sh parses.
+cron_job() {
+  local jobs
+  jobs=$(grep -vE '^(#|$|[A-Z_]+=)' "$1")
+  expect_eq "$1: one cron job line" "1" "$(printf '%s\n' "$jobs" | grep -c .)"
+  if printf '%s\n' "$jobs" | grep -qE '^([0-9*,/-]+ ){5}[a-z_][a-z0-9_-]* [^ ]'; then pass; else fail "$1: not a cron.d line: $jobs"; fi
+  if printf '%s\n' "$jobs" | grep -q '%'; then fail "$1: % in a cron line ends the command"; else pass; fi
+  printf '%s\n' "$jobs" | cut -d' ' -f7- >"$1.cmd"
+  expect_ok "$1: the command is sh syntax" sh -n "$1.cmd"
+}
+"$MQTTPKI" template device-renew --set broker_host=mqtt.local --set broker_port=9883 --set client_name=pi7 \
+  --set cert_dir=/home/ada/certs --set hour=5 >device-cron
+cron_job device-cron
+expect_match "device: renews over MQTT with its Node-RED files, then restarts Node-RED" "^17 5 \* \* \* root sleep \\\$\(shuf -n 1 -i 0-3599\) && mqttpki renew --via mqtt.local:9883 --cafile /home/ada/certs/ca_cert.pem --cert /home/ada/certs/pi7_cert.pem --key /home/ada/certs/pi7_key.pem --prefix mqttpki/v1 --within 30d --quiet --deploy-hook 'systemctl restart nodered'$" device-cron
+"$MQTTPKI" template broker-crl --set broker_host=mqtt.local --set cert_dir=/srv/mosq --set client_name=crlhost \
+  --set prefix=site/a >broker-cron
+cron_job broker-cron
+expect_match "broker host: the CRL over MQTT into Mosquitto's crlfile, then a reload" "^23 \* \* \* \* root mqttpki crl --via mqtt.local:8883 --cafile /srv/mosq/ca.crt --cert /srv/mosq/crlhost.crt --key /srv/mosq/crlhost.key --prefix site/a --out /srv/mosq/crl.pem --deploy-hook 'systemctl reload mosquitto'$" broker-cron
+"$MQTTPKI" template agent --set broker_host=mqtt.local --set ca_dir=/srv/ca --set agent_name=agent7 >mqttpki-agent.service
+expect_match "agent: its files and broker" "^ExecStart=/usr/bin/env mqttpki agent --broker mqtt.local:8883 --cafile /srv/ca/ca.crt --cert /srv/ca/issued/agent7.crt --key /etc/mqttpki/agent7.key --dir /srv/ca --prefix mqttpki/v1$" mqttpki-agent.service
+expect_match "agent: SIGHUP on reload" '^ExecReload=/bin/kill -HUP \$MAINPID$' mqttpki-agent.service
+expect_match "agent: restarted on failure" "^Restart=on-failure$" mqttpki-agent.service
+expect_match "agent: writes only the CA folder" "^ReadWritePaths=/srv/ca$" mqttpki-agent.service
+if grep -qE '^(LoadCredential|.*passphrase-file)' mqttpki-agent.service; then fail "agent: passphrase without passphrase_file"; else pass; fi
+"$MQTTPKI" template agent --set passphrase_file=/etc/mqttpki/ca.pass >agent-pass.service
+expect_match "agent: the passphrase file is a credential" "^LoadCredential=passphrase:/etc/mqttpki/ca.pass$" agent-pass.service
+expect_eq "agent: one ExecStart, reading the credential, not the file itself" "1" \
+  "$(grep -c '^ExecStart=.* --passphrase-file %d/passphrase$' agent-pass.service)"
+"$MQTTPKI" template device-renew.service --set cert_dir=/home/ada/certs >mqttpki-device-renew.service
+"$MQTTPKI" template device-renew.timer >mqttpki-device-renew.timer
+expect_match "device unit renews over MQTT" "^ExecStart=/usr/bin/env mqttpki renew --via mqtt.example.com:8883 --cafile /home/ada/certs/ca_cert.pem .* --within 30d --quiet --deploy-hook 'systemctl restart nodered'$" mqttpki-device-renew.service
+expect_match "device timer spreads a fleet" "^RandomizedDelaySec=4h$" mqttpki-device-renew.timer
+if command -v systemd-analyze >/dev/null 2>&1; then
+  systemd-analyze verify --man=no "$T/mqttpki-agent.service" "$T/mqttpki-device-renew.service" \
+    "$T/mqttpki-device-renew.timer" >sa2.out 2>&1 || true
+  if grep -qiE "unknown (key|section)|invalid|failed to parse|bad" sa2.out; then fail "systemd-analyze: $(cat sa2.out)"; else pass; fi
+fi
+# The ACL's renewal lane only with agent=NAME, under the prefix given.
+"$MQTTPKI" template mosquitto-acl >acl-plain
+if grep -qE '^[^#]*renew' acl-plain; then fail "renewal lane without agent="; else pass; fi
+"$MQTTPKI" template mosquitto-acl --set agent=ca-agent --set prefix=site/a >acl-lane
+expect_eq "acl: the device's and the agent's renewal topics" "pattern write site/a/renew/%u/request
+pattern read site/a/renew/%u/response
+pattern read site/a/crl
+user ca-agent
+topic read site/a/renew/+/request
+topic write site/a/renew/+/response
+topic write site/a/crl" "$(grep -E '^(pattern|topic) .*site/a|^user ca-agent$' acl-lane)"
+expect_fail "prefix with a wildcard" "--set prefix=a/\+: a topic prefix is letters" "$MQTTPKI" template mosquitto-acl --set 'prefix=a/+'
+expect_fail "prefix with a leading /" "without '\+', '#' or a leading or trailing '/'" "$MQTTPKI" template agent --set prefix=/a
+expect_fail "agent name with a space" "the agent's name is its certificate CN" "$MQTTPKI" template mosquitto-acl --set 'agent=ca agent'
 
 # Refusals: one line, exit 2, nothing written.
 expect_fail "unknown template" "no template named 'nope'; templates: mosquitto-tls" "$MQTTPKI" template nope

@@ -32,10 +32,12 @@ start_our_broker() {
   OUR_PORT=$BROKER_PORT
 }
 
-# start_template_mosquitto DIR: Mosquitto started with the rendered `mosquitto-tls` template, fed by
-# `export-pem --bundle mosquitto`; sets MOSQ_PLAIN and MOSQ_TLS.
+# start_template_mosquitto DIR [LINE...]: Mosquitto started with the rendered `mosquitto-tls` template, fed by
+# `export-pem --bundle mosquitto`, each LINE appended (it applies to the TLS listener, the template's last, e.g.
+# "acl_file DIR/acl"); sets MOSQ_PLAIN and MOSQ_TLS.
 start_template_mosquitto() {
   local d=$1
+  shift
   local mosquitto
   mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
   [ -x "$mosquitto" ] || return 77
@@ -47,6 +49,7 @@ start_template_mosquitto() {
   # Tests only: bind the TLS listener to loopback, and stay the current user (Mosquitto started as root
   # switches to 'mosquitto', who cannot read our 0700 temp folder; the template tells users the install step).
   sed -i "s/^listener $MOSQ_TLS\$/listener $MOSQ_TLS 127.0.0.1/" "$d/mosquitto.conf"
+  [ $# -eq 0 ] || printf '%s\n' "$@" >>"$d/mosquitto.conf"
   printf 'user %s\nlog_dest stderr\nlog_type all\n' "$(id -un)" >>"$d/mosquitto.conf"
   "$mosquitto" -c "$d/mosquitto.conf" >"$d/mosquitto.log" 2>&1 &
   track_pid $!
@@ -69,5 +72,22 @@ run_broker() {
     sleep 0.05
   done
   echo "broker $name did not start: $(cat "$name.log")" >&2
+  return 1
+}
+
+# start_agent LOG PORT ARGS...: `mqttpki agent --broker 127.0.0.1:PORT ARGS` (renewal over MQTT), stderr in LOG;
+# returns once it is subscribed (requests published before would be lost on its first start), setting AGENT_PID.
+start_agent() {
+  local log=$1 port=$2 i
+  shift 2
+  "$MQTTPKI" agent --broker "127.0.0.1:$port" "$@" 2>"$log" &
+  AGENT_PID=$!
+  track_pid $AGENT_PID
+  for ((i = 0; i < 400; i++)); do
+    grep -qs "waiting for requests" "$log" && return 0
+    kill -0 "$AGENT_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "the agent did not subscribe: $(cat "$log")" >&2
   return 1
 }
