@@ -54,7 +54,7 @@ wait_log() {
   return 1
 }
 AGENT_PID=""
-start_agent() {  # start_agent PORT [ARGS...]; the agent of the CA host
+agent_up() {  # agent_up PORT [ARGS...]; the agent of the CA host
   local port=$1; shift
   local before
   before=$(count "waiting for requests")
@@ -81,7 +81,7 @@ key_of_key() { openssl pkey -in "$1" -pubout; }
 # ---- the renewal flows, through one broker
 flows() {
   local label=$1 port=$2
-  start_agent "$port"
+  agent_up "$port"
   # Same key.
   local old_serial old_key
   old_serial=$(openssl x509 -in "$DEV/pi1/pi1.crt" -noout -serial)
@@ -117,7 +117,7 @@ flows() {
   expect_eq "$label: nothing installed while queued" "$before" "$(sha "$DEV/pi1/pi1.crt")"
   local renewed
   renewed=$(count "renewed pi1 ")
-  start_agent "$port"
+  agent_up "$port"
   wait_log "renewed pi1 " $((renewed + 1))
   expect_ok "$label: the next run installs the retained answer" device "$port" pi1 --wait 15
   [ "$(sha "$DEV/pi1/pi1.crt")" != "$before" ] && pass || fail "$label: retained answer not installed"
@@ -179,7 +179,7 @@ pub() {  # pub TOPIC ARGS...: as pi3 (no ACL on this broker)
   mosquitto_pub -h 127.0.0.1 -p "$OUR" --cafile "$SRV/ca.crt" --cert "$DEV/pi3/pi3.crt" --key "$DEV/pi3/pi3.key" \
     -q 1 -t "$topic" "$@"
 }
-start_agent "$OUR" --per-name-per-hour 1
+agent_up "$OUR" --per-name-per-hour 1
 # SIGHUP: the agent reconnects with its TLS files and the CA read again, and keeps serving.
 waiting=$(count "waiting for requests")
 kill -HUP "$AGENT_PID"
@@ -227,7 +227,7 @@ stop_agent
 FAKELIB=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1 || true)
 if [ -n "$FAKELIB" ]; then
   device "$OUR" pi3 --wait 1 >/dev/null 2>&1 || true  # queued: signed now, handled three days later
-  AGENT_WRAP="env LD_PRELOAD=$FAKELIB FAKETIME=+3d" start_agent "$OUR"
+  AGENT_WRAP="env LD_PRELOAD=$FAKELIB FAKETIME=+3d" agent_up "$OUR"
   wait_log "refused pi3 .*stale request"
   expect_fail "expired pi5 is refused" "expired on" device "$OUR" pi5 --wait 15
   stop_agent
