@@ -22,6 +22,8 @@
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <csignal>
 #include <optional>
@@ -124,7 +126,7 @@ class Agent {
   // Request ids older than any request the rules accept are kept no longer.
   void forget_old_requests(Clock::time_point now) {
     auto held = folder_.lock();
-    auto index = folder_.open_index(held);
+    store::Index& index = records(held);
     auto tx = index.begin();
     index.forget_requests(now - policy_.max_age - 2 * policy_.max_skew);
     tx.commit();
@@ -151,7 +153,7 @@ class Agent {
   // overwriting the retained answer with a refusal.
   Decision issue(const enroll::CheckedRequest& request, Clock::time_point now) {
     auto held = folder_.lock();
-    auto index = folder_.open_index(held);
+    store::Index& index = records(held);
     auto tx = index.begin();
     const auto entry = index.find_serial(request.signer.serial_hex());
     if (auto refusal = enroll::check_signer_record(request, signer_record(entry))) {
@@ -206,6 +208,26 @@ class Agent {
     return d;
   }
 
+  // The CA's records under the folder lock, kept open between requests: reopening per request cost SQLite's
+  // WAL files and the schema check each time (docs/benchmarks.md). Another writer's unwritten files are written
+  // as open_index(held) does; a ca.db that is another file now (init-ca --force) is opened afresh.
+  store::Index& records(const store::FolderLock& held) {
+    const auto identity = file_identity(folder_.layout().db);
+    if (index_ && identity == index_identity_) {
+      folder_.write_certificate_files(*index_, held);
+    } else {
+      index_ = folder_.open_index(held);
+      index_identity_ = file_identity(folder_.layout().db);
+    }
+    return *index_;
+  }
+
+  static std::pair<dev_t, ino_t> file_identity(const fs::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return {0, 0};
+    return {st.st_dev, st.st_ino};
+  }
+
   std::string chain_pem(const store::Index& index, const std::string& serial) const {
     const auto der = index.certificate_der(serial);
     if (!der) throw Error(Errc::not_found, fmt::format("{}: no bytes recorded for serial {}", index.path().string(), serial));
@@ -220,6 +242,8 @@ class Agent {
   std::ostream& log_;
   std::string hook_;
   std::string published_crl_;
+  std::optional<store::Index> index_;
+  std::pair<dev_t, ino_t> index_identity_{};
 };
 
 // Sleeps up to `d`, waking early for SIGTERM.
