@@ -20,7 +20,9 @@
 #include <chrono>
 #include <optional>
 #include <ostream>
+#include <span>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace mqttpki::cli {
@@ -333,9 +335,15 @@ class RenewCommand final : public Command {
   // needs no passphrase.
   std::vector<Target> read_targets(const store::Index& index, std::optional<std::chrono::seconds> within) const {
     std::vector<std::string> names = all_ ? index.valid_names() : targets_;
+    const std::size_t from_index = all_ ? names.size() : 0;  // NAMEs the index says are valid
     if (all_)
       for (const auto& t : targets_)
         if (std::find(names.begin(), names.end(), t) == names.end()) names.push_back(t);
+    // Which of those are due, in one query: not_after is whole seconds, so not_after < now + within + 1 s
+    // (rounded down to seconds) is is_due()'s not_after - now <= within.
+    std::unordered_set<std::string> due_in_index;
+    if (from_index > 0 && within)
+      for (auto& name : index.valid_names(now_ + *within + std::chrono::seconds(1))) due_in_index.insert(std::move(name));
     std::vector<Target> targets;
     targets.reserve(names.size());
     for (auto& name : names) {
@@ -343,6 +351,8 @@ class RenewCommand final : public Command {
       if (looks_like_file(t.name)) {
         t.file = pki_common::load_certificate(t.name);
         t.due = store::is_due(t.file->not_after(), now_, within);
+      } else if (targets.size() < from_index) {
+        t.due = !within || due_in_index.contains(t.name);
       } else {
         const auto current = index.valid_by_name(t.name);
         t.due = current.empty() || store::is_due(current.front().not_after, now_, within);
@@ -377,8 +387,8 @@ class RenewCommand final : public Command {
       std::vector<store::RenewItem> batch;
       try {
         auto tx = index.begin();
-        for (std::size_t i = start; i < std::min(targets.size(), start + batch_size); ++i)
-          batch.push_back(renew_one(ctx, index, ca, targets[i], csr, options));
+        batch = renew_batch(ctx, index, ca, std::span(targets).subspan(start, std::min(batch_size, targets.size() - start)),
+                            csr, options);
         auto staged = folder.stage_certificate_files(index, held);  // a full disk fails here, before the commit
         tx.commit();
         folder.publish_certificate_files(index, staged);
@@ -392,6 +402,28 @@ class RenewCommand final : public Command {
       run.items.insert(run.items.end(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
     }
     if (crl_due) write_crl(folder, index, *ca, crl_info, run);
+  }
+
+  // A batch's targets in order; each run of NAMEs (all of them with --all) is one store::renew_names call, which
+  // signs on every core.
+  std::vector<store::RenewItem> renew_batch(Context& ctx, store::Index& index, const std::optional<store::CaMaterial>& ca,
+                                            std::span<const Target> targets, const std::optional<pki::Csr>& csr,
+                                            const store::LeafRenewOptions& options) const {
+    std::vector<store::RenewItem> items;
+    items.reserve(targets.size());
+    const auto by_name = [&](const Target& t) { return ca && !csr && !t.file; };
+    for (std::size_t i = 0; i < targets.size();) {
+      if (!by_name(targets[i])) {
+        items.push_back(renew_one(ctx, index, ca, targets[i], csr, options));
+        ++i;
+        continue;
+      }
+      std::vector<std::string> names;
+      for (; i < targets.size() && by_name(targets[i]); ++i) names.push_back(targets[i].name);
+      auto renewed = store::renew_names(index, *ca, names, options);
+      items.insert(items.end(), std::make_move_iterator(renewed.begin()), std::make_move_iterator(renewed.end()));
+    }
+    return items;
   }
 
   store::RenewItem renew_one(Context& ctx, store::Index& index, const std::optional<store::CaMaterial>& ca,

@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -103,6 +104,14 @@ struct RenewItem {
 // warning. With a window (the cron mode), a renewal that the cap leaves no later than the old certificate
 // fails instead, with the fix (`mqttpki renew --ca`): otherwise every run would re-issue it for nothing.
 RenewItem renew_name(Index& index, const CaMaterial& ca, std::string_view name, const LeafRenewOptions& options);
+
+// renew_name() for each of `names` (`renew --all`'s batch, inside one transaction), with the same items in the
+// same order, except that a per-certificate error a lone renew_name() throws (a damaged certificate in the
+// database) is a failed item here, with only its message; folder-wide errors still throw. The decoding and
+// signing of the due ones run on every core; the index is read and written, and options.random called, on
+// this thread only.
+std::vector<RenewItem> renew_names(Index& index, const CaMaterial& ca, std::span<const std::string> names,
+                                   const LeafRenewOptions& options);
 
 // Renews the certificate in a file. One this CA issued and indexed is renewed as its NAME. One issued by
 // this CA outside mqttpki (e.g. with the openssl commands of the seed guide) is first added to the index
