@@ -444,11 +444,10 @@ class RenewCommand final : public Command {
         import.source_label = target.name;
         return store::renew_certificate(index, *ca, *target.file, import, options);
       }
-      if (!ca) {
-        const auto current = index.valid_by_name(target.name);
-        return not_due_item(target.name, current.front().not_after, current.front().serial, options.within);
-      }
-      return store::renew_name(index, *ca, target.name, options);
+      // A NAME comes here only when nothing needed the CA key (renew_batch sends the others to renew_names), so
+      // it is known and not due (read_targets).
+      const auto current = index.valid_by_name(target.name);
+      return not_due_item(target.name, current.front().not_after, current.front().serial, options.within);
     } catch (const Error& e) {
       if (e.code() == Errc::io || e.code() == Errc::locked || e.code() == Errc::expired) throw;
       return failed_item(target.name, e.what());
