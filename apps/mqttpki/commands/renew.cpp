@@ -383,16 +383,20 @@ class RenewCommand final : public Command {
     options.now = now_;
     options.days = days_;
     options.within = within;
+    std::optional<store::RenewalBatch> ahead;  // the next batch, signing on helper threads while this one is written
     for (std::size_t start = 0; start < targets.size(); start += batch_size) {
+      const std::size_t end = std::min(targets.size(), start + batch_size);
       std::vector<store::RenewItem> batch;
       try {
         auto tx = index.begin();
-        batch = renew_batch(ctx, index, ca, std::span(targets).subspan(start, std::min(batch_size, targets.size() - start)),
-                            csr, options);
+        batch = ahead ? ahead->finish(index) : renew_batch(ctx, index, ca, std::span(targets).subspan(start, end - start),
+                                                           csr, options);
+        start_ahead(ahead, index, ca, std::span(targets).subspan(end), csr.has_value(), options);
         auto staged = folder.stage_certificate_files(index, held);  // a full disk fails here, before the commit
         tx.commit();
         folder.publish_certificate_files(index, staged);
       } catch (const Error& e) {
+        ahead.reset();
         if (start == 0) throw;  // nothing done: the command fails with nothing changed
         // Earlier batches are done: they are reported and their hooks run; this one and the rest failed.
         for (std::size_t i = start; i < targets.size(); ++i)
@@ -404,14 +408,32 @@ class RenewCommand final : public Command {
     if (crl_due) write_crl(folder, index, *ca, crl_info, run);
   }
 
-  // A batch's targets in order; each run of NAMEs (all of them with --all) is one store::renew_names call, which
-  // signs on every core.
+  // Renewed through store::renew_names / RenewalBatch (signed on every core), not renew_one.
+  static bool by_name(const std::optional<store::CaMaterial>& ca, bool rekey, const Target& t) {
+    return ca && !rekey && !t.file;
+  }
+
+  // The next batch (from `rest`) planned and signing on helper threads before this one's files are written and
+  // committed, when all its targets are NAMEs; otherwise renew_batch does it in its turn.
+  void start_ahead(std::optional<store::RenewalBatch>& ahead, const store::Index& index,
+                   const std::optional<store::CaMaterial>& ca, std::span<const Target> rest, bool rekey,
+                   const store::LeafRenewOptions& options) const {
+    ahead.reset();
+    rest = rest.first(std::min(batch_size, rest.size()));
+    if (rest.empty() || !std::all_of(rest.begin(), rest.end(), [&](const Target& t) { return by_name(ca, rekey, t); }))
+      return;
+    std::vector<std::string> names;
+    for (const auto& t : rest) names.push_back(t.name);
+    ahead.emplace(index, *ca, std::move(names), options);
+  }
+
+  // A batch's targets in order; each run of NAMEs is one store::renew_names call.
   std::vector<store::RenewItem> renew_batch(Context& ctx, store::Index& index, const std::optional<store::CaMaterial>& ca,
                                             std::span<const Target> targets, const std::optional<pki::Csr>& csr,
                                             const store::LeafRenewOptions& options) const {
     std::vector<store::RenewItem> items;
     items.reserve(targets.size());
-    const auto by_name = [&](const Target& t) { return ca && !csr && !t.file; };
+    const auto by_name = [&](const Target& t) { return RenewCommand::by_name(ca, csr.has_value(), t); };
     for (std::size_t i = 0; i < targets.size();) {
       if (!by_name(targets[i])) {
         items.push_back(renew_one(ctx, index, ca, targets[i], csr, options));

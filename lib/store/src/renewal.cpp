@@ -286,64 +286,122 @@ RenewItem failed_name(const std::string& name) {
   }
 }
 
-// Runs job(i) for every i in [0, n) on this thread and up to hardware_concurrency() - 1 others. job must not
-// throw (renew_names keeps each name's exception for its turn).
-template <typename F>
-void run_parallel(std::size_t n, F&& job) {
-  std::atomic<std::size_t> next{0};
-  auto work = [&] {
-    for (std::size_t i = next++; i < n; i = next++) job(i);
-  };
-  const std::size_t threads = std::min<std::size_t>(std::max(1U, std::thread::hardware_concurrency()), n);
-  std::vector<std::jthread> helpers;
-  try {
-    for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
-  } catch (const std::system_error&) {  // no more threads: fewer helpers (this thread works in any case)
-  }
-  work();
-}  // the helpers join here
-
-// One renew_names round: names that are all different, so no renewal's record changes another's plan.
-void renew_round(Index& index, const CaMaterial& ca, const pki::Issuer& issuer, std::span<const std::string> names,
-                 const LeafRenewOptions& options, std::vector<RenewItem>& out) {
-  struct Slot {
-    std::optional<RenewItem> done;  // planned as final, or failed in the plan
-    std::optional<NamePlan> plan;
-    std::optional<SignedRenewal> signed_renewal;
-    std::exception_ptr error;  // from signing, rethrown in its turn below
-  };
-  std::vector<Slot> slots(names.size());
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    try {
-      slots[i].plan = plan_name(index, ca, names[i], options);
-      if (!slots[i].plan->der) slots[i].done = std::move(slots[i].plan->item);
-    } catch (const Error&) {
-      slots[i].done = failed_name(names[i]);
-    }
-  }
-  run_parallel(names.size(), [&](std::size_t i) {
-    if (slots[i].done) return;
-    try {
-      slots[i].signed_renewal = sign_name(ca, &issuer, std::move(*slots[i].plan), options);
-    } catch (...) {
-      slots[i].error = std::current_exception();
-    }
-  });
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    try {
-      if (slots[i].done) {
-        out.push_back(std::move(*slots[i].done));
-      } else {
-        if (slots[i].error) std::rethrow_exception(slots[i].error);
-        out.push_back(record_job(index, std::move(*slots[i].signed_renewal), options));
-      }
-    } catch (const Error&) {
-      out.push_back(failed_name(names[i]));
-    }
-  }
-}
+// One NAME of a round: planned on the index's thread, signed on any, recorded on the index's thread.
+struct Slot {
+  std::optional<RenewItem> done;  // final at planning (not due, unknown, bytes missing, or failed)
+  std::optional<NamePlan> plan;
+  std::optional<SignedRenewal> signed_renewal;
+  std::exception_ptr error;  // from signing, rethrown in its turn when recorded
+};
 
 }  // namespace
+
+// A round is a run of NAMEs that are all different, so no renewal's record changes another's plan. The first
+// round is planned and its signing started by the constructor; finish() signs what is left on this thread,
+// records the round, then does the later rounds (only a NAME given twice makes one) start to end.
+struct RenewalBatch::State {
+  const CaMaterial& ca;
+  LeafRenewOptions options;
+  std::vector<std::string> names;
+  std::optional<pki::Issuer> issuer;  // none: the CA cannot issue, each renewal reports why (renew_name)
+  std::size_t round_begin = 0;
+  std::size_t round_end = 0;
+  std::vector<Slot> slots;  // the planned round's
+  std::atomic<std::size_t> next{0};
+  std::vector<std::jthread> helpers;  // destroyed (stopped, joined) before the rest
+
+  State(const CaMaterial& c, LeafRenewOptions o, std::vector<std::string> n)
+      : ca(c), options(std::move(o)), names(std::move(n)) {}
+  ~State() { helpers.clear(); }
+
+  // Signs the planned round's slots until none is left or `stop` is requested.
+  void sign(const std::stop_token& stop) {
+    for (std::size_t i = next++; i < slots.size() && !stop.stop_requested(); i = next++) {
+      if (slots[i].done) continue;
+      try {
+        slots[i].signed_renewal = sign_name(ca, &*issuer, std::move(*slots[i].plan), options);
+      } catch (...) {
+        slots[i].error = std::current_exception();
+      }
+    }
+  }
+
+  // Plans the round from round_end and, when it has two NAMEs or more and the CA can issue, starts its signing
+  // on hardware_concurrency() - 1 helper threads. Returns false when the round is left to renew_name.
+  bool start_round(const Index& index) {
+    round_begin = round_end;
+    std::unordered_set<std::string_view> seen;
+    while (round_end < names.size() && seen.insert(names[round_end]).second) ++round_end;
+    if (!issuer || round_end - round_begin < 2) return false;
+    slots.assign(round_end - round_begin, Slot{});
+    next = 0;
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      try {
+        slots[i].plan = plan_name(index, ca, names[round_begin + i], options);
+        if (!slots[i].plan->der) slots[i].done = std::move(slots[i].plan->item);
+      } catch (const Error&) {
+        slots[i].done = failed_name(names[round_begin + i]);
+      }
+    }
+    const unsigned threads = std::max(1U, std::thread::hardware_concurrency());
+    try {
+      for (unsigned t = 1; t < threads && t < slots.size(); ++t)
+        helpers.emplace_back([this](const std::stop_token& stop) { sign(stop); });
+    } catch (const std::system_error&) {  // no more threads: fewer helpers (finish() signs in any case)
+    }
+    return true;
+  }
+
+  // Finishes the round start_round() began: signs what is left here, waits for the helpers, records in order.
+  void finish_round(Index& index, bool planned, std::vector<RenewItem>& out) {
+    if (!planned) {
+      for (std::size_t i = round_begin; i < round_end; ++i) {
+        try {
+          out.push_back(renew_name(index, ca, names[i], options));
+        } catch (const Error&) {
+          out.push_back(failed_name(names[i]));
+        }
+      }
+      return;
+    }
+    sign(std::stop_token{});
+    helpers.clear();  // joins
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      try {
+        if (slots[i].error) std::rethrow_exception(slots[i].error);
+        out.push_back(slots[i].done ? std::move(*slots[i].done)
+                                    : record_job(index, std::move(*slots[i].signed_renewal), options));
+      } catch (const Error&) {
+        out.push_back(failed_name(names[round_begin + i]));
+      }
+    }
+  }
+};
+
+RenewalBatch::RenewalBatch(const Index& index, const CaMaterial& ca, std::vector<std::string> names,
+                           const LeafRenewOptions& options)
+    : state_(std::make_unique<State>(ca, options, std::move(names))) {
+  try {
+    state_->issuer = ca.issuer();
+  } catch (const Error&) {  // a CA that cannot issue: each due renewal reports it, as renew_name does
+  }
+  first_planned_ = state_->start_round(index);
+}
+
+RenewalBatch::RenewalBatch(RenewalBatch&&) noexcept = default;
+RenewalBatch::~RenewalBatch() = default;
+
+std::vector<RenewItem> RenewalBatch::finish(Index& index) {
+  State& st = *state_;
+  std::vector<RenewItem> items;
+  items.reserve(st.names.size());
+  st.finish_round(index, first_planned_, items);
+  while (st.round_end < st.names.size()) {
+    const bool planned = st.start_round(index);
+    st.finish_round(index, planned, items);
+  }
+  return items;
+}
 
 RenewItem renew_name(Index& index, const CaMaterial& ca, std::string_view name, const LeafRenewOptions& options) {
   return record_job(index, sign_name(ca, nullptr, plan_name(index, ca, name, options), options), options);
@@ -351,33 +409,7 @@ RenewItem renew_name(Index& index, const CaMaterial& ca, std::string_view name, 
 
 std::vector<RenewItem> renew_names(Index& index, const CaMaterial& ca, std::span<const std::string> names,
                                    const LeafRenewOptions& options) {
-  std::vector<RenewItem> items;
-  items.reserve(names.size());
-  std::optional<pki::Issuer> issuer;
-  try {
-    issuer = ca.issuer();
-  } catch (const Error&) {  // a CA that cannot issue: each due renewal reports it, as renew_name does
-  }
-  std::size_t start = 0;
-  while (start < names.size()) {
-    std::size_t end = start;  // the round: up to the first name that repeats in it
-    std::unordered_set<std::string_view> seen;
-    while (end < names.size() && seen.insert(names[end]).second) ++end;
-    const auto round = names.subspan(start, end - start);
-    if (issuer && round.size() > 1) {
-      renew_round(index, ca, *issuer, round, options, items);
-    } else {
-      for (const auto& name : round) {
-        try {
-          items.push_back(renew_name(index, ca, name, options));
-        } catch (const Error&) {
-          items.push_back(failed_name(name));
-        }
-      }
-    }
-    start = end;
-  }
-  return items;
+  return RenewalBatch(index, ca, std::vector<std::string>(names.begin(), names.end()), options).finish(index);
 }
 
 namespace {
