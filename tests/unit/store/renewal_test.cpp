@@ -644,3 +644,42 @@ TEST_CASE("renew_names: a serial drawn twice in a batch is replaced before it is
   CHECK(serials.size() == 3);
   CHECK(draws == 4);  // three candidates, one of them drawn again
 }
+
+TEST_CASE("RenewalBatch: the next batch signs while the caller commits the previous one; an unfinished one records nothing") {
+  std::vector<pki::PrivateKey> keys;
+  for (int i = 0; i < 8; ++i) keys.push_back(pki::PrivateKey::generate(pki::KeyType::p256));
+  Fixture f;
+  const auto names = issue_fleet(f, keys);
+  const std::vector<std::string> first(names.begin(), names.begin() + 4);
+  const std::vector<std::string> second(names.begin() + 4, names.end());
+  const auto options = at(t0 + 10 * day);
+  {
+    const auto held = f.folder.lock();
+    auto index = f.folder.open_index(held);
+    // Started and dropped before finish(): its helpers stop, nothing is recorded.
+    { store::RenewalBatch dropped(index, f.ca, second, options); }
+    CHECK(index.size() == 8);
+
+    auto tx = index.begin();
+    const auto items = store::renew_names(index, f.ca, first, options);
+    store::RenewalBatch ahead(index, f.ca, second, options);  // planned inside the first transaction
+    auto staged = f.folder.stage_certificate_files(index, held);
+    tx.commit();
+    f.folder.publish_certificate_files(index, staged);
+    auto tx2 = index.begin();
+    const auto later = ahead.finish(index);
+    tx2.commit();
+    f.folder.write_certificate_files(index, held);
+    REQUIRE(items.size() == 4);
+    REQUIRE(later.size() == 4);
+    for (const auto* batch : {&items, &later})
+      for (const auto& item : *batch) {
+        INFO(item.name);
+        CHECK(item.status == store::RenewStatus::renewed);
+        CHECK(f.file_cert(item.name).serial_hex() == item.new_serial);
+        CHECK(index.find_serial(item.old_serial)->superseded_by == item.new_serial);
+      }
+    CHECK(later.front().name == second.front());
+    CHECK(index.size() == 16);
+  }
+}
