@@ -21,7 +21,9 @@
 #include <chrono>
 #include <optional>
 #include <ostream>
+#include <span>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace mqttpki::cli {
@@ -373,9 +375,15 @@ class RenewCommand final : public Command {
   // needs no passphrase.
   std::vector<Target> read_targets(const store::Index& index, std::optional<std::chrono::seconds> within) const {
     std::vector<std::string> names = all_ ? index.valid_names() : targets_;
+    const std::size_t from_index = all_ ? names.size() : 0;  // NAMEs the index says are valid
     if (all_)
       for (const auto& t : targets_)
         if (std::find(names.begin(), names.end(), t) == names.end()) names.push_back(t);
+    // Which of those are due, in one query: not_after is whole seconds, so not_after < now + within + 1 s
+    // (rounded down to seconds) is is_due()'s not_after - now <= within.
+    std::unordered_set<std::string> due_in_index;
+    if (from_index > 0 && within)
+      for (auto& name : index.valid_names(now_ + *within + std::chrono::seconds(1))) due_in_index.insert(std::move(name));
     std::vector<Target> targets;
     targets.reserve(names.size());
     for (auto& name : names) {
@@ -383,6 +391,8 @@ class RenewCommand final : public Command {
       if (looks_like_file(t.name)) {
         t.file = pki_common::load_certificate(t.name);
         t.due = store::is_due(t.file->not_after(), now_, within);
+      } else if (targets.size() < from_index) {
+        t.due = !within || due_in_index.contains(t.name);
       } else {
         const auto current = index.valid_by_name(t.name);
         t.due = current.empty() || store::is_due(current.front().not_after, now_, within);
@@ -413,16 +423,20 @@ class RenewCommand final : public Command {
     options.now = now_;
     options.days = days_;
     options.within = within;
+    std::optional<store::RenewalBatch> ahead;  // the next batch, signing on helper threads while this one is written
     for (std::size_t start = 0; start < targets.size(); start += batch_size) {
+      const std::size_t end = std::min(targets.size(), start + batch_size);
       std::vector<store::RenewItem> batch;
       try {
         auto tx = index.begin();
-        for (std::size_t i = start; i < std::min(targets.size(), start + batch_size); ++i)
-          batch.push_back(renew_one(ctx, index, ca, targets[i], csr, options));
+        batch = ahead ? ahead->finish(index) : renew_batch(ctx, index, ca, std::span(targets).subspan(start, end - start),
+                                                           csr, options);
+        start_ahead(ahead, index, ca, std::span(targets).subspan(end), csr.has_value(), options);
         auto staged = folder.stage_certificate_files(index, held);  // a full disk fails here, before the commit
         tx.commit();
         folder.publish_certificate_files(index, staged);
       } catch (const Error& e) {
+        ahead.reset();
         if (start == 0) throw;  // nothing done: the command fails with nothing changed
         // Earlier batches are done: they are reported and their hooks run; this one and the rest failed.
         for (std::size_t i = start; i < targets.size(); ++i)
@@ -432,6 +446,46 @@ class RenewCommand final : public Command {
       run.items.insert(run.items.end(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
     }
     if (crl_due) write_crl(folder, index, *ca, crl_info, run);
+  }
+
+  // Renewed through store::renew_names / RenewalBatch (signed on every core), not renew_one.
+  static bool by_name(const std::optional<store::CaMaterial>& ca, bool rekey, const Target& t) {
+    return ca && !rekey && !t.file;
+  }
+
+  // The next batch (from `rest`) planned and signing on helper threads before this one's files are written and
+  // committed, when all its targets are NAMEs; otherwise renew_batch does it in its turn.
+  void start_ahead(std::optional<store::RenewalBatch>& ahead, const store::Index& index,
+                   const std::optional<store::CaMaterial>& ca, std::span<const Target> rest, bool rekey,
+                   const store::LeafRenewOptions& options) const {
+    ahead.reset();
+    rest = rest.first(std::min(batch_size, rest.size()));
+    if (rest.empty() || !std::all_of(rest.begin(), rest.end(), [&](const Target& t) { return by_name(ca, rekey, t); }))
+      return;
+    std::vector<std::string> names;
+    for (const auto& t : rest) names.push_back(t.name);
+    ahead.emplace(index, *ca, std::move(names), options);
+  }
+
+  // A batch's targets in order; each run of NAMEs is one store::renew_names call.
+  std::vector<store::RenewItem> renew_batch(Context& ctx, store::Index& index, const std::optional<store::CaMaterial>& ca,
+                                            std::span<const Target> targets, const std::optional<pki::Csr>& csr,
+                                            const store::LeafRenewOptions& options) const {
+    std::vector<store::RenewItem> items;
+    items.reserve(targets.size());
+    const auto by_name = [&](const Target& t) { return RenewCommand::by_name(ca, csr.has_value(), t); };
+    for (std::size_t i = 0; i < targets.size();) {
+      if (!by_name(targets[i])) {
+        items.push_back(renew_one(ctx, index, ca, targets[i], csr, options));
+        ++i;
+        continue;
+      }
+      std::vector<std::string> names;
+      for (; i < targets.size() && by_name(targets[i]); ++i) names.push_back(targets[i].name);
+      auto renewed = store::renew_names(index, *ca, names, options);
+      items.insert(items.end(), std::make_move_iterator(renewed.begin()), std::make_move_iterator(renewed.end()));
+    }
+    return items;
   }
 
   store::RenewItem renew_one(Context& ctx, store::Index& index, const std::optional<store::CaMaterial>& ca,
@@ -452,11 +506,10 @@ class RenewCommand final : public Command {
         import.source_label = target.name;
         return store::renew_certificate(index, *ca, *target.file, import, options);
       }
-      if (!ca) {
-        const auto current = index.valid_by_name(target.name);
-        return not_due_item(target.name, current.front().not_after, current.front().serial, options.within);
-      }
-      return store::renew_name(index, *ca, target.name, options);
+      // A NAME comes here only when nothing needed the CA key (renew_batch sends the others to renew_names), so
+      // it is known and not due (read_targets).
+      const auto current = index.valid_by_name(target.name);
+      return not_due_item(target.name, current.front().not_after, current.front().serial, options.within);
     } catch (const Error& e) {
       if (e.code() == Errc::io || e.code() == Errc::locked || e.code() == Errc::expired) throw;
       return failed_item(target.name, e.what());

@@ -229,9 +229,11 @@ void Index::for_each(const std::function<void(const IndexEntry&)>& visit) const 
 std::vector<IndexEntry> Index::entries() const { return impl_->query("ORDER BY id"); }
 
 std::vector<std::string> Index::valid_names(std::optional<TimePoint> expiring_before) const {
+  // With a time, the newest valid entry of a NAME decides, as renew_name() does.
   const std::string sql = fmt::format(
-      "SELECT name FROM certificates WHERE status = 'valid' {} GROUP BY name ORDER BY MIN(id)",
-      expiring_before ? "AND not_after < ?1" : "");
+      "SELECT name FROM certificates WHERE status = 'valid' GROUP BY name {} ORDER BY MIN(id)",
+      expiring_before ? "HAVING MAX(id) IN (SELECT id FROM certificates WHERE status = 'valid' AND not_after < ?1)"
+                      : "");
   sql::Stmt& s = impl_->prepared(sql);
   if (expiring_before) s.bind(1, seconds(*expiring_before));
   std::vector<std::string> names;

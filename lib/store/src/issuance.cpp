@@ -54,26 +54,47 @@ IndexEntry make_entry(const pki::Certificate& cert, std::string_view name, std::
   return e;
 }
 
-Issued issue_certificate(Index& index, const CaMaterial& ca, IssueOrder order) {
+void prepare_order(IssueOrder& order) {
   validate_name(order.name);
   about_request(order.source, [&] {
     pki::check_names(order.request.subject, order.request.sans);
     return 0;
   });
-  order.request.serial = fresh_serial(index, order.request.random);
-  order.request.ca_label = ca.cert_path.string();
-  pki::IssueResult result = about_request(order.source, [&] { return ca.issuer().issue(order.request); });
-  const std::string profile(pki::to_string(order.request.profile));
+  if (!order.request.serial) order.request.serial = pki::random_serial(order.request.random);
+}
+
+SignedOrder sign_order(const pki::Issuer& issuer, IssueOrder order) {
+  order.request.ca_label = issuer.ca_label();
+  pki::IssueResult result = about_request(order.source, [&] { return issuer.issue(order.request); });
+  IndexEntry entry = make_entry(result.certificate, order.name, pki::to_string(order.request.profile),
+                                order.request.now);
+  std::string der = to_text(result.certificate.to_der());
+  return SignedOrder{std::move(order), issuer, std::move(result), std::move(entry), std::move(der)};
+}
+
+Issued record_order(Index& index, SignedOrder s) {
+  if (index.has_serial(s.entry.serial)) {
+    s.order.request.serial = fresh_serial(index, s.order.request.random);
+    const pki::Issuer issuer = s.issuer;
+    s = sign_order(issuer, std::move(s.order));
+  }
+  IssueOrder& order = s.order;
   if (order.adopt) {
-    IndexEntry old = make_entry(*order.adopt, order.name, profile, order.adopt->not_before());
+    IndexEntry old = make_entry(*order.adopt, order.name, s.entry.profile, order.adopt->not_before());
     old.file = order.adopt_file;
     index.add(old, to_text(order.adopt->to_der()), /*queue_file=*/false);
     order.supersede.push_back(old.serial);
   }
-  IndexEntry entry = make_entry(result.certificate, order.name, profile, order.request.now);
-  index.add(entry, to_text(result.certificate.to_der()), /*queue_file=*/true);
-  for (const auto& old : order.supersede) index.mark_superseded(old, entry.serial);
-  return Issued{std::move(result.certificate), std::move(entry), std::move(result.warnings)};
+  index.add(s.entry, s.der, /*queue_file=*/true);
+  for (const auto& old : order.supersede) index.mark_superseded(old, s.entry.serial);
+  return Issued{std::move(s.result.certificate), std::move(s.entry), std::move(s.result.warnings)};
+}
+
+Issued issue_certificate(Index& index, const CaMaterial& ca, IssueOrder order) {
+  prepare_order(order);
+  // The CA's own refusals (not a CA, key mismatch) come from here, named as the request's errors are.
+  const pki::Issuer issuer = about_request(order.source, [&] { return ca.issuer(); });
+  return record_order(index, sign_order(issuer, std::move(order)));
 }
 
 std::vector<std::string> check_name_free(const Index& index, const CaLayout& layout, std::string_view name,

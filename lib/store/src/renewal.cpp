@@ -8,8 +8,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <ctime>
+#include <exception>
+#include <system_error>
+#include <thread>
+#include <unordered_set>
 
 namespace mqttpki::store {
 
@@ -41,19 +46,47 @@ pki::Profile profile_of(const pki::Certificate& cert) {
   return std::find(eku.begin(), eku.end(), "serverAuth") != eku.end() ? pki::Profile::server : pki::Profile::client;
 }
 
-pki::Profile profile_from_entry(const IndexEntry& entry, const pki::Certificate& cert) {
+pki::Profile profile_from_entry(std::string_view recorded, const pki::Certificate& cert) {
   try {
-    if (!entry.profile.empty()) return pki::parse_profile(entry.profile);
+    if (!recorded.empty()) return pki::parse_profile(recorded);
   } catch (const Error&) {  // an index written by hand or by a newer version: fall back to the certificate
   }
   return profile_of(cert);
 }
 
-// Issues `request` under the CA as NAME, superseding `supersede` (and adopting `adopt`), inside the caller's
-// transaction. Per-certificate problems become a failed item; index and file errors propagate.
-RenewItem renew_with(Index& index, const CaMaterial& ca, pki::IssueRequest request, RenewItem item,
-                     std::vector<std::string> supersede, std::optional<pki::Certificate> adopt, bool require_gain,
-                     int days, const LeafRenewOptions& options) {
+// Runs f; a per-certificate refusal fails the item (and f's result is dropped), folder-wide errors (I/O on the
+// index, the lock) propagate.
+template <typename F>
+bool or_fail(RenewItem& item, F&& f) {
+  try {
+    f();
+    return true;
+  } catch (const Error& e) {
+    if (e.code() == Errc::io || e.code() == Errc::locked) throw;
+    item.status = RenewStatus::failed;
+    item.message = e.what();
+    return false;
+  }
+}
+
+// A renewal decided and built: the order to sign, or (no order) the item is final.
+struct RenewJob {
+  RenewItem item;
+  std::optional<IssueOrder> order;
+  int days = 0;
+};
+
+// A renewal signed, not yet recorded: the signed order, or (none) the item is final.
+struct SignedRenewal {
+  RenewItem item;
+  std::optional<SignedOrder> signed_order;
+  int days = 0;
+};
+
+// Builds the order that issues `request` under the CA as NAME, superseding `supersede` (and adopting `adopt`);
+// the item fails instead when the CA's expiry leaves a renewal nothing to gain (with require_gain). Pure.
+RenewJob make_job(const CaMaterial& ca, pki::IssueRequest request, RenewItem item, std::vector<std::string> supersede,
+                  std::optional<pki::Certificate> adopt, bool require_gain, int days, const LeafRenewOptions& options) {
   const TimePoint now = options.now;
   request.days = days;
   request.now = now;
@@ -65,19 +98,32 @@ RenewItem renew_with(Index& index, const CaMaterial& ca, pki::IssueRequest reque
         "the CA certificate {} expires on {}, no later than this certificate, so renewing gains nothing; renew the "
         "CA first with `mqttpki renew --ca` (same key: issued certificates keep working), then renew again",
         ca.cert_path.string(), pki::format_date(ca_end));
-    return item;
+    return RenewJob{std::move(item), std::nullopt, days};
   }
   IssueOrder order{std::move(request), item.name, std::move(supersede), std::move(adopt), {}, {}};
   if (order.adopt) order.adopt_file = item.cert_path.string();
+  return RenewJob{std::move(item), std::move(order), days};
+}
+
+// Signs the job with `issuer` (nullptr: the CA's, made here). With an issuer given it touches nothing shared
+// but the Issuer, so renew_names() runs it on several threads.
+SignedRenewal sign_job(const CaMaterial& ca, const pki::Issuer* issuer, RenewJob job) {
+  SignedRenewal out{std::move(job.item), std::nullopt, job.days};
+  if (!job.order) return out;
+  or_fail(out.item, [&] {
+    prepare_order(*job.order);
+    out.signed_order = sign_order(issuer ? *issuer : ca.issuer(), std::move(*job.order));
+  });
+  return out;
+}
+
+// Records a signed renewal inside the caller's transaction and completes its item.
+RenewItem record_job(Index& index, SignedRenewal s, const LeafRenewOptions& options) {
+  RenewItem& item = s.item;
+  if (!s.signed_order) return std::move(item);
   std::optional<Issued> issued;
-  try {
-    issued = issue_certificate(index, ca, std::move(order));
-  } catch (const Error& e) {
-    if (e.code() == Errc::io || e.code() == Errc::locked) throw;
-    item.status = RenewStatus::failed;
-    item.message = e.what();
-    return item;
-  }
+  if (!or_fail(item, [&] { issued = record_order(index, std::move(*s.signed_order)); })) return std::move(item);
+  const int days = s.days;
   item.status = RenewStatus::renewed;
   item.new_serial = issued->entry.serial;
   item.new_not_after = issued->certificate.not_after();
@@ -87,20 +133,36 @@ RenewItem renew_with(Index& index, const CaMaterial& ca, pki::IssueRequest reque
     item.warnings.push_back(fmt::format("it lives {} days, no longer than the {} renewal window, so every run with "
                                         "--within {} renews it again; give it a longer validity with --days",
                                         days, format_window(*options.within), format_window(*options.within)));
-  return item;
+  return std::move(item);
 }
 
-// NAME's current certificate, from the bytes the database keeps (a file a person edited does not matter).
+// Issues `request` under the CA as NAME, superseding `supersede` (and adopting `adopt`), inside the caller's
+// transaction: make_job, sign_job and record_job in sequence. Per-certificate problems become a failed item;
+// index and file errors propagate.
+RenewItem renew_with(Index& index, const CaMaterial& ca, pki::IssueRequest request, RenewItem item,
+                     std::vector<std::string> supersede, std::optional<pki::Certificate> adopt, bool require_gain,
+                     int days, const LeafRenewOptions& options) {
+  RenewJob job = make_job(ca, std::move(request), std::move(item), std::move(supersede), std::move(adopt),
+                          require_gain, days, options);
+  return record_job(index, sign_job(ca, nullptr, std::move(job)), options);
+}
+
+// The bytes the database keeps of NAME's current certificate (a file a person edited does not matter).
 // nullopt (and item failed) when they are missing: only for entries migrated from 0.1 without their file.
-std::optional<pki::Certificate> load_indexed(const Index& index, const IndexEntry& entry, RenewItem& item) {
-  const auto der = index.certificate_der(entry.serial);
+std::optional<std::string> indexed_der(const Index& index, const IndexEntry& entry, RenewItem& item) {
+  auto der = index.certificate_der(entry.serial);
   if (!der) {
     item.status = RenewStatus::failed;
     item.message = fmt::format("{} does not hold the bytes of {}'s certificate (serial {}); re-issue it with "
                                "`mqttpki sign --force`",
                                index.path().string(), entry.name, entry.serial);
-    return std::nullopt;
   }
+  return der;
+}
+
+std::optional<pki::Certificate> load_indexed(const Index& index, const IndexEntry& entry, RenewItem& item) {
+  const auto der = indexed_der(index, entry, item);
+  if (!der) return std::nullopt;
   return pki::Certificate::load(pki::as_bytes(*der));
 }
 
@@ -152,16 +214,28 @@ bool is_due(TimePoint not_after, TimePoint now, std::optional<std::chrono::secon
   return !within || not_after - now <= *within;
 }
 
-RenewItem renew_name(Index& index, const CaMaterial& ca, std::string_view name, const LeafRenewOptions& options) {
-  check_ca_usable(ca, options.now);
+namespace {
+
+// renew_name's first stage, on the index's thread: NAME's current entry, whether it is due, and its bytes.
+struct NamePlan {
   RenewItem item;
+  std::optional<std::string> der;  // none: the item is final (not due, unknown NAME, bytes missing)
+  std::string profile;             // as recorded
+  std::vector<std::string> supersede;
+  std::string serial;  // the new certificate's serial candidate, drawn here: options.random stays on this thread
+};
+
+NamePlan plan_name(const Index& index, const CaMaterial& ca, std::string_view name, const LeafRenewOptions& options) {
+  check_ca_usable(ca, options.now);
+  NamePlan plan;
+  RenewItem& item = plan.item;
   item.name = std::string(name);
   const auto current = index.valid_by_name(name);
   if (current.empty()) {
     item.message = fmt::format("no valid certificate named '{}' in {} (see `mqttpki list`; a revoked one needs a new "
                                "certificate from `mqttpki sign`)",
                                name, index.path().parent_path().string());
-    return item;
+    return plan;
   }
   const IndexEntry& entry = current.front();
   item.old_serial = entry.serial;
@@ -170,21 +244,172 @@ RenewItem renew_name(Index& index, const CaMaterial& ca, std::string_view name, 
     item.status = RenewStatus::not_due;
     item.message = fmt::format("{}, not within {}", expiry_phrase(entry.not_after, options.now),
                                format_window(*options.within));
-    return item;
+    return plan;
   }
-  std::optional<pki::Certificate> old = load_indexed(index, entry, item);
-  if (!old) return item;
+  plan.der = indexed_der(index, entry, item);
+  plan.profile = entry.profile;
+  for (const IndexEntry& e : current) plan.supersede.push_back(e.serial);
+  plan.serial = pki::random_serial(options.random);
+  return plan;
+}
 
+// renew_name's second stage, without the index: decodes the old certificate (a damaged one throws) and signs
+// its renewal (with `issuer` given, safe on several threads at once).
+SignedRenewal sign_name(const CaMaterial& ca, const pki::Issuer* issuer, NamePlan plan,
+                        const LeafRenewOptions& options) {
+  if (!plan.der) return SignedRenewal{std::move(plan.item), std::nullopt, 0};
+  const pki::Certificate old = pki::Certificate::load(pki::as_bytes(*plan.der));
   pki::IssueRequest request;
-  request.public_key = old->public_key();
-  request.subject = old->subject();
-  request.sans = old->sans();
-  request.profile = profile_from_entry(entry, *old);
-  std::vector<std::string> supersede;
-  for (const IndexEntry& e : current) supersede.push_back(e.serial);
-  const int days = options.days.value_or(validity_days(old->not_before(), old->not_after()));
-  return renew_with(index, ca, std::move(request), std::move(item), std::move(supersede), std::nullopt,
-                    /*require_gain=*/options.within.has_value(), days, options);
+  request.public_key = old.public_key();
+  request.subject = old.subject();
+  request.sans = old.sans();
+  request.profile = profile_from_entry(plan.profile, old);
+  request.serial = std::move(plan.serial);
+  const int days = options.days.value_or(validity_days(old.not_before(), old.not_after()));
+  RenewJob job = make_job(ca, std::move(request), std::move(plan.item), std::move(plan.supersede), std::nullopt,
+                          /*require_gain=*/options.within.has_value(), days, options);
+  return sign_job(ca, issuer, std::move(job));
+}
+
+// Called in a catch block for a NAME's renewal: a per-certificate Error becomes a failed item that holds only
+// why (as `renew` reports one); folder-wide errors (I/O, the lock, the CA expired) propagate.
+RenewItem failed_name(const std::string& name) {
+  try {
+    throw;
+  } catch (const Error& e) {
+    if (e.code() == Errc::io || e.code() == Errc::locked || e.code() == Errc::expired) throw;
+    RenewItem failed;
+    failed.name = name;
+    failed.status = RenewStatus::failed;
+    failed.message = e.what();
+    return failed;
+  }
+}
+
+// One NAME of a round: planned on the index's thread, signed on any, recorded on the index's thread.
+struct Slot {
+  std::optional<RenewItem> done;  // final at planning (not due, unknown, bytes missing, or failed)
+  std::optional<NamePlan> plan;
+  std::optional<SignedRenewal> signed_renewal;
+  std::exception_ptr error;  // from signing, rethrown in its turn when recorded
+};
+
+}  // namespace
+
+// A round is a run of NAMEs that are all different, so no renewal's record changes another's plan. The first
+// round is planned and its signing started by the constructor; finish() signs what is left on this thread,
+// records the round, then does the later rounds (only a NAME given twice makes one) start to end.
+struct RenewalBatch::State {
+  const CaMaterial& ca;
+  LeafRenewOptions options;
+  std::vector<std::string> names;
+  std::optional<pki::Issuer> issuer;  // none: the CA cannot issue, each renewal reports why (renew_name)
+  std::size_t round_begin = 0;
+  std::size_t round_end = 0;
+  std::vector<Slot> slots;  // the planned round's
+  std::atomic<std::size_t> next{0};
+  std::vector<std::jthread> helpers;  // destroyed (stopped, joined) before the rest
+
+  State(const CaMaterial& c, LeafRenewOptions o, std::vector<std::string> n)
+      : ca(c), options(std::move(o)), names(std::move(n)) {}
+  ~State() { helpers.clear(); }
+
+  // Signs the planned round's slots until none is left or `stop` is requested.
+  void sign(const std::stop_token& stop) {
+    for (std::size_t i = next++; i < slots.size() && !stop.stop_requested(); i = next++) {
+      if (slots[i].done) continue;
+      try {
+        slots[i].signed_renewal = sign_name(ca, &*issuer, std::move(*slots[i].plan), options);
+      } catch (...) {
+        slots[i].error = std::current_exception();
+      }
+    }
+  }
+
+  // Plans the round from round_end and, when it has two NAMEs or more and the CA can issue, starts its signing
+  // on hardware_concurrency() - 1 helper threads. Returns false when the round is left to renew_name.
+  bool start_round(const Index& index) {
+    round_begin = round_end;
+    std::unordered_set<std::string_view> seen;
+    while (round_end < names.size() && seen.insert(names[round_end]).second) ++round_end;
+    if (!issuer || round_end - round_begin < 2) return false;
+    slots.assign(round_end - round_begin, Slot{});
+    next = 0;
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      try {
+        slots[i].plan = plan_name(index, ca, names[round_begin + i], options);
+        if (!slots[i].plan->der) slots[i].done = std::move(slots[i].plan->item);
+      } catch (const Error&) {
+        slots[i].done = failed_name(names[round_begin + i]);
+      }
+    }
+    const unsigned threads = std::max(1U, std::thread::hardware_concurrency());
+    try {
+      for (unsigned t = 1; t < threads && t < slots.size(); ++t)
+        helpers.emplace_back([this](const std::stop_token& stop) { sign(stop); });
+    } catch (const std::system_error&) {  // no more threads: fewer helpers (finish() signs in any case)
+    }
+    return true;
+  }
+
+  // Finishes the round start_round() began: signs what is left here, waits for the helpers, records in order.
+  void finish_round(Index& index, bool planned, std::vector<RenewItem>& out) {
+    if (!planned) {
+      for (std::size_t i = round_begin; i < round_end; ++i) {
+        try {
+          out.push_back(renew_name(index, ca, names[i], options));
+        } catch (const Error&) {
+          out.push_back(failed_name(names[i]));
+        }
+      }
+      return;
+    }
+    sign(std::stop_token{});
+    helpers.clear();  // joins
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      try {
+        if (slots[i].error) std::rethrow_exception(slots[i].error);
+        out.push_back(slots[i].done ? std::move(*slots[i].done)
+                                    : record_job(index, std::move(*slots[i].signed_renewal), options));
+      } catch (const Error&) {
+        out.push_back(failed_name(names[round_begin + i]));
+      }
+    }
+  }
+};
+
+RenewalBatch::RenewalBatch(const Index& index, const CaMaterial& ca, std::vector<std::string> names,
+                           const LeafRenewOptions& options)
+    : state_(std::make_unique<State>(ca, options, std::move(names))) {
+  try {
+    state_->issuer = ca.issuer();
+  } catch (const Error&) {  // a CA that cannot issue: each due renewal reports it, as renew_name does
+  }
+  first_planned_ = state_->start_round(index);
+}
+
+RenewalBatch::RenewalBatch(RenewalBatch&&) noexcept = default;
+RenewalBatch::~RenewalBatch() = default;
+
+std::vector<RenewItem> RenewalBatch::finish(Index& index) {
+  State& st = *state_;
+  std::vector<RenewItem> items;
+  items.reserve(st.names.size());
+  st.finish_round(index, first_planned_, items);
+  while (st.round_end < st.names.size()) {
+    const bool planned = st.start_round(index);
+    st.finish_round(index, planned, items);
+  }
+  return items;
+}
+
+RenewItem renew_name(Index& index, const CaMaterial& ca, std::string_view name, const LeafRenewOptions& options) {
+  return record_job(index, sign_name(ca, nullptr, plan_name(index, ca, name, options), options), options);
+}
+
+std::vector<RenewItem> renew_names(Index& index, const CaMaterial& ca, std::span<const std::string> names,
+                                   const LeafRenewOptions& options) {
+  return RenewalBatch(index, ca, std::vector<std::string>(names.begin(), names.end()), options).finish(index);
 }
 
 namespace {
@@ -280,7 +505,7 @@ RenewItem rekey_name(Index& index, const CaMaterial& ca, std::string_view name, 
   RenewItem scratch;
   const std::optional<pki::Certificate> old = load_indexed(index, entry, scratch);
   if (request.sans.empty() && old) request.sans = old->sans();
-  request.profile = old ? profile_from_entry(entry, *old) : pki::parse_profile(entry.profile);
+  request.profile = old ? profile_from_entry(entry.profile, *old) : pki::parse_profile(entry.profile);
   std::vector<std::string> supersede;
   for (const IndexEntry& e : current) supersede.push_back(e.serial);
   const int days = options.days.value_or(validity_days(entry.not_before, entry.not_after));

@@ -138,9 +138,16 @@ TEST_CASE("lookups: valid by NAME and CN newest first, names due before a time, 
   CHECK(index.valid_by_cn("b").size() == 1);
   CHECK(index.valid_names() == std::vector<std::string>{"a", "b"});
   CHECK(index.valid_names(at("2026-06-01T00:00:00Z")) == std::vector<std::string>{"a"});
+  // Two valid entries of one NAME (a folder migrated from 0.1): the newest decides, as renew_name() does.
+  auto d_old = entry("05", "d");
+  d_old.not_after = at("2026-03-01T00:00:00Z");
+  index.add(d_old, "", false);
+  index.add(entry("06", "d"), "", false);
+  CHECK(index.valid_names() == std::vector<std::string>{"a", "b", "d"});
+  CHECK(index.valid_names(at("2026-06-01T00:00:00Z")) == std::vector<std::string>{"a"});
   std::size_t seen = 0;
   index.for_each([&](const store::IndexEntry&) { ++seen; });
-  CHECK(seen == 4);
+  CHECK(seen == 6);
 }
 
 TEST_CASE("a transaction not committed changes nothing, and CRL numbers only rise") {

@@ -16,10 +16,13 @@
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <sqlite3.h>
 
 #include <chrono>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <string>
 
 namespace fs = std::filesystem;
@@ -476,4 +479,207 @@ TEST_CASE("one pki::Issuer serves every renewal of a run, and is rebuilt when th
   const auto item = f.renew_name(wrong, "pi1", at(now));
   CHECK(item.status == store::RenewStatus::failed);
   CHECK(item.message.find("does not match the CA certificate " + f.ca.cert_path.string()) != std::string::npos);
+}
+
+namespace {
+
+// Issues NAMEs n00..n(count-1) in `f` with the given device keys: every third a server with a SAN.
+std::vector<std::string> issue_fleet(Fixture& f, const std::vector<pki::PrivateKey>& keys) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const std::string name = fmt::format("n{:02}", i);
+    const bool server = i % 3 == 0;
+    f.issue(name, t0, 30 + static_cast<int>(i), server ? pki::Profile::server : pki::Profile::client, keys[i],
+            server ? std::vector<pki::GeneralName>{pki::parse_san("DNS:" + name + ".example.com")}
+                   : std::vector<pki::GeneralName>{});
+    names.push_back(name);
+  }
+  return names;
+}
+
+void run_sql(const fs::path& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK);
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+}  // namespace
+
+TEST_CASE("renew_names signs a batch on every core and records what renew_name records one by one") {
+  std::vector<pki::PrivateKey> keys;
+  for (int i = 0; i < 12; ++i) keys.push_back(pki::PrivateKey::generate(pki::KeyType::p256));
+  Fixture serial;
+  Fixture batch;
+  auto names = issue_fleet(serial, keys);
+  REQUIRE(issue_fleet(batch, keys) == names);
+  names.push_back("n03");    // twice in one batch: renewed twice, as one by one
+  names.push_back("ghost");  // never issued
+  const auto options = at(t0 + 10 * day);
+
+  const auto one_by_one = serial.in_transaction([&](store::Index& index) {
+    std::vector<store::RenewItem> items;
+    for (const auto& name : names) items.push_back(store::renew_name(index, serial.ca, name, options));
+    return items;
+  });
+  const auto items =
+      batch.in_transaction([&](store::Index& index) { return store::renew_names(index, batch.ca, names, options); });
+
+  REQUIRE(items.size() == names.size());
+  const auto index = batch.folder.open_index();
+  std::set<std::string> new_serials;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    INFO(names[i]);
+    CHECK(items[i].name == names[i]);
+    CHECK(items[i].status == one_by_one[i].status);
+    CHECK(items[i].old_not_after == one_by_one[i].old_not_after);
+    CHECK(items[i].new_not_after == one_by_one[i].new_not_after);
+    CHECK(items[i].warnings == one_by_one[i].warnings);
+    if (items[i].status != store::RenewStatus::renewed) continue;
+    new_serials.insert(items[i].new_serial);
+    // The old certificate superseded by exactly this renewal; the new one recorded with its bytes.
+    const auto old = index.find_serial(items[i].old_serial);
+    REQUIRE(old.has_value());
+    CHECK(old->status == store::CertStatus::superseded);
+    CHECK(old->superseded_by == items[i].new_serial);
+    CHECK(index.certificate_der(items[i].new_serial).has_value());
+  }
+  CHECK(items.back().status == store::RenewStatus::failed);
+  CHECK(items.back().message.find("no valid certificate named 'ghost'") != std::string::npos);
+  CHECK(new_serials.size() == names.size() - 1);  // unique: every renewal but the ghost's
+  CHECK(index.size() == 12 + new_serials.size());
+  CHECK(index.files_to_write().empty());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    INFO(names[i]);
+    const auto current = index.valid_by_name(names[i]);
+    REQUIRE(current.size() == 1);
+    const auto file = batch.file_cert(names[i]);
+    const auto expected = serial.file_cert(names[i]);
+    CHECK(file.serial_hex() == current.front().serial);
+    CHECK(file.public_key() == expected.public_key());
+    CHECK(file.subject() == expected.subject());
+    CHECK(file.sans() == expected.sans());
+    CHECK(file.extended_key_usage() == expected.extended_key_usage());
+    CHECK(file.not_after() == expected.not_after());
+    CHECK(pki::verify_chain({batch.ca.cert}, file, current.front().profile == "server" ? pki::Purpose::server : pki::Purpose::client, options.now).ok);
+  }
+}
+
+TEST_CASE("renew_names: a per-certificate failure inside a parallel batch fails that item only") {
+  std::vector<pki::PrivateKey> keys;
+  for (int i = 0; i < 6; ++i) keys.push_back(pki::PrivateKey::generate(pki::KeyType::p256));
+  Fixture f;
+  const auto names = issue_fleet(f, keys);  // n00 and n03 are servers
+  const auto db = f.folder.layout().dir / "ca.db";
+  run_sql(db, "UPDATE certificates SET profile = 'server' WHERE name = 'n01'");  // a server without a SAN
+  run_sql(db, "UPDATE certificates SET der = NULL WHERE name = 'n02'");          // bytes lost (a 0.1 migration)
+  run_sql(db, "UPDATE certificates SET der = x'300302017F' WHERE name = 'n04'");  // damaged bytes
+  std::vector<std::string> before;
+  for (const auto& name : names) before.push_back(f.folder.open_index().valid_by_name(name).front().serial);
+  const auto options = at(t0 + 10 * day);
+  const auto items =
+      f.in_transaction([&](store::Index& index) { return store::renew_names(index, f.ca, names, options); });
+
+  REQUIRE(items.size() == 6);
+  CHECK(items[0].status == store::RenewStatus::renewed);
+  CHECK(items[3].status == store::RenewStatus::renewed);
+  CHECK(items[5].status == store::RenewStatus::renewed);
+  // Refused while signing: the item keeps the old certificate's details, as renew_name reports it.
+  CHECK(items[1].status == store::RenewStatus::failed);
+  CHECK(items[1].message.find("a server certificate needs at least one SAN") != std::string::npos);
+  CHECK_FALSE(items[1].old_serial.empty());
+  CHECK(items[2].status == store::RenewStatus::failed);
+  CHECK(items[2].message.find("does not hold the bytes of n02's certificate") != std::string::npos);
+  // A damaged certificate throws from renew_name alone; in a batch it is that item's failure, with only why.
+  CHECK(items[4].status == store::RenewStatus::failed);
+  CHECK_FALSE(items[4].message.empty());
+  CHECK(items[4].old_serial.empty());
+  {
+    auto index = f.folder.open_index();
+    auto tx = index.begin();
+    CHECK_THROWS_AS(store::renew_name(index, f.ca, "n04", options), Error);
+  }
+  const auto index = f.folder.open_index();
+  for (const std::size_t i : {0, 1, 2, 3, 4, 5}) {  // the failed ones untouched, the others renewed once
+    const auto current = index.valid_by_name(names[i]);
+    REQUIRE(current.size() == 1);
+    const bool failed = items[i].status == store::RenewStatus::failed;
+    CHECK(current.front().serial == (failed ? before[i] : items[i].new_serial));
+    CHECK(index.find_serial(before[i])->status == (failed ? store::CertStatus::valid : store::CertStatus::superseded));
+  }
+
+  // A CA that cannot issue (its key does not match): every due item says so, as renew_name does.
+  store::CaMaterial wrong = f.ca;
+  wrong.key = pki::PrivateKey::generate(pki::KeyType::p256);
+  const auto refused = f.in_transaction(
+      [&](store::Index& i) { return store::renew_names(i, wrong, std::vector<std::string>{"n00", "n03"}, options); });
+  REQUIRE(refused.size() == 2);
+  for (const auto& item : refused) {
+    CHECK(item.status == store::RenewStatus::failed);
+    CHECK(item.message.find("does not match the CA certificate") != std::string::npos);
+  }
+}
+
+TEST_CASE("renew_names: a serial drawn twice in a batch is replaced before it is recorded") {
+  std::vector<pki::PrivateKey> keys;
+  for (int i = 0; i < 3; ++i) keys.push_back(pki::PrivateKey::generate(pki::KeyType::p256));
+  Fixture f;
+  const auto names = issue_fleet(f, keys);
+  auto options = at(t0 + 10 * day);
+  int draws = 0;  // called on the index's thread only (TSan would say otherwise)
+  options.random = [&draws](std::span<std::uint8_t> out) {
+    std::fill(out.begin(), out.end(), static_cast<std::uint8_t>(draws < 2 ? 0x42 : 0x42 + draws));
+    ++draws;
+  };
+  const auto items =
+      f.in_transaction([&](store::Index& index) { return store::renew_names(index, f.ca, names, options); });
+  REQUIRE(items.size() == 3);
+  std::set<std::string> serials;
+  for (const auto& item : items) {
+    REQUIRE(item.status == store::RenewStatus::renewed);
+    serials.insert(item.new_serial);
+    CHECK(f.file_cert(item.name).serial_hex() == item.new_serial);
+  }
+  CHECK(serials.size() == 3);
+  CHECK(draws == 4);  // three candidates, one of them drawn again
+}
+
+TEST_CASE("RenewalBatch: the next batch signs while the caller commits the previous one; an unfinished one records nothing") {
+  std::vector<pki::PrivateKey> keys;
+  for (int i = 0; i < 8; ++i) keys.push_back(pki::PrivateKey::generate(pki::KeyType::p256));
+  Fixture f;
+  const auto names = issue_fleet(f, keys);
+  const std::vector<std::string> first(names.begin(), names.begin() + 4);
+  const std::vector<std::string> second(names.begin() + 4, names.end());
+  const auto options = at(t0 + 10 * day);
+  {
+    const auto held = f.folder.lock();
+    auto index = f.folder.open_index(held);
+    // Started and dropped before finish(): its helpers stop, nothing is recorded.
+    { store::RenewalBatch dropped(index, f.ca, second, options); }
+    CHECK(index.size() == 8);
+
+    auto tx = index.begin();
+    const auto items = store::renew_names(index, f.ca, first, options);
+    store::RenewalBatch ahead(index, f.ca, second, options);  // planned inside the first transaction
+    auto staged = f.folder.stage_certificate_files(index, held);
+    tx.commit();
+    f.folder.publish_certificate_files(index, staged);
+    auto tx2 = index.begin();
+    const auto later = ahead.finish(index);
+    tx2.commit();
+    f.folder.write_certificate_files(index, held);
+    REQUIRE(items.size() == 4);
+    REQUIRE(later.size() == 4);
+    for (const auto* batch : {&items, &later})
+      for (const auto& item : *batch) {
+        INFO(item.name);
+        CHECK(item.status == store::RenewStatus::renewed);
+        CHECK(f.file_cert(item.name).serial_hex() == item.new_serial);
+        CHECK(index.find_serial(item.old_serial)->superseded_by == item.new_serial);
+      }
+    CHECK(later.front().name == second.front());
+    CHECK(index.size() == 16);
+  }
 }

@@ -99,7 +99,8 @@ class Index {
   void for_each(const std::function<void(const IndexEntry&)>& visit) const;
   [[nodiscard]] std::vector<IndexEntry> entries() const;
   // Each NAME with a valid entry, in the order of its first issuance: what `renew --all` renews. With
-  // `expiring_before`, only the names whose valid certificate expires before it (the cron mode's due ones).
+  // `expiring_before`, only the names whose newest valid certificate (the one renew_name() renews) expires
+  // before it (the cron mode's due ones).
   [[nodiscard]] std::vector<std::string> valid_names(std::optional<TimePoint> expiring_before = std::nullopt) const;
   [[nodiscard]] std::size_t size() const;
   // The certificate's DER bytes; nullopt if unknown or not kept (see der above).

@@ -48,7 +48,34 @@ struct Issued {
 // Inside a transaction of `index`, under the folder lock: chooses a serial not in the index, issues with the
 // CA's Issuer, records the entry with its bytes (and the adopted certificate), marks `supersede`, and lists
 // the file for write_certificate_files(). Errors as pki::Issuer::issue (request errors prefixed with source).
+// It is the three stages below in sequence.
 Issued issue_certificate(Index& index, const CaMaterial& ca, IssueOrder order);
+
+// The stages of issue_certificate(), for a caller that issues many at once: `renew --all` signs a batch on
+// every core, then records it in one transaction on its own thread. Only record_order() touches the index.
+//
+// An order signed but not recorded: its certificate is not the CA's until record_order() adds it.
+struct SignedOrder {
+  IssueOrder order;
+  pki::Issuer issuer;  // that signed it (and signs again if record_order() must change the serial)
+  pki::IssueResult result;
+  IndexEntry entry;  // as recorded
+  std::string der;
+};
+
+// Checks the name and the request's names (errors prefixed with source) and, unless the request carries one
+// already, draws a serial candidate from order.request.random; record_order() checks it against the index.
+void prepare_order(IssueOrder& order);
+
+// Issues a prepared order with `issuer`. Touches nothing shared but the Issuer (pki::Issuer::issue may run on
+// several threads), so signings may run in parallel as long as order.request.random is safe to call from
+// their threads (an empty one, RAND_bytes, is) or the serial was drawn in advance.
+SignedOrder sign_order(const pki::Issuer& issuer, IssueOrder order);
+
+// Inside a transaction of `index`: a serial already in the index (an astronomically rare draw, or another
+// order of the same batch) is replaced by a fresh one and the order signed again; then the entry and its
+// bytes are recorded (and the adopted certificate), `supersede` marked and the file queued.
+Issued record_order(Index& index, SignedOrder signed_order);
 
 // The index entry for a certificate recorded as NAME with `profile`.
 [[nodiscard]] IndexEntry make_entry(const pki::Certificate& cert, std::string_view name, std::string_view profile,

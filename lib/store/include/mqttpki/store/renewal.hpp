@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -103,6 +104,34 @@ struct RenewItem {
 // warning. With a window (the cron mode), a renewal that the cap leaves no later than the old certificate
 // fails instead, with the fix (`mqttpki renew --ca`): otherwise every run would re-issue it for nothing.
 RenewItem renew_name(Index& index, const CaMaterial& ca, std::string_view name, const LeafRenewOptions& options);
+
+// renew_name() for each of `names` (`renew --all`'s batch, inside one transaction), with the same items in the
+// same order, except that a per-certificate error a lone renew_name() throws (a damaged certificate in the
+// database) is a failed item here, with only its message; folder-wide errors still throw. The decoding and
+// signing of the due ones run on every core; the index is read and written, and options.random called, on
+// this thread only. Same as RenewalBatch(index, ca, names, options).finish(index).
+std::vector<RenewItem> renew_names(Index& index, const CaMaterial& ca, std::span<const std::string> names,
+                                   const LeafRenewOptions& options);
+
+// renew_names() in two halves, so that a caller renewing batch after batch writes and commits the previous
+// batch while this one signs: the constructor reads the index (what is due, the old certificates' bytes) and
+// starts signing on hardware_concurrency() - 1 helper threads; finish() signs the rest on this thread, waits
+// for the helpers and records every renewal, in order, inside the caller's transaction. `ca` must outlive the
+// batch; destroying an unfinished batch stops and joins its helpers (nothing is recorded).
+class RenewalBatch {
+ public:
+  RenewalBatch(const Index& index, const CaMaterial& ca, std::vector<std::string> names,
+               const LeafRenewOptions& options);
+  RenewalBatch(RenewalBatch&&) noexcept;
+  RenewalBatch& operator=(RenewalBatch&&) = delete;
+  ~RenewalBatch();
+  std::vector<RenewItem> finish(Index& index);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+  bool first_planned_ = false;
+};
 
 // Renews the certificate in a file. One this CA issued and indexed is renewed as its NAME. One issued by
 // this CA outside mqttpki (e.g. with the openssl commands of the seed guide) is first added to the index
