@@ -116,15 +116,6 @@ int installed(Context& ctx, const DeviceRenewal& r, const DeviceFiles& d, const 
   return 0;
 }
 
-// Mosquitto grants a subscription its ACL forbids and then delivers nothing; a broker that refuses it says so.
-void subscribe_or_explain(net::Client& client, const std::string& topic) {
-  const auto granted = client.subscribe({{topic, 1}});
-  if (granted.empty() || granted.front() == 0x80)
-    throw Error(Errc::policy, fmt::format("the broker refused the subscription to {} (check its ACL for this "
-                                          "certificate's identity)",
-                                          topic));
-}
-
 std::string device_name(const DeviceRenewal& r, const pki::Certificate& current) {
   std::string name = r.name.empty() ? current.subject().common_name().value_or("") : r.name;
   if (!store::is_valid_name(name))
@@ -152,7 +143,7 @@ int renew_via(Context& ctx, const DeviceRenewal& r) {
 
   net::Client client(options);
   client.connect();
-  subscribe_or_explain(client, topics.response(name));
+  subscribe_qos1(client, topics.response(name));
   std::vector<std::string> skipped;
   // A retained answer to an earlier run's request comes right after the subscription.
   auto cert = await_answer(client, expected, "", Steady::now() + std::chrono::milliseconds(500), skipped);
@@ -199,7 +190,7 @@ int crl_via(Context& ctx, const CrlFetch& f) {
   const enroll::Topics topics(f.link.prefix);
   net::Client client(options);
   client.connect();
-  subscribe_or_explain(client, topics.crl());
+  subscribe_qos1(client, topics.crl());
   auto message = client.receive(std::chrono::duration_cast<std::chrono::milliseconds>(f.wait));
   client.disconnect();
   if (!message) {

@@ -98,6 +98,14 @@ net::ClientOptions broker_link_client(const BrokerLink& link, std::string_view a
   return to_client_options(o, clean_session);
 }
 
+void subscribe_qos1(net::Client& client, const std::string& topic) {
+  const auto granted = client.subscribe({{topic, 1}});
+  if (granted.empty() || granted.front() == 0x80)
+    throw Error(Errc::policy, fmt::format("the broker refused the subscription to {} (check its ACL for this "
+                                          "certificate's identity)",
+                                          topic));
+}
+
 net::ClientOptions to_client_options(const MqttConnectionOptions& o, bool clean_session) {
   net::ClientOptions c;
   c.host = o.host;

@@ -68,6 +68,11 @@ void add_broker_link_options(CLI::App& app, BrokerLink& link, std::string_view w
 net::ClientOptions broker_link_client(const BrokerLink& link, std::string_view address_option, std::string client_id,
                                       bool clean_session);
 
+// Subscribes to one filter at QoS 1; Errc::policy "the broker refused the subscription to TOPIC (check its ACL
+// for this certificate's identity)" when the SUBACK says so. (Mosquitto grants what its ACL forbids and then
+// delivers nothing; a broker that refuses says so.)
+void subscribe_qos1(net::Client& client, const std::string& topic);
+
 // TLS is on when --cafile, --cert or --insecure is given (as mosquitto_pub does with --cafile).
 net::ClientOptions to_client_options(const MqttConnectionOptions& o, bool clean_session);
 

@@ -309,11 +309,7 @@ class AgentCommand final : public Command {
       try {
         net::Client client(broker_link_client(link_, "--broker", client_id_, /*clean_session=*/false));
         const auto connected = client.connect();
-        const auto granted = client.subscribe({{agent.topics().request_filter(), 1}});
-        if (granted.empty() || granted.front() == 0x80)
-          throw Error(Errc::policy, fmt::format("the broker refused the subscription to {} (check its ACL for the "
-                                                "agent's identity)",
-                                                agent.topics().request_filter()));
+        subscribe_qos1(client, agent.topics().request_filter());
         agent.log(fmt::format("connected to {} as {}{} ({}); waiting for requests on {}", link_.address, client_id_,
                               connected.session_present ? " (session resumed)" : "", connected.tls_summary,
                               agent.topics().request_filter()));
