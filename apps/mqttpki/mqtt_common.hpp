@@ -2,6 +2,7 @@
 // Connection options shared by `pub` and `sub`, spelled as in mosquitto_pub/mosquitto_sub so habits
 // carry over (-h host, -p port, -i id, -k keepalive, -u user, --cafile, --cert, --key, --insecure).
 
+#include <mqttpki/enroll/protocol.hpp>
 #include <mqttpki/net/client.hpp>
 
 #include <CLI/CLI.hpp>
@@ -60,7 +61,7 @@ struct BrokerLink {
   std::string username;
   std::string password;
   std::string password_file;
-  std::string prefix;
+  std::string prefix = std::string(enroll::default_prefix);
   double timeout = 10;
 };
 void add_broker_link_options(CLI::App& app, BrokerLink& link, std::string_view whose);

@@ -257,7 +257,6 @@ class AgentCommand final : public Command {
  public:
   void configure(CLI::App& app) override {
     app.add_option("--broker", link_.address, "The broker the devices use, HOST:PORT")->required();
-    link_.prefix = std::string(enroll::default_prefix);
     add_broker_link_options(app, link_, "The agent's (a client certificate of this CA, e.g. `mqttpki sign ... --name ca-agent`)");
     app.add_option("--client-id", client_id_, "MQTT client id of the persistent session")->capture_default_str();
     app.add_option("--grace", grace_, "Accept a signer certificate this long after it expired (e.g. 7d)")

@@ -34,7 +34,6 @@ class CrlCommand final : public Command {
                    "On a host that is not the CA host (the broker's): install the CRL the CA's `mqttpki agent` "
                    "publishes over the broker HOST:PORT into --out, when newer")
         ->type_name("HOST:PORT");
-    via_.link.prefix = "mqttpki/v1";
     add_broker_link_options(app, via_.link, "With --via: this host's");
     app.add_option("--wait", wait_seconds_, "With --via: seconds to wait for the published CRL")
         ->capture_default_str()->check(CLI::Range(1, 3600));

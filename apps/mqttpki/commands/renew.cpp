@@ -155,7 +155,6 @@ class RenewCommand final : public Command {
     app.add_option("--via", via_.link.address,
                    "On a device: renew its own certificate through the CA's `mqttpki agent`, over the broker HOST:PORT")
         ->type_name("HOST:PORT");
-    via_.link.prefix = "mqttpki/v1";
     add_broker_link_options(app, via_.link, "With --via: the device's current");
     app.add_option("--wait", wait_seconds_, "With --via: seconds to wait for the answer (exit 5 when none came)")
         ->capture_default_str()->check(CLI::Range(1, 3600));
